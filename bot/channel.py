@@ -1,0 +1,99 @@
+"""The one small interface every platform adapter implements, and its typed errors.
+
+Wire types (python-telegram-bot objects, Zalo JSON) never leave an adapter: the deliverer and
+the dialog speak only in `OutMessage`, `Button` and the exceptions below, and react by type.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+HTML = "html"
+PLAIN = "plain"
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str
+    data: str  # callback data: at most 64 bytes on Telegram, so always a short server-side id
+
+
+@dataclass(frozen=True)
+class OutMessage:
+    """A message ready for one platform: text already in the channel's markup."""
+
+    text: str
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    markup: str = HTML
+    reply_to: str | None = None
+    link_preview: bool = False
+    photo_url: str | None = None
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    markup: str = HTML
+    max_text: int = 4096
+    max_caption: int = 1024
+    buttons: bool = True
+
+
+class Channel(Protocol):
+    """A platform that can send to a chat. Every method raises only ChannelError subclasses."""
+
+    platform: str
+    capabilities: Capabilities
+
+    async def send(self, chat_id: str, message: OutMessage) -> str:
+        """Send and return the platform's message id."""
+        ...
+
+    async def edit(self, chat_id: str, message_id: str, message: OutMessage) -> None: ...
+
+    async def answer_press(self, press_id: str, text: str | None = None) -> None: ...
+
+
+class ChannelError(Exception):
+    """Base of the errors adapters raise; `description` is safe to store and show."""
+
+    def __init__(self, description: str) -> None:
+        super().__init__(description)
+        self.description = description
+
+
+class RateLimited(ChannelError):
+    """Wait `retry_after` seconds; `scope` is 'chat' or 'global'. Not a failure."""
+
+    def __init__(self, description: str, retry_after: float, scope: str = "global") -> None:
+        super().__init__(description)
+        self.retry_after = retry_after
+        self.scope = scope
+
+
+class RecipientGone(ChannelError):
+    """Blocked, deactivated, chat not found: permanent for this recipient."""
+
+
+class ChatMoved(ChannelError):
+    """The group became a supergroup: same subscriber, new chat id; send again there."""
+
+    def __init__(self, description: str, new_chat_id: str) -> None:
+        super().__init__(description)
+        self.new_chat_id = new_chat_id
+
+
+class Rejected(ChannelError):
+    """The platform refused this message (bad request); `reason` says how to fall back."""
+
+    def __init__(self, description: str, reason: str = "other") -> None:
+        super().__init__(description)
+        self.reason = reason  # 'parse' | 'too_long' | 'other'
+
+
+class Transient(ChannelError):
+    """5xx, timeouts, network trouble: try again later."""
+
+
+class Fatal(ChannelError):
+    """The channel itself is misconfigured (e.g. invalid token): stop and tell the operator."""

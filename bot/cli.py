@@ -1,0 +1,418 @@
+"""The `bantin` command line (typer). Every command works on the configured database whether
+the bot is running or not, and bad settings end with one line per problem and exit status 2.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import logging
+import sys
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from bot.app import build_app, open_store, run_app
+from bot.channel import Fatal
+from bot.i18n import t
+from bot.logs import setup_logging
+from bot.render import format_date
+from bot.settings import Settings, SettingsError, load_settings
+from jobs.fanout import fan_out_articles, queue_announcement
+from storage.announcements import DRAFT, QUEUED
+from storage.db import safe_url
+from storage.records import Feed
+from storage.store import Store
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    name="bantin",
+    help="bantin — bản tin: feeds → Vietnamese summaries → Telegram subscribers.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+feeds_app = typer.Typer(help="Manage feeds.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+feedback_app = typer.Typer(help="Citizens' feedback.", no_args_is_help=True)
+app.add_typer(feeds_app, name="feeds")
+app.add_typer(db_app, name="db")
+app.add_typer(feedback_app, name="feedback")
+
+log = logging.getLogger("bantin.cli")
+
+
+def _err(text: str) -> None:
+    typer.echo(text, err=True)
+
+
+def _settings() -> Settings:
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        _err(t("cli_settings_invalid"))
+        for line in exc.lines:
+            _err(f"  {line}")
+        raise typer.Exit(2) from None
+    secrets = [settings.telegram_token.get_secret_value()] if settings.telegram_token else []
+    setup_logging(settings.log_level, secrets=secrets)
+    return settings
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    try:
+        return asyncio.run(coro)
+    except Fatal as exc:
+        _err(t("cli_fatal", error=exc.description))
+        raise typer.Exit(1) from None
+
+
+async def _with_store(settings: Settings, work: Callable[[Store], Awaitable[T]]) -> T:
+    try:
+        store = await open_store(settings)
+    except Exception as exc:  # the operator needs the reason, not a traceback
+        raise Fatal(
+            t(
+                "cli_db_error",
+                url=safe_url(settings.database_url),
+                error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+            )
+        ) from None
+    try:
+        return await work(store)
+    finally:
+        await store.aclose()
+
+
+# -- run ---------------------------------------------------------------------------------------
+
+
+@app.command()
+def run() -> None:
+    """Run the bot, the scheduler and the deliverer (console mode without a token)."""
+    settings = _settings()
+    raise typer.Exit(_run(run_app(settings)))
+
+
+# -- db ----------------------------------------------------------------------------------------
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every database migration (safe to run again)."""
+    from storage.migrate import current_revision
+
+    settings = _settings()
+
+    async def work(store: Store) -> str | None:
+        return await current_revision(store.engine)
+
+    revision = _run(_with_store(settings, work))
+    typer.echo(t("cli_db_upgraded", url=safe_url(settings.database_url), revision=revision))
+
+
+# -- feeds -------------------------------------------------------------------------------------
+
+
+@feeds_app.command("add")
+def feeds_add(
+    url: str,
+    name: Annotated[str | None, typer.Option(help="Display name")] = None,
+    category: Annotated[str | None, typer.Option(help="Category")] = None,
+) -> None:
+    """Add a feed by URL (http, https or file)."""
+    if not url.startswith(("http://", "https://", "file://")):
+        _err(t("cli_feed_bad_url", url=url))
+        raise typer.Exit(2)
+    settings = _settings()
+
+    async def work(store: Store) -> tuple[Feed, bool]:
+        return await store.feeds.add(url, name=name, category=category)
+
+    feed, created = _run(_with_store(settings, work))
+    typer.echo(t("cli_feed_added" if created else "cli_feed_exists", id=feed.id, url=feed.url))
+
+
+def _status(feed: Feed) -> str:
+    if not feed.enabled:
+        return t("cli_status_disabled")
+    if feed.consecutive_errors:
+        return t("cli_status_failing", n=feed.consecutive_errors)
+    if feed.last_success_at is None:
+        return t("cli_status_new")
+    return t("cli_status_ok")
+
+
+@feeds_app.command("list")
+def feeds_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """List feeds with status, last success, last error, next poll and article count."""
+    settings = _settings()
+
+    async def work(store: Store) -> list[Feed]:
+        return await store.feeds.all()
+
+    feeds = _run(_with_store(settings, work))
+    if as_json:
+        typer.echo(json.dumps([_feed_json(f) for f in feeds], ensure_ascii=False, indent=2))
+        return
+    if not feeds:
+        typer.echo(t("cli_no_feeds"))
+        return
+    typer.echo(t("cli_feeds_header"))
+    for f in feeds:
+        typer.echo(
+            f"{f.id:<3} {_status(f):<10} {f.article_count:>4}  "
+            f"{format_date(f.last_success_at) or '—':<16}  {format_date(f.next_poll_at) or '—':<16}"
+            f"  {f.label}"
+        )
+        if f.last_error:
+            typer.echo(t("cli_last_error", error=f.last_error))
+
+
+def _feed_json(f: Feed) -> dict[str, Any]:
+    def iso(d: datetime | None) -> str | None:
+        return d.isoformat() if d else None
+
+    return {
+        "id": f.id,
+        "url": f.url,
+        "name": f.name,
+        "category": f.category,
+        "status": _status(f),
+        "articles": f.article_count,
+        "last_success": iso(f.last_success_at),
+        "last_error": f.last_error,
+        "consecutive_errors": f.consecutive_errors,
+        "next_poll": iso(f.next_poll_at),
+    }
+
+
+@feeds_app.command("remove")
+def feeds_remove(feed_id: int) -> None:
+    """Remove a feed and its articles."""
+    settings = _settings()
+
+    async def work(store: Store) -> bool:
+        return await store.feeds.remove(feed_id)
+
+    if not _run(_with_store(settings, work)):
+        _err(t("cli_feed_missing", id=feed_id))
+        raise typer.Exit(1)
+    typer.echo(t("cli_feed_removed", id=feed_id))
+
+
+# -- poll / deliver ------------------------------------------------------------------------------
+
+
+@app.command()
+def poll(
+    once: Annotated[bool, typer.Option("--once", help="Fetch every feed once and exit")] = True,
+) -> None:
+    """Fetch every feed once, store new articles, queue them for subscribers, exit."""
+    settings = _settings()
+
+    async def work(store: Store) -> int:
+        the_app = await build_app(settings, store)
+        try:
+            feeds = await store.feeds.all()
+            report = await the_app.poller.poll([f for f in feeds if f.enabled])
+            queued = await fan_out_articles(store, now=the_app.clock())
+        finally:
+            await the_app.client.aclose()
+        names = {f.id: f.label for f in feeds}
+        for outcome in report.feeds:
+            name = names.get(outcome.feed_id, "?")
+            if outcome.error:
+                typer.echo(
+                    t("cli_poll_feed_error", id=outcome.feed_id, name=name, error=outcome.error)
+                )
+            elif outcome.not_modified:
+                typer.echo(t("cli_poll_feed_304", id=outcome.feed_id, name=name))
+            else:
+                typer.echo(t("cli_poll_feed_ok", id=outcome.feed_id, name=name, new=outcome.new))
+        typer.echo(
+            t(
+                "cli_poll_done",
+                feeds=len(report.feeds),
+                new=report.new,
+                errors=len(report.errors),
+                queued=queued,
+            )
+        )
+        return 1 if report.feeds and len(report.errors) == len(report.feeds) else 0
+
+    raise typer.Exit(_run(_with_store(settings, work)))
+
+
+@app.command()
+def deliver(
+    until_idle: Annotated[
+        bool, typer.Option("--until-idle", help="Send every due message, then exit")
+    ] = True,
+) -> None:
+    """Send every due outbox row (to Telegram, or printed in console mode), then exit."""
+    settings = _settings()
+
+    async def work(store: Store) -> None:
+        the_app = await build_app(settings, store)
+        bot = the_app.bot
+        try:
+            if bot is not None:
+                await bot.initialize()  # type: ignore[attr-defined]
+            progress = asyncio.create_task(_progress(the_app.deliverer))
+            try:
+                await the_app.deliverer.run_until_idle()
+            finally:
+                progress.cancel()
+            counts = await store.deliveries.counts()
+            _err(
+                t(
+                    "cli_deliver_done",
+                    sent=the_app.deliverer.sent,
+                    counts=json.dumps(counts, sort_keys=True),
+                )
+            )
+        finally:
+            await the_app.client.aclose()
+            if bot is not None:
+                await bot.shutdown()  # type: ignore[attr-defined]
+
+    _run(_with_store(settings, work))
+
+
+async def _progress(deliverer: Any) -> None:
+    last = -1
+    while True:
+        await asyncio.sleep(2.0)
+        if deliverer.sent != last:
+            last = deliverer.sent
+            _err(t("cli_deliver_progress", handled=last, sent=last))
+
+
+# -- broadcast ------------------------------------------------------------------------------------
+
+
+@app.command()
+def broadcast(
+    text: str,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation")] = False,
+) -> None:
+    """Queue an announcement to every active subscriber."""
+    if not text.strip():
+        _err(t("cli_broadcast_empty"))
+        raise typer.Exit(2)
+    settings = _settings()
+
+    async def count(store: Store) -> int:
+        return (await store.subscribers.counts())["active"]
+
+    if not yes:
+        recipients = _run(_with_store(settings, count))
+        typer.echo(text)
+        if not sys.stdin.isatty() or not typer.confirm(
+            t("cli_broadcast_confirm", count=recipients)
+        ):
+            _err(t("cli_broadcast_aborted"))
+            raise typer.Exit(1)
+
+    async def work(store: Store) -> tuple[int, int]:
+        from bot.app import utcnow
+
+        ann = await store.announcements.create(text.strip(), created_by="cli")
+        await store.announcements.transition(ann.id, frm=DRAFT, to=QUEUED, now=utcnow())
+        return ann.id, await queue_announcement(store, ann.id, now=utcnow())
+
+    ident, queued = _run(_with_store(settings, work))
+    typer.echo(t("cli_broadcast_queued", id=ident, count=queued))
+
+
+# -- stats / feedback ---------------------------------------------------------------------
+
+
+@app.command()
+def stats(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
+) -> None:
+    """Feeds, articles, subscribers, deliveries by status, feedback."""
+    settings = _settings()
+
+    async def work(store: Store) -> dict[str, Any]:
+        return {
+            "feeds": await store.feeds.count(),
+            "articles": await store.articles.count(),
+            "subscribers": await store.subscribers.counts(),
+            "deliveries": await store.deliveries.counts(),
+            "feedback": await store.feedback.count(),
+        }
+
+    data = _run(_with_store(settings, work))
+    if as_json:
+        typer.echo(json.dumps(data, ensure_ascii=False, sort_keys=True))
+    else:
+        for key, value in data.items():
+            typer.echo(f"{key}: {json.dumps(value, ensure_ascii=False)}")
+
+
+@feedback_app.command("export")
+def feedback_export(
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to a file instead of stdout")
+    ] = None,
+) -> None:
+    """CSV of every feedback item: ticket, time, chat, article, text (UTF-8 with BOM)."""
+    settings = _settings()
+
+    async def work(store: Store) -> list[Any]:
+        return await store.feedback.export_rows()
+
+    rows = _run(_with_store(settings, work))
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(
+        [
+            "ticket",
+            "time",
+            "platform",
+            "chat",
+            "name",
+            "article_id",
+            "article_title",
+            "article_link",
+            "status",
+            "text",
+        ]
+    )
+    for r in rows:
+        writer.writerow(
+            [
+                r.ticket,
+                r.created_at.isoformat(),
+                r.platform,
+                r.chat_id,
+                r.display_name or "",
+                r.article_id or "",
+                r.article_title or "",
+                r.article_link or "",
+                r.status,
+                r.text,
+            ]
+        )
+    data = "\ufeff" + buf.getvalue()  # the BOM lets spreadsheet programs read Vietnamese
+    if output is None:
+        sys.stdout.write(data)
+        sys.stdout.flush()
+    else:
+        output.write_text(data, encoding="utf-8")
+        _err(t("cli_export_done", count=len(rows), path=output))
+
+
+def main() -> None:
+    app()

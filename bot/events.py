@@ -1,0 +1,56 @@
+"""Platform-neutral inbound events: what a citizen or staff member did in a chat."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Who:
+    platform: str
+    chat_id: str
+    user_id: str
+    chat_type: str = "private"
+    display_name: str | None = None
+    language: str | None = None
+
+
+@dataclass(frozen=True)
+class Command:
+    who: Who
+    name: str  # lower-case, without the slash or @botname
+    args: str = ""
+    message_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Text:
+    who: Who
+    text: str
+    reply_to: str | None = None  # the platform message id this text replies to
+    message_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Press:
+    who: Who
+    data: str
+    message_id: str | None = None
+    press_id: str | None = None
+
+
+Event = Command | Text | Press
+
+
+def parse_command(text: str) -> tuple[str, str] | None:
+    """'/Broadcast@bantin_bot hello' -> ('broadcast', 'hello'); None when not a command."""
+    if not text.startswith("/") or len(text) < 2:
+        return None
+    head, _, rest = text[1:].partition(" ")
+    if not head or head[0].isspace():
+        return None
+    name = head.split("@", 1)[0].lower()
+    if "\n" in name:
+        name, _, more = name.partition("\n")
+        rest = more + (" " + rest if rest else "")
+    return name, rest.strip()

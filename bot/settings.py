@@ -1,0 +1,118 @@
+"""Typed settings from BANTIN_* environment variables and an optional .env file.
+
+Validated once at start by the composition root; a wrong value produces one line per problem
+naming the variable, never a traceback (see `settings_errors`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+PREFIX = "BANTIN_"
+
+
+def _split_csv(value: object) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        return [str(v).strip() for v in value if str(v).strip()]
+    return [part.strip() for part in str(value).split(",") if part.strip()]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=PREFIX, env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    database_url: str = "sqlite:///bantin.db"
+    telegram_token: SecretStr | None = None
+    telegram_api_url: str = "https://api.telegram.org"
+    admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    staff_chat_id: int | None = None
+    feeds: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    poll_interval: int = Field(default=300, ge=10, le=7 * 24 * 3600)
+    send_rate: float = Field(default=25.0, gt=0, le=1000)
+    send_concurrency: int = Field(default=8, ge=1, le=512)
+    backlog_limit: int = Field(default=1, ge=0, le=100)
+    summary_chars: int = Field(default=400, ge=80, le=3000)
+    log_level: str = "INFO"
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _admin_ids(cls, value: object) -> list[int]:
+        out: list[int] = []
+        for part in _split_csv(value):
+            try:
+                out.append(int(part))
+            except ValueError:
+                raise ValueError(f"'{part}' is not a numeric Telegram user id") from None
+        return out
+
+    @field_validator("feeds", mode="before")
+    @classmethod
+    def _feeds(cls, value: object) -> list[str]:
+        urls = _split_csv(value)
+        for url in urls:
+            if not url.startswith(("http://", "https://", "file://")):
+                raise ValueError(f"'{url}' is not an http(s):// or file:// URL")
+        return urls
+
+    @field_validator("telegram_api_url")
+    @classmethod
+    def _api_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("telegram_token", mode="before")
+    @classmethod
+    def _token(cls, value: object) -> object:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        if isinstance(value, str) and ":" not in value:
+            raise ValueError("does not look like a bot token (expected '<digits>:<secret>')")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
+        return level
+
+    @property
+    def console_mode(self) -> bool:
+        return self.telegram_token is None
+
+
+class SettingsError(Exception):
+    """Settings could not be loaded; `lines` has one human message per problem."""
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__("\n".join(lines))
+        self.lines = lines
+
+
+def settings_errors(err: ValidationError) -> list[str]:
+    lines = []
+    for problem in err.errors():
+        field = str(problem["loc"][0]) if problem["loc"] else "?"
+        message = str(problem["msg"]).removeprefix("Value error, ")
+        given = problem.get("input")
+        shown = "" if isinstance(given, dict) or given is None else f" (got {given!r})"
+        if field.endswith("token"):
+            shown = ""  # never echo a secret, not even a wrong one
+        lines.append(f"{PREFIX}{field.upper()}: {message}{shown}")
+    return lines
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Load and validate; raises SettingsError with readable lines."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as err:
+        raise SettingsError(settings_errors(err)) from None

@@ -1,0 +1,265 @@
+"""Telegram adapter: python-telegram-bot underneath, our neutral types on top.
+
+All of python-telegram-bot's errors are turned into bot.channel errors here, in one place
+(BadRequest subclasses NetworkError, so it is caught first). Updates are read by our own
+long-polling loop and turned into bot.events, so no PTB object reaches the dialog.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+from telegram import (
+    Bot,
+    BotCommand,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    Message,
+    ReplyParameters,
+    Update,
+)
+from telegram.constants import ParseMode
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
+from telegram.request import HTTPXRequest
+
+from bot.channel import (
+    HTML,
+    Capabilities,
+    ChannelError,
+    ChatMoved,
+    Fatal,
+    OutMessage,
+    RateLimited,
+    RecipientGone,
+    Rejected,
+    Transient,
+)
+from bot.events import Command, Event, Press, Text, Who, parse_command
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "telegram"
+ALLOWED_UPDATES = ["message", "callback_query"]
+COMMANDS = [
+    ("start", "Đăng ký nhận tin"),
+    ("stop", "Ngừng nhận tin"),
+    ("help", "Hướng dẫn"),
+    ("huy", "Hủy thao tác đang làm"),
+]
+
+
+def make_bot(token: str, api_url: str, *, pool_size: int = 16) -> Bot:
+    """A Bot whose HTTP pool fits the send concurrency (PTB's default pool is tiny)."""
+    request = HTTPXRequest(
+        connection_pool_size=pool_size,
+        connect_timeout=10,
+        read_timeout=20,
+        write_timeout=20,
+        pool_timeout=30,
+    )
+    updates_request = HTTPXRequest(connection_pool_size=2, read_timeout=10)
+    return Bot(
+        token,
+        base_url=f"{api_url.rstrip('/')}/bot",
+        base_file_url=f"{api_url.rstrip('/')}/file/bot",
+        request=request,
+        get_updates_request=updates_request,
+    )
+
+
+def _seconds(value: int | float | timedelta) -> float:
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def translate(err: TelegramError) -> ChannelError:
+    """Map a python-telegram-bot error to our typed errors (order matters)."""
+    text = err.message
+    lowered = text.lower()
+    if isinstance(err, RetryAfter):
+        return RateLimited(text, _seconds(err.retry_after), scope="global")
+    if isinstance(err, ChatMigrated):
+        return ChatMoved(text, str(err.new_chat_id))
+    if isinstance(err, Forbidden):
+        return RecipientGone(text)
+    if isinstance(err, InvalidToken):
+        return Fatal("Telegram rejected the bot token (Unauthorized)")
+    if isinstance(err, BadRequest):
+        if "chat not found" in lowered or "user not found" in lowered:
+            return RecipientGone(text)
+        if "can't parse entities" in lowered or "can't find end" in lowered:
+            return Rejected(text, reason="parse")
+        if "too long" in lowered:
+            return Rejected(text, reason="too_long")
+        return Rejected(text)
+    if isinstance(err, TimedOut):
+        return Transient(f"timed out: {text}")
+    if isinstance(err, NetworkError):
+        return Transient(text)
+    return Transient(text)
+
+
+def _markup(message: OutMessage) -> InlineKeyboardMarkup | None:
+    if not message.buttons:
+        return None
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(b.label, callback_data=b.data) for b in row]
+            for row in message.buttons
+        ]
+    )
+
+
+class TelegramChannel:
+    platform = PLATFORM
+    capabilities = Capabilities(markup=HTML, max_text=4096, max_caption=1024, buttons=True)
+
+    def __init__(self, bot: Bot) -> None:
+        self.bot = bot
+
+    async def send(self, chat_id: str, message: OutMessage) -> str:
+        try:
+            sent = await self.bot.send_message(
+                chat_id=int(chat_id) if chat_id.lstrip("-").isdigit() else chat_id,
+                text=message.text,
+                parse_mode=ParseMode.HTML if message.markup == HTML else None,
+                reply_markup=_markup(message),
+                link_preview_options=LinkPreviewOptions(is_disabled=not message.link_preview),
+                reply_parameters=(
+                    ReplyParameters(int(message.reply_to), allow_sending_without_reply=True)
+                    if message.reply_to
+                    else None
+                ),
+            )
+        except TelegramError as err:
+            raise translate(err) from None
+        return str(sent.message_id)
+
+    async def edit(self, chat_id: str, message_id: str, message: OutMessage) -> None:
+        try:
+            await self.bot.edit_message_text(
+                chat_id=int(chat_id) if chat_id.lstrip("-").isdigit() else chat_id,
+                message_id=int(message_id),
+                text=message.text,
+                parse_mode=ParseMode.HTML if message.markup == HTML else None,
+                reply_markup=_markup(message),
+            )
+        except TelegramError as err:
+            if "message is not modified" in err.message.lower():
+                return
+            raise translate(err) from None
+
+    async def answer_press(self, press_id: str, text: str | None = None) -> None:
+        try:
+            await self.bot.answer_callback_query(press_id, text=text[:200] if text else None)
+        except TelegramError as err:
+            raise translate(err) from None
+
+
+def _who(message: Message, user_id: int | None, name: str | None, language: str | None) -> Who:
+    chat = message.chat
+    return Who(
+        platform=PLATFORM,
+        chat_id=str(chat.id),
+        user_id=str(user_id if user_id is not None else chat.id),
+        chat_type=chat.type,
+        display_name=name or chat.title or chat.full_name,
+        language=language,
+    )
+
+
+def to_event(update: Update) -> Event | None:
+    """A Telegram update as a neutral event; None for kinds bantin ignores."""
+    if update.callback_query is not None:
+        cq = update.callback_query
+        if cq.message is None or not isinstance(cq.message, Message) or cq.data is None:
+            return None
+        who = _who(cq.message, cq.from_user.id, cq.from_user.full_name, cq.from_user.language_code)
+        return Press(who=who, data=cq.data, message_id=str(cq.message.message_id), press_id=cq.id)
+    message = update.message
+    if message is None or message.text is None:
+        return None
+    user = message.from_user
+    who = _who(
+        message,
+        user.id if user else None,
+        user.full_name if user else None,
+        user.language_code if user else None,
+    )
+    parsed = parse_command(message.text)
+    if parsed is not None:
+        name, args = parsed
+        return Command(who=who, name=name, args=args, message_id=str(message.message_id))
+    reply_to = message.reply_to_message
+    return Text(
+        who=who,
+        text=message.text,
+        reply_to=str(reply_to.message_id) if reply_to is not None else None,
+        message_id=str(message.message_id),
+    )
+
+
+class UpdatePoller:
+    """Long polling with getUpdates: an update is confirmed (offset) only after it is handled,
+    so a crash mid-handling means Telegram sends it again, never that it is lost."""
+
+    def __init__(
+        self, bot: Bot, handle: Callable[[Event], Awaitable[None]], *, timeout: int = 25
+    ) -> None:
+        self._bot = bot
+        self._handle = handle
+        self._timeout = timeout
+
+    async def prepare(self) -> None:
+        await self._bot.delete_webhook(drop_pending_updates=False)
+        try:
+            await self._bot.set_my_commands([BotCommand(c, d) for c, d in COMMANDS])
+        except TelegramError as err:  # cosmetic; never block start on it
+            log.warning("could not set commands", extra={"error": err.message})
+
+    async def run(self, stop: asyncio.Event) -> None:
+        offset: int | None = None
+        failures = 0
+        while not stop.is_set():
+            try:
+                updates = await self._bot.get_updates(
+                    offset=offset, timeout=self._timeout, allowed_updates=ALLOWED_UPDATES
+                )
+                failures = 0
+            except InvalidToken:
+                raise
+            except RetryAfter as err:
+                await _sleep_or_stop(stop, _seconds(err.retry_after))
+                continue
+            except TelegramError as err:
+                failures += 1
+                log.warning("getUpdates failed", extra={"error": err.message})
+                await _sleep_or_stop(stop, min(30.0, 2.0**failures))
+                continue
+            for update in updates:
+                event = to_event(update)
+                if event is not None:
+                    try:
+                        await self._handle(event)
+                    except Exception:
+                        log.exception("update handling failed", extra={"update": update.update_id})
+                offset = update.update_id + 1
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except TimeoutError:
+        pass

@@ -1,0 +1,278 @@
+"""The deliverer: claim due outbox rows, pace, send, and react to each error by its type.
+
+Crash safety comes from the outbox: a row is leased before its send and marked sent with the
+platform's message id after; leases of a dead process expire and the rows are sent again, so
+at most the in-flight window (the concurrency) can be sent twice and nothing is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.channel import (
+    PLAIN,
+    Channel,
+    ChannelError,
+    ChatMoved,
+    OutMessage,
+    RateLimited,
+    RecipientGone,
+    Rejected,
+    Transient,
+)
+from bot.render import render_announcement, render_article
+from jobs.fanout import ANNOUNCEMENT, ARTICLE
+from jobs.pacing import Pacer
+from jobs.retry import MAX_ATTEMPTS, backoff, exhausted
+from storage.records import Announcement, Article, Delivery, Subscriber
+from storage.store import Store
+
+log = logging.getLogger(__name__)
+_TAG = re.compile(r"<[^>]*>")
+
+LEASE_SECONDS = 120.0
+IDLE_HORIZON = timedelta(seconds=30)
+
+
+def as_plain(message: OutMessage) -> OutMessage:
+    """The fallback when a platform cannot parse our markup: the same words, no tags."""
+    return replace(message, text=html.unescape(_TAG.sub("", message.text)), markup=PLAIN)
+
+
+class Deliverer:
+    def __init__(
+        self,
+        store: Store,
+        channels: Mapping[str, Channel],
+        *,
+        rate: float,
+        concurrency: int = 8,
+        clock: Callable[[], datetime],
+        max_attempts: int = MAX_ATTEMPTS,
+        lease_seconds: float = LEASE_SECONDS,
+    ) -> None:
+        self._store = store
+        self._channels = channels
+        self._pacer = Pacer(rate)
+        self._concurrency = concurrency
+        self._clock = clock
+        self._max_attempts = max_attempts
+        self._lease = lease_seconds
+        self._wake = asyncio.Event()
+        self._articles: dict[int, Article | None] = {}
+        self._announcements: dict[int, Announcement | None] = {}
+        self.sent = 0
+
+    def wake(self) -> None:
+        """New rows were queued: stop idling now."""
+        self._wake.set()
+
+    # -- loops -------------------------------------------------------------------------------
+
+    async def run_forever(self, stop: asyncio.Event, *, idle: float = 2.0) -> None:
+        await self._store.deliveries.release_expired(self._clock())
+        while not stop.is_set():
+            done = await self.run_batch(stop)
+            if done == 0:
+                self._wake.clear()
+                nxt = await self._store.deliveries.next_due_at()
+                timeout = idle
+                if nxt is not None:
+                    timeout = min(idle, max(0.01, (nxt - self._clock()).total_seconds()))
+                waiter = asyncio.ensure_future(self._wake.wait())
+                stopper = asyncio.ensure_future(stop.wait())
+                await asyncio.wait(
+                    {waiter, stopper}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+                )
+                waiter.cancel()
+                stopper.cancel()
+
+    async def run_until_idle(self, stop: asyncio.Event | None = None) -> int:
+        """Send every due row; wait for rows due within a short horizon; return rows handled."""
+        stop = stop or asyncio.Event()
+        await self._store.deliveries.release_expired(self._clock())
+        handled = 0
+        while not stop.is_set():
+            done = await self.run_batch(stop)
+            handled += done
+            if done:
+                continue
+            nxt = await self._store.deliveries.next_due_at()
+            now = self._clock()
+            if nxt is None or nxt > now + IDLE_HORIZON:
+                return handled
+            await asyncio.sleep(min(1.0, max(0.05, (nxt - now).total_seconds())))
+        return handled
+
+    async def run_batch(self, stop: asyncio.Event | None = None) -> int:
+        """Claim one batch and send it; returns how many rows were handled."""
+        now = self._clock()
+        rows = await self._store.deliveries.claim_due(
+            now=now, limit=self._concurrency * 8, lease_seconds=self._lease
+        )
+        if not rows:
+            return 0
+        subs = await self._store.subscribers.get_many([r.subscriber_id for r in rows])
+        gate = asyncio.Semaphore(self._concurrency)
+        tasks: list[asyncio.Task[None]] = []
+        for i, row in enumerate(rows):
+            if stop is not None and stop.is_set():
+                # Stop claiming work: give the rest back right away instead of waiting on leases.
+                for rest in rows[i:]:
+                    await self._store.deliveries.reschedule(
+                        rest.id, at=self._clock(), error=None, count_attempt=False
+                    )
+                break
+            sub = subs.get(row.subscriber_id)
+            if sub is None or not sub.active:
+                await self._store.deliveries.cancel(row.id, reason="recipient inactive")
+                continue
+            chat_key = f"{sub.platform}:{sub.chat_id}"
+            mono = time.monotonic()
+            ready = self._pacer.chat_ready_at(chat_key, mono)
+            if ready > mono:
+                at = self._clock() + timedelta(seconds=ready - mono)
+                await self._store.deliveries.reschedule(
+                    row.id, at=at, error=None, count_attempt=False
+                )
+                continue
+            delay = self._pacer.global_delay(mono)
+            while delay > 0:
+                await asyncio.sleep(delay)
+                delay = self._pacer.global_delay(time.monotonic())
+            await gate.acquire()
+            mono = time.monotonic()
+            self._pacer.take_global(mono)
+            self._pacer.take_chat(chat_key, sub.chat_type, mono)
+            tasks.append(asyncio.create_task(self._send_released(gate, row, sub)))
+        if tasks:
+            await asyncio.gather(*tasks)
+        return len(rows)
+
+    # -- one row -----------------------------------------------------------------------------
+
+    async def _send_released(self, gate: asyncio.Semaphore, row: Delivery, sub: Subscriber) -> None:
+        try:
+            await self._send(row, sub)
+        except Exception:  # never let one row kill the loop; it returns via its lease
+            log.exception("delivery crashed", extra={"delivery": row.id})
+            await self._store.deliveries.reschedule(
+                row.id,
+                at=self._clock() + timedelta(seconds=backoff(row.attempts + 1)),
+                error="internal error",
+                count_attempt=True,
+            )
+        finally:
+            gate.release()
+
+    async def _send(self, row: Delivery, sub: Subscriber) -> None:
+        store = self._store
+        channel = self._channels.get(sub.platform)
+        if channel is None:
+            await store.deliveries.reschedule(
+                row.id,
+                at=self._clock() + timedelta(minutes=5),
+                error=f"no channel for platform {sub.platform}",
+                count_attempt=False,
+            )
+            return
+        message = await self._render(row, sub, channel)
+        if message is None:
+            await store.deliveries.cancel(row.id, reason="item no longer exists")
+            return
+        chat_id = sub.chat_id
+        fallback_used = False
+        for _ in range(3):  # original, then after a chat move or a markup fallback
+            try:
+                message_id = await channel.send(chat_id, message)
+            except RateLimited as err:
+                self._pacer.pause(
+                    err.retry_after,
+                    time.monotonic(),
+                    chat=None if err.scope == "global" else f"{sub.platform}:{chat_id}",
+                )
+                at = self._clock() + timedelta(seconds=err.retry_after)
+                await store.deliveries.reschedule(
+                    row.id, at=at, error=err.description, count_attempt=False
+                )
+                log.warning(
+                    "rate limited", extra={"delivery": row.id, "retry_after": err.retry_after}
+                )
+                return
+            except RecipientGone as err:
+                await store.subscribers.deactivate(sub.id, err.description)
+                await store.deliveries.cancel(row.id, reason=err.description)
+                await store.deliveries.cancel_pending_for(sub.id, reason=err.description)
+                log.info("recipient gone", extra={"subscriber": sub.id, "error": err.description})
+                return
+            except ChatMoved as err:
+                await store.subscribers.move_chat(sub.id, err.new_chat_id)
+                chat_id = err.new_chat_id
+                continue
+            except Rejected as err:
+                if err.reason == "parse" and not fallback_used:
+                    log.warning(
+                        "markup rejected; sending as plain text",
+                        extra={
+                            "delivery": row.id,
+                            "error": err.description,
+                            "text": message.text[:500],
+                        },
+                    )
+                    message, fallback_used = as_plain(message), True
+                    continue
+                await store.deliveries.mark_dead(row.id, error=err.description)
+                log.error("message rejected", extra={"delivery": row.id, "error": err.description})
+                return
+            except (Transient, ChannelError) as err:
+                await self._retry_later(row, err.description)
+                return
+            await store.deliveries.mark_sent(row.id, message_id=message_id, now=self._clock())
+            self.sent += 1
+            return
+        await self._retry_later(row, "too many redirections")
+
+    async def _retry_later(self, row: Delivery, error: str) -> None:
+        attempts = row.attempts + 1
+        if exhausted(attempts, self._max_attempts):
+            await self._store.deliveries.mark_dead(row.id, error=error)
+            log.error("delivery dead-lettered", extra={"delivery": row.id, "error": error})
+            return
+        at = self._clock() + timedelta(seconds=backoff(attempts))
+        await self._store.deliveries.reschedule(row.id, at=at, error=error, count_attempt=True)
+        log.warning(
+            "delivery will retry", extra={"delivery": row.id, "error": error, "attempt": attempts}
+        )
+
+    async def _render(self, row: Delivery, sub: Subscriber, channel: Channel) -> OutMessage | None:
+        caps = channel.capabilities
+        if row.kind == ARTICLE:
+            if row.item_id not in self._articles:
+                self._articles[row.item_id] = await self._store.articles.get(row.item_id)
+                self._trim(self._articles)
+            article = self._articles[row.item_id]
+            return render_article(article, sub.language, caps) if article else None
+        if row.kind == ANNOUNCEMENT:
+            if row.item_id not in self._announcements:
+                got = await self._store.announcements.get(row.item_id)
+                self._announcements[row.item_id] = got
+                self._trim(self._announcements)
+            ann = self._announcements[row.item_id]
+            if ann is None or ann.status != "queued":
+                return None
+            return render_announcement(ann, sub.language, caps)
+        log.error("unknown outbox kind", extra={"delivery": row.id, "kind": row.kind})
+        return None
+
+    @staticmethod
+    def _trim(cache: dict[int, Any]) -> None:
+        if len(cache) > 1000:
+            cache.clear()

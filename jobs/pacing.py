@@ -1,0 +1,59 @@
+"""Send pacing: the overall rate, spacing per chat, and flood pauses. Pure: `now` is passed in.
+
+The overall limit is a sliding window (at most N sends in any window of N/rate seconds), so
+no one-second window ever holds more than the configured rate, while short bursts inside the
+window are still allowed. Per chat, Telegram tolerates about one message a second to a private
+chat and twenty a minute to a group.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+
+PRIVATE_INTERVAL = 1.0
+GROUP_INTERVAL = 3.0  # 20 per minute
+WINDOW_MARGIN = 1.02  # a little slack for clock and network jitter between us and the server
+
+
+class Pacer:
+    def __init__(self, rate: float) -> None:
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        self.rate = rate
+        self._n = max(1, math.floor(rate))
+        self._window = self._n / rate * WINDOW_MARGIN
+        self._sent: deque[float] = deque(maxlen=self._n)
+        self._chat_next: dict[str, float] = {}
+        self._paused_until = 0.0
+
+    def global_delay(self, now: float) -> float:
+        """Seconds to wait before the next send may start."""
+        wait = max(0.0, self._paused_until - now)
+        if len(self._sent) == self._n:
+            wait = max(wait, self._sent[0] + self._window - now)
+        return wait
+
+    def take_global(self, now: float) -> None:
+        """Record a send starting now (call after waiting `global_delay`)."""
+        self._sent.append(now)
+
+    def chat_ready_at(self, chat: str, now: float) -> float:
+        """Monotonic time when `chat` may receive its next message (<= now: ready)."""
+        return self._chat_next.get(chat, now)
+
+    def take_chat(self, chat: str, chat_type: str, now: float) -> None:
+        interval = PRIVATE_INTERVAL if chat_type == "private" else GROUP_INTERVAL
+        self._chat_next[chat] = max(now, self._chat_next.get(chat, now)) + interval
+        if len(self._chat_next) > 100_000:
+            self._forget(now)
+
+    def pause(self, seconds: float, now: float, chat: str | None = None) -> None:
+        """A 429: everyone (chat=None) or one chat waits `seconds`."""
+        if chat is None:
+            self._paused_until = max(self._paused_until, now + seconds)
+        else:
+            self._chat_next[chat] = max(self._chat_next.get(chat, now), now + seconds)
+
+    def _forget(self, now: float) -> None:
+        self._chat_next = {c: t for c, t in self._chat_next.items() if t > now}

@@ -1,0 +1,145 @@
+"""Articles: stored once per feed entry, summarized once, fanned out once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+
+from storage.base import Repo
+from storage.models import ArticleRow, FeedRow
+from storage.records import Article, NewArticle
+
+
+def _split(categories: str | None) -> tuple[str, ...]:
+    return tuple(c for c in (categories or "").split("\n") if c)
+
+
+def _article(row: ArticleRow, feed_name: str | None = None) -> Article:
+    return Article(
+        id=row.id,
+        feed_id=row.feed_id,
+        guid=row.guid,
+        link=row.link,
+        title=row.title,
+        summary=row.summary,
+        image_url=row.image_url,
+        categories=_split(row.categories),
+        published_at=row.published_at,
+        created_at=row.created_at,
+        fanned_out_at=row.fanned_out_at,
+        feed_name=feed_name,
+    )
+
+
+class ArticleRepo(Repo):
+    async def known_guids(self, feed_id: int, guids: Iterable[str]) -> set[str]:
+        wanted = list(set(guids))
+        if not wanted:
+            return set()
+        q = select(ArticleRow.guid).where(
+            ArticleRow.feed_id == feed_id, ArticleRow.guid.in_(wanted)
+        )
+        async with self._tx() as s:
+            return set((await s.execute(q)).scalars())
+
+    async def known_links(self, links: Iterable[str]) -> set[str]:
+        """Links already stored under any feed (one portal's article in two feeds)."""
+        wanted = list({link for link in links if link})
+        if not wanted:
+            return set()
+        q = select(ArticleRow.link).where(ArticleRow.link.in_(wanted))
+        async with self._tx() as s:
+            return {link for link in (await s.execute(q)).scalars() if link}
+
+    async def add(
+        self, feed_id: int, items: Sequence[NewArticle], *, now: datetime, seen: Sequence[bool]
+    ) -> list[Article]:
+        """Insert new articles; `seen[i]` marks backlog that must never be pushed.
+
+        A GUID stored already for this feed is skipped (ON CONFLICT DO NOTHING), so two
+        pollers racing on one feed cannot create duplicates.
+        """
+        if not items:
+            return []
+        rows = [
+            dict(
+                feed_id=feed_id,
+                guid=item.guid,
+                link=item.link,
+                title=item.title,
+                summary=item.summary,
+                body=item.body,
+                image_url=item.image_url,
+                categories="\n".join(item.categories) or None,
+                published_at=item.published_at,
+                created_at=now,
+                fanned_out_at=now if is_seen else None,
+            )
+            for item, is_seen in zip(items, seen, strict=True)
+        ]
+        stmt = (
+            self._insert(ArticleRow)
+            .values(rows)
+            .on_conflict_do_nothing(index_elements=["feed_id", "guid"])
+            .returning(ArticleRow.id)
+        )
+        async with self._tx() as s:
+            ids = list((await s.execute(stmt)).scalars())
+            if not ids:
+                return []
+            found = await s.execute(select(ArticleRow).where(ArticleRow.id.in_(ids)))
+            return sorted((_article(r) for r in found.scalars()), key=lambda a: a.id)
+
+    async def get(self, article_id: int) -> Article | None:
+        q = (
+            select(ArticleRow, FeedRow.name)
+            .join(FeedRow, FeedRow.id == ArticleRow.feed_id)
+            .where(ArticleRow.id == article_id)
+        )
+        async with self._tx() as s:
+            got = (await s.execute(q)).first()
+            return _article(got[0], got[1]) if got else None
+
+    async def body(self, article_id: int) -> str | None:
+        async with self._tx() as s:
+            row = await s.get(ArticleRow, article_id)
+            return row.body if row else None
+
+    async def set_summary(self, article_id: int, summary: str) -> None:
+        async with self._tx() as s:
+            await s.execute(
+                update(ArticleRow).where(ArticleRow.id == article_id).values(summary=summary)
+            )
+
+    async def pending_fanout(self, limit: int = 500) -> list[Article]:
+        q = (
+            select(ArticleRow)
+            .where(ArticleRow.fanned_out_at.is_(None))
+            .order_by(ArticleRow.published_at.is_(None), ArticleRow.published_at, ArticleRow.id)
+            .limit(limit)
+        )
+        async with self._tx() as s:
+            return [_article(r) for r in (await s.execute(q)).scalars()]
+
+    async def mark_fanned_out(self, article_id: int, now: datetime) -> None:
+        async with self._tx() as s:
+            await s.execute(
+                update(ArticleRow).where(ArticleRow.id == article_id).values(fanned_out_at=now)
+            )
+
+    async def latest(self, limit: int = 5) -> list[Article]:
+        q = (
+            select(ArticleRow, FeedRow.name)
+            .join(FeedRow, FeedRow.id == ArticleRow.feed_id)
+            .order_by(ArticleRow.id.desc())
+            .limit(limit)
+        )
+        async with self._tx() as s:
+            return [_article(r, n) for r, n in (await s.execute(q)).all()]
+
+    async def count(self) -> int:
+        async with self._tx() as s:
+            q = select(func.count()).select_from(ArticleRow)
+            return int((await s.execute(q)).scalar_one())

@@ -1,0 +1,214 @@
+"""The outbox: one row per (recipient, item); claimed with a lease before every send.
+
+Statuses: pending → sending (leased) → sent | pending (retry) | dead | cancelled.
+A crash leaves rows in `sending`; once their lease expires they return to `pending`, so at
+most the in-flight window can be sent twice and nothing is lost.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, func, literal, select, update
+
+from storage.base import Repo
+from storage.models import DeliveryRow, PreferenceRow, SubscriberRow
+from storage.records import Delivery
+
+PENDING, SENDING, SENT, DEAD, CANCELLED = "pending", "sending", "sent", "dead", "cancelled"
+
+
+def _delivery(row: DeliveryRow) -> Delivery:
+    return Delivery(
+        id=row.id,
+        subscriber_id=row.subscriber_id,
+        kind=row.kind,
+        item_id=row.item_id,
+        status=row.status,
+        attempts=row.attempts,
+        next_attempt_at=row.next_attempt_at,
+        lease_until=row.lease_until,
+        message_id=row.message_id,
+        last_error=row.last_error,
+        created_at=row.created_at,
+        sent_at=row.sent_at,
+    )
+
+
+class DeliveryRepo(Repo):
+    async def enqueue_fanout(
+        self, kind: str, item_id: int, *, now: datetime, only_all_news: bool = True
+    ) -> int:
+        """Queue an item to every active subscriber (in one INSERT … SELECT); returns how many.
+
+        Creating the same (recipient, item) twice is a no-op thanks to the unique key.
+        """
+        q = select(
+            SubscriberRow.id,
+            literal(kind),
+            literal(item_id),
+            literal(PENDING),
+            literal(0),
+            literal(now, DeliveryRow.next_attempt_at.type),
+            literal(now, DeliveryRow.created_at.type),
+        ).where(SubscriberRow.active.is_(True))
+        if only_all_news:
+            q = q.outerjoin(PreferenceRow, PreferenceRow.subscriber_id == SubscriberRow.id).where(
+                (PreferenceRow.all_news.is_(None)) | (PreferenceRow.all_news.is_(True))
+            )
+        cols = [
+            "subscriber_id",
+            "kind",
+            "item_id",
+            "status",
+            "attempts",
+            "next_attempt_at",
+            "created_at",
+        ]
+        stmt = (
+            self._insert(DeliveryRow)
+            .from_select(cols, q)
+            .on_conflict_do_nothing(index_elements=["subscriber_id", "kind", "item_id"])
+            .returning(DeliveryRow.id)
+        )
+        async with self._tx() as s:
+            return len(list((await s.execute(stmt)).scalars()))
+
+    async def enqueue_one(
+        self, subscriber_id: int, kind: str, item_id: int, *, now: datetime
+    ) -> bool:
+        stmt = (
+            self._insert(DeliveryRow)
+            .values(
+                subscriber_id=subscriber_id,
+                kind=kind,
+                item_id=item_id,
+                status=PENDING,
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["subscriber_id", "kind", "item_id"])
+            .returning(DeliveryRow.id)
+        )
+        async with self._tx() as s:
+            return (await s.execute(stmt)).scalar_one_or_none() is not None
+
+    async def claim_due(self, *, now: datetime, limit: int, lease_seconds: float) -> list[Delivery]:
+        """Lease up to `limit` due rows in one statement.
+
+        PostgreSQL: the inner SELECT … FOR UPDATE SKIP LOCKED lets several workers claim
+        disjoint rows; SQLite renders no FOR UPDATE and serializes writers instead.
+        """
+        due = (
+            select(DeliveryRow.id)
+            .where(DeliveryRow.status == PENDING, DeliveryRow.next_attempt_at <= now)
+            .order_by(DeliveryRow.next_attempt_at, DeliveryRow.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .cte("due")
+        )
+        # A CTE, not `id IN (subquery)`: PostgreSQL may re-run an IN-subquery with LIMIT and
+        # claim more rows than asked.
+        stmt = (
+            update(DeliveryRow)
+            .where(DeliveryRow.id == due.c.id, DeliveryRow.status == PENDING)
+            .values(status=SENDING, lease_until=now + timedelta(seconds=lease_seconds))
+            .returning(DeliveryRow)
+        )
+        async with self._tx() as s:
+            rows = list((await s.execute(stmt)).scalars())
+        return sorted((_delivery(r) for r in rows), key=lambda d: (d.next_attempt_at, d.id))
+
+    async def mark_sent(self, delivery_id: int, *, message_id: str | None, now: datetime) -> None:
+        await self._set(
+            delivery_id,
+            status=SENT,
+            message_id=message_id,
+            sent_at=now,
+            lease_until=None,
+            last_error=None,
+        )
+
+    async def reschedule(
+        self, delivery_id: int, *, at: datetime, error: str | None, count_attempt: bool
+    ) -> None:
+        values: dict[str, object] = dict(
+            status=PENDING, next_attempt_at=at, lease_until=None, last_error=error
+        )
+        if count_attempt:
+            values["attempts"] = DeliveryRow.attempts + 1
+        await self._set(delivery_id, **values)
+
+    async def mark_dead(self, delivery_id: int, *, error: str) -> None:
+        await self._set(
+            delivery_id,
+            status=DEAD,
+            lease_until=None,
+            last_error=error,
+            attempts=DeliveryRow.attempts + 1,
+        )
+
+    async def cancel(self, delivery_id: int, *, reason: str) -> None:
+        await self._set(delivery_id, status=CANCELLED, lease_until=None, last_error=reason)
+
+    async def cancel_pending_for(self, subscriber_id: int, *, reason: str) -> int:
+        stmt = (
+            update(DeliveryRow)
+            .where(DeliveryRow.subscriber_id == subscriber_id, DeliveryRow.status == PENDING)
+            .values(status=CANCELLED, last_error=reason)
+        )
+        async with self._tx() as s:
+            return int((await s.execute(stmt)).rowcount)  # type: ignore[attr-defined]
+
+    async def release_expired(self, now: datetime) -> int:
+        """Rows whose sender died mid-flight go back to pending."""
+        stmt = (
+            update(DeliveryRow)
+            .where(DeliveryRow.status == SENDING, DeliveryRow.lease_until < now)
+            .values(status=PENDING, lease_until=None)
+        )
+        async with self._tx() as s:
+            return int((await s.execute(stmt)).rowcount)  # type: ignore[attr-defined]
+
+    async def find_by_message(self, subscriber_id: int, message_id: str) -> Delivery | None:
+        q = select(DeliveryRow).where(
+            and_(DeliveryRow.subscriber_id == subscriber_id, DeliveryRow.message_id == message_id)
+        )
+        async with self._tx() as s:
+            row = (await s.execute(q)).scalars().first()
+            return _delivery(row) if row else None
+
+    async def next_due_at(self) -> datetime | None:
+        q = (
+            select(DeliveryRow.next_attempt_at)
+            .where(DeliveryRow.status == PENDING)
+            .order_by(DeliveryRow.next_attempt_at)
+            .limit(1)
+        )
+        async with self._tx() as s:
+            return (await s.execute(q)).scalar_one_or_none()
+
+    async def counts(
+        self, *, kind: str | None = None, item_id: int | None = None
+    ) -> dict[str, int]:
+        q = select(DeliveryRow.status, func.count()).group_by(DeliveryRow.status)
+        if kind is not None:
+            q = q.where(DeliveryRow.kind == kind)
+        if item_id is not None:
+            q = q.where(DeliveryRow.item_id == item_id)
+        async with self._tx() as s:
+            return {status: int(n) for status, n in (await s.execute(q)).all()}
+
+    async def all(self, *, status: str | None = None, limit: int = 100) -> list[Delivery]:
+        q = select(DeliveryRow).order_by(DeliveryRow.id).limit(limit)
+        if status:
+            q = q.where(DeliveryRow.status == status)
+        async with self._tx() as s:
+            return [_delivery(r) for r in (await s.execute(q)).scalars()]
+
+    async def _set(self, delivery_id: int, **values: object) -> None:
+        async with self._tx() as s:
+            await s.execute(
+                update(DeliveryRow).where(DeliveryRow.id == delivery_id).values(**values)
+            )

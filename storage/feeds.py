@@ -1,0 +1,140 @@
+"""Feeds: what to poll, and each feed's health (errors, backoff, last success)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, func, select, update
+
+from storage.base import Repo
+from storage.models import ArticleRow, FeedRow
+from storage.records import Feed
+
+
+def _feed(row: FeedRow, article_count: int = 0) -> Feed:
+    return Feed(
+        id=row.id,
+        url=row.url,
+        name=row.name,
+        category=row.category,
+        enabled=row.enabled,
+        etag=row.etag,
+        last_modified=row.last_modified,
+        poll_interval=row.poll_interval,
+        next_poll_at=row.next_poll_at,
+        last_polled_at=row.last_polled_at,
+        last_success_at=row.last_success_at,
+        last_error=row.last_error,
+        consecutive_errors=row.consecutive_errors,
+        polls=row.polls,
+        created_at=row.created_at,
+        article_count=article_count,
+    )
+
+
+class FeedRepo(Repo):
+    async def add(
+        self, url: str, *, name: str | None = None, category: str | None = None
+    ) -> tuple[Feed, bool]:
+        """Add a feed; returns (feed, created). Adding a known URL is a no-op."""
+        async with self._tx() as s:
+            row = (await s.execute(select(FeedRow).where(FeedRow.url == url))).scalar_one_or_none()
+            if row is not None:
+                return _feed(row), False
+            row = FeedRow(
+                url=url, name=name, category=category, enabled=True, consecutive_errors=0, polls=0
+            )
+            s.add(row)
+            await s.flush()
+            return _feed(row), True
+
+    async def get(self, feed_id: int) -> Feed | None:
+        async with self._tx() as s:
+            row = await s.get(FeedRow, feed_id)
+            return _feed(row) if row else None
+
+    async def all(self) -> list[Feed]:
+        counts = (
+            select(ArticleRow.feed_id, func.count().label("n"))
+            .group_by(ArticleRow.feed_id)
+            .subquery()
+        )
+        q = (
+            select(FeedRow, func.coalesce(counts.c.n, 0))
+            .outerjoin(counts, counts.c.feed_id == FeedRow.id)
+            .order_by(FeedRow.id)
+        )
+        async with self._tx() as s:
+            return [_feed(row, n) for row, n in (await s.execute(q)).all()]
+
+    async def remove(self, feed_id: int) -> bool:
+        async with self._tx() as s:
+            res = await s.execute(delete(FeedRow).where(FeedRow.id == feed_id))
+            return bool(res.rowcount)  # type: ignore[attr-defined]
+
+    async def due(self, now: datetime) -> list[Feed]:
+        """Enabled feeds never polled or whose next poll time has come."""
+        q = (
+            select(FeedRow)
+            .where(
+                FeedRow.enabled.is_(True),
+                (FeedRow.next_poll_at.is_(None)) | (FeedRow.next_poll_at <= now),
+            )
+            .order_by(FeedRow.next_poll_at.is_not(None), FeedRow.next_poll_at, FeedRow.id)
+        )
+        async with self._tx() as s:
+            return [_feed(r) for r in (await s.execute(q)).scalars()]
+
+    async def record_success(
+        self,
+        feed_id: int,
+        *,
+        now: datetime,
+        next_poll_at: datetime,
+        etag: str | None,
+        last_modified: str | None,
+        new_url: str | None = None,
+        name: str | None = None,
+    ) -> None:
+        values: dict[str, object] = dict(
+            last_polled_at=now,
+            last_success_at=now,
+            next_poll_at=next_poll_at,
+            etag=etag,
+            last_modified=last_modified,
+            last_error=None,
+            consecutive_errors=0,
+            polls=FeedRow.polls + 1,
+        )
+        if new_url:
+            values["url"] = new_url
+        async with self._tx() as s:
+            await s.execute(update(FeedRow).where(FeedRow.id == feed_id).values(**values))
+            if name:
+                await s.execute(
+                    update(FeedRow)
+                    .where(FeedRow.id == feed_id, FeedRow.name.is_(None))
+                    .values(name=name)
+                )
+
+    async def record_failure(
+        self, feed_id: int, *, now: datetime, error: str, next_poll_at: datetime
+    ) -> int:
+        """Count one more consecutive error; returns the new count."""
+        async with self._tx() as s:
+            await s.execute(
+                update(FeedRow)
+                .where(FeedRow.id == feed_id)
+                .values(
+                    last_polled_at=now,
+                    last_error=error[:2000],
+                    next_poll_at=next_poll_at,
+                    consecutive_errors=FeedRow.consecutive_errors + 1,
+                )
+            )
+            row = await s.get(FeedRow, feed_id)
+            return row.consecutive_errors if row else 0
+
+    async def count(self) -> int:
+        async with self._tx() as s:
+            return int((await s.execute(select(func.count()).select_from(FeedRow))).scalar_one())

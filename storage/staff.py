@@ -1,0 +1,63 @@
+"""Staff roles, read from the database at the moment every staff action runs."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select
+
+from storage.base import Repo
+from storage.models import StaffRow, utcnow
+from storage.records import StaffMember
+
+ADMIN, EDITOR = "admin", "editor"
+
+
+def _member(row: StaffRow) -> StaffMember:
+    return StaffMember(
+        id=row.id,
+        platform=row.platform,
+        user_id=row.user_id,
+        role=row.role,
+        added_by=row.added_by,
+        created_at=row.created_at,
+    )
+
+
+class StaffRepo(Repo):
+    async def ensure(
+        self, platform: str, user_id: str, *, role: str, added_by: str | None = None
+    ) -> StaffMember:
+        async with self._tx() as s:
+            q = select(StaffRow).where(StaffRow.platform == platform, StaffRow.user_id == user_id)
+            row = (await s.execute(q)).scalar_one_or_none()
+            if row is None:
+                row = StaffRow(
+                    platform=platform,
+                    user_id=user_id,
+                    role=role,
+                    added_by=added_by,
+                    created_at=utcnow(),
+                )
+                s.add(row)
+                await s.flush()
+            elif row.role != role:
+                row.role = role
+            return _member(row)
+
+    async def role_of(self, platform: str, user_id: str) -> str | None:
+        q = select(StaffRow.role).where(StaffRow.platform == platform, StaffRow.user_id == user_id)
+        async with self._tx() as s:
+            return (await s.execute(q)).scalar_one_or_none()
+
+    async def all(self) -> list[StaffMember]:
+        async with self._tx() as s:
+            return [
+                _member(r)
+                for r in (await s.execute(select(StaffRow).order_by(StaffRow.id))).scalars()
+            ]
+
+    async def remove(self, platform: str, user_id: str) -> bool:
+        async with self._tx() as s:
+            res = await s.execute(
+                delete(StaffRow).where(StaffRow.platform == platform, StaffRow.user_id == user_id)
+            )
+            return bool(res.rowcount)  # type: ignore[attr-defined]

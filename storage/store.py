@@ -1,0 +1,48 @@
+"""The one object the rest of the app holds to reach the database."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from storage import migrate
+from storage.announcements import AnnouncementRepo
+from storage.articles import ArticleRepo
+from storage.db import create_engine
+from storage.deliveries import DeliveryRepo
+from storage.feedback import FeedbackRepo
+from storage.feeds import FeedRepo
+from storage.staff import StaffRepo
+from storage.state import StateRepo
+from storage.subscribers import SubscriberRepo
+
+
+class Store:
+    """Repositories over one engine. Create with `Store.open(url)`, close with `aclose()`."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        sessions = async_sessionmaker(engine, expire_on_commit=False)
+        dialect = engine.dialect.name
+        self.feeds = FeedRepo(sessions, dialect)
+        self.articles = ArticleRepo(sessions, dialect)
+        self.subscribers = SubscriberRepo(sessions, dialect)
+        self.deliveries = DeliveryRepo(sessions, dialect)
+        self.announcements = AnnouncementRepo(sessions, dialect)
+        self.feedback = FeedbackRepo(sessions, dialect)
+        self.staff = StaffRepo(sessions, dialect)
+        self.state = StateRepo(sessions, dialect)
+
+    @classmethod
+    def open(cls, url: str, *, pool_size: int = 10) -> Store:
+        return cls(create_engine(url, pool_size=pool_size))
+
+    async def migrate(self) -> None:
+        await migrate.upgrade(self.engine)
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def aclose(self) -> None:
+        await self.engine.dispose()
