@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -42,15 +43,12 @@ class Press:
 Event = Command | Text | Press
 
 
+_COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,64})(?:@[A-Za-z0-9_]+)?(?:\s+(.*))?$", re.DOTALL)
+
+
 def parse_command(text: str) -> tuple[str, str] | None:
     """'/Broadcast@bantin_bot hello' -> ('broadcast', 'hello'); None when not a command."""
-    if not text.startswith("/") or len(text) < 2:
+    match = _COMMAND.match(text)
+    if match is None:
         return None
-    head, _, rest = text[1:].partition(" ")
-    if not head or head[0].isspace():
-        return None
-    name = head.split("@", 1)[0].lower()
-    if "\n" in name:
-        name, _, more = name.partition("\n")
-        rest = more + (" " + rest if rest else "")
-    return name, rest.strip()
+    return match.group(1).lower(), (match.group(2) or "").strip()

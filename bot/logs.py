@@ -41,15 +41,19 @@ class RedactingFilter(logging.Filter):
 
 
 class KeyValueFormatter(logging.Formatter):
-    def __init__(self) -> None:
+    """`time level logger: message key=value …`; the whole line, traceback included, is
+    scrubbed once more, since exception texts can carry request URLs."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        self.secrets = [s for s in secrets if s]
 
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
         extras = {k: v for k, v in vars(record).items() if k not in _STANDARD}
         if extras:
             line += " " + " ".join(f"{k}={_show(v)}" for k, v in extras.items())
-        return line
+        return redact(line, self.secrets)
 
 
 def _show(value: object) -> str:
@@ -61,7 +65,7 @@ def setup_logging(
     level: str = "INFO", *, secrets: Iterable[str] = (), stream: TextIO | None = None
 ) -> None:
     handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(KeyValueFormatter())
+    handler.setFormatter(KeyValueFormatter(secrets))
     handler.addFilter(RedactingFilter(secrets))
     root = logging.getLogger()
     root.handlers[:] = [handler]

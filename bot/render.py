@@ -50,9 +50,12 @@ def shorten(text: str, limit: int) -> str:
         return text
     if limit <= 1:
         return ELLIPSIS[:limit]
-    cut = text[: limit - 1]
-    while utf16_len(cut) > limit - 1:  # astral characters count twice in UTF-16
-        cut = cut[: len(cut) - (utf16_len(cut) - (limit - 1) + 1) // 2 - 1]
+    units, end = 0, 0
+    for end, char in enumerate(text):  # noqa: B007 - `end` is used after the loop
+        units += 2 if ord(char) > 0xFFFF else 1  # astral characters count twice in UTF-16
+        if units > limit - 1:
+            break
+    cut = text[:end]
     space = cut.rfind(" ")
     if space > len(cut) * 0.6:
         cut = cut[:space]

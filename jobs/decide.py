@@ -91,7 +91,7 @@ def next_poll_after_success(
 
 def next_poll_after_failure(now: datetime, interval: int, consecutive_errors: int) -> datetime:
     """Exponential backoff from the normal interval, capped at one day; never switched off."""
-    delay = timedelta(seconds=interval * 2 ** max(0, consecutive_errors - 1))
+    delay = timedelta(seconds=interval * 2 ** min(20, max(0, consecutive_errors - 1)))
     return now + min(delay, MAX_BACKOFF)
 
 

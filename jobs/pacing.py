@@ -1,9 +1,10 @@
 """Send pacing: the overall rate, spacing per chat, and flood pauses. Pure: `now` is passed in.
 
-The overall limit is a sliding window (at most N sends in any window of N/rate seconds), so
-no one-second window ever holds more than the configured rate, while short bursts inside the
-window are still allowed. Per chat, Telegram tolerates about one message a second to a private
-chat and twenty a minute to a group.
+The overall limit is a sliding window (at most floor(rate) sends in any window of a little
+over one second; one send per 1/rate seconds below 1/s), so no one-second window ever holds
+more than the configured rate, with sends spread at no less than half the average spacing.
+Per chat, Telegram tolerates about one message a second to a private chat and twenty a minute
+to a group.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ class Pacer:
             raise ValueError("rate must be positive")
         self.rate = rate
         self._n = max(1, math.floor(rate))
-        self._window = self._n / rate * WINDOW_MARGIN
+        self._window = max(1.0, self._n / rate) * WINDOW_MARGIN
+        # Half the average spacing between two sends smooths bursts without lowering the rate.
+        self._spacing = self._window / self._n / 2
         self._sent: deque[float] = deque(maxlen=self._n)
         self._chat_next: dict[str, float] = {}
         self._paused_until = 0.0
@@ -32,6 +35,8 @@ class Pacer:
         wait = max(0.0, self._paused_until - now)
         if len(self._sent) == self._n:
             wait = max(wait, self._sent[0] + self._window - now)
+        if self._sent:
+            wait = max(wait, self._sent[-1] + self._spacing - now)
         return wait
 
     def take_global(self, now: float) -> None:

@@ -1,0 +1,428 @@
+"""Fetching one feed: conditional GET, size cap, total deadline, redirect bookkeeping.
+
+This is the I/O edge of the poll (design convention 1): it returns what happened as a
+``FetchResult`` (status, body, cache validators, where the feed moved to, a readable error) and
+decides nothing. It never raises for network or HTTP trouble, because one broken feed among
+hundreds must not stop a poll; the scheduler reads ``error`` and backs off.
+
+Why the details:
+- ETag / Last-Modified are sent back so unchanged feeds cost a 304 and no parsing.
+- Redirects are followed by hand so we can tell a permanent move (301/308: store the new URL)
+  from a temporary one (302/303/307: keep asking the old URL).
+- The body is streamed and capped, and the whole fetch runs under one deadline, so a huge or
+  dripping response cannot hold memory or a worker slot (httpx's own timeouts are per read).
+- URLs may carry user:password for protected portals; they never appear in results or logs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import os
+import ssl
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from email.utils import formatdate
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
+from urllib.request import url2pathname
+
+import httpx
+
+__all__ = [
+    "FetchError",
+    "FetchResult",
+    "fetch_feed",
+    "make_client",
+    "redact_url",
+]
+
+log = logging.getLogger(__name__)
+_E = TypeVar("_E", bound=BaseException)
+
+MAX_REDIRECTS = 10
+PERMANENT_REDIRECTS = frozenset({301, 308})
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/feed+json, application/rdf+xml;q=0.9, "
+    "application/xml;q=0.9, text/xml;q=0.9, application/json;q=0.8, */*;q=0.5"
+)
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """What one fetch produced. ``error`` set means: no usable body, tell a person why."""
+
+    status: int  # HTTP status (200, 304, ...); 0 when no HTTP answer
+    url: str  # final URL after redirects (without userinfo)
+    body: bytes | None  # None on 304 or error
+    headers: Mapping[str, str]  # response headers, lower-cased keys
+    etag: str | None
+    last_modified: str | None
+    permanent_redirect: str | None  # new URL when a 301/308 was followed (without userinfo)
+    error: str | None  # a clear one-line message when the fetch failed, else None
+    elapsed: float
+
+
+class FetchError(Exception):
+    """Internal: a failure with its user-facing message and the HTTP status, if any."""
+
+    def __init__(
+        self, message: str, status: int = 0, headers: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.headers: Mapping[str, str] = headers or {}
+
+
+def make_client(
+    *,
+    user_agent: str = "bantin/0.1 (+https://github.com/bantin)",
+    max_connections: int = 100,
+) -> httpx.AsyncClient:
+    """One shared client per process: connection pooling across feeds of the same portal.
+
+    Redirects are off because ``fetch_feed`` follows them itself; timeouts here are the
+    per-phase ceilings, ``fetch_feed`` adds the total deadline.
+    """
+    return httpx.AsyncClient(
+        headers={"User-Agent": user_agent, "Accept": ACCEPT},
+        follow_redirects=False,
+        timeout=httpx.Timeout(30.0, connect=10.0),
+        limits=httpx.Limits(
+            max_connections=max_connections,
+            max_keepalive_connections=min(max_connections, 20),
+        ),
+    )
+
+
+async def fetch_feed(
+    client: httpx.AsyncClient,
+    url: str,
+    *,
+    etag: str | None = None,
+    last_modified: str | None = None,
+    max_bytes: int = 10_000_000,
+    timeout: float = 30.0,
+) -> FetchResult:
+    """GET a feed (http, https or file URL), conditionally, within ``timeout`` seconds overall.
+
+    Never raises for network, HTTP or file problems: they come back as ``error`` with a message
+    a person can act on ("HTTP 404 Not Found", "connection refused", "timed out after 30 s").
+    On 304 ``body`` is None and the validators sent are returned if the server omits them, so
+    the caller can store the result's validators unconditionally.
+    """
+    started = time.monotonic()
+    safe_url = redact_url(url)
+    scheme = _scheme(url)
+    try:
+        async with asyncio.timeout(timeout):
+            if scheme == "file":
+                return await _fetch_file(url, last_modified, max_bytes, started)
+            if scheme not in ("http", "https"):
+                raise FetchError(
+                    f"unsupported address scheme {scheme + ':' if scheme else '(none)'}; "
+                    "use an http://, https:// or file:// address"
+                )
+            return await _fetch_http(client, url, etag, last_modified, max_bytes, timeout, started)
+    except FetchError as exc:
+        return _failure(safe_url, exc.message, started, exc.status, exc.headers)
+    except TimeoutError:
+        return _failure(safe_url, f"timed out after {timeout:g} s", started)
+    except httpx.ConnectTimeout:
+        message = f"timed out after {_connect_timeout(timeout):g} s while connecting"
+        return _failure(safe_url, message, started)
+    except httpx.TimeoutException:
+        return _failure(safe_url, f"timed out after {timeout:g} s", started)
+    except httpx.HTTPError as exc:
+        return _failure(safe_url, _describe_http_error(exc, url), started)
+    except OSError as exc:
+        return _failure(safe_url, _describe_os_error(exc, url), started)
+    except Exception as exc:  # one odd feed must not kill the poll; keep the type for debugging
+        log.warning("unexpected error fetching %s: %s", safe_url, type(exc).__name__)
+        message = _scrub(f"unexpected error: {type(exc).__name__}: {exc}", url)
+        return _failure(safe_url, message[:300], started)
+
+
+async def _fetch_http(
+    client: httpx.AsyncClient,
+    url: str,
+    etag: str | None,
+    last_modified: str | None,
+    max_bytes: int,
+    timeout: float,
+    started: float,
+) -> FetchResult:
+    """Follow up to MAX_REDIRECTS hops by hand, then read the final answer."""
+    headers: dict[str, str] = {}
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    request_timeout = httpx.Timeout(timeout, connect=_connect_timeout(timeout))
+    current = url
+    # The stored URL should change only if every hop so far was permanent: after a 302 the
+    # original address is still the one to ask next time.
+    permanent: str | None = None
+    all_permanent = True
+    for _hop in range(MAX_REDIRECTS + 1):
+        request = client.build_request("GET", current, headers=headers, timeout=request_timeout)
+        response = await client.send(request, stream=True, follow_redirects=False)
+        try:
+            if response.status_code in REDIRECTS:
+                target = _redirect_target(response, current, url)
+                if response.status_code in PERMANENT_REDIRECTS and all_permanent:
+                    permanent = redact_url(target)
+                else:
+                    all_permanent = False
+                current = target
+                continue
+            return await _read_final(
+                response, current, etag, last_modified, max_bytes, permanent, started
+            )
+        finally:
+            await response.aclose()
+    raise FetchError(f"too many redirects (more than {MAX_REDIRECTS})")
+
+
+def _connect_timeout(timeout: float) -> float:
+    """An unreachable host should fail fast even when the total deadline is generous."""
+    return min(timeout, 10.0)
+
+
+def _redirect_target(response: httpx.Response, current: str, original: str) -> str:
+    location = response.headers.get("location", "").strip()
+    if not location:
+        raise FetchError(
+            f"HTTP {response.status_code} redirect without a Location header", response.status_code
+        )
+    target = urljoin(current, location)
+    if _scheme(target) not in ("http", "https"):
+        raise FetchError(f"redirected to an unsupported address: {redact_url(target)}")
+    return _carry_userinfo(original, target)
+
+
+async def _read_final(
+    response: httpx.Response,
+    url: str,
+    etag: str | None,
+    last_modified: str | None,
+    max_bytes: int,
+    permanent: str | None,
+    started: float,
+) -> FetchResult:
+    headers = {k.lower(): v for k, v in response.headers.items()}
+    status = response.status_code
+    if status == 304:
+        return FetchResult(
+            status=304,
+            url=redact_url(url),
+            body=None,
+            headers=headers,
+            etag=headers.get("etag") or etag,
+            last_modified=headers.get("last-modified") or last_modified,
+            permanent_redirect=permanent,
+            error=None,
+            elapsed=time.monotonic() - started,
+        )
+    if not 200 <= status < 300:
+        raise FetchError(_describe_status(response), status, headers)
+    declared = headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:  # compressed size: a lower bound
+        raise FetchError(f"response larger than {max_bytes} bytes", status, headers)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():  # decoded: the cap applies after gunzip too
+        size += len(chunk)
+        if size > max_bytes:
+            raise FetchError(f"response larger than {max_bytes} bytes", status, headers)
+        chunks.append(chunk)
+    return FetchResult(
+        status=status,
+        url=redact_url(url),
+        body=b"".join(chunks),
+        headers=headers,
+        etag=headers.get("etag"),
+        last_modified=headers.get("last-modified"),
+        permanent_redirect=permanent,
+        error=None,
+        elapsed=time.monotonic() - started,
+    )
+
+
+async def _fetch_file(
+    url: str, last_modified: str | None, max_bytes: int, started: float
+) -> FetchResult:
+    """file:// for the bundled sample feed and the CLI; mtime doubles as Last-Modified."""
+    parts = urlsplit(url)
+    if parts.netloc not in ("", "localhost"):
+        raise FetchError("file:// addresses must point at this machine (file:///path)")
+    path = Path(url2pathname(unquote(parts.path)))
+
+    def read() -> tuple[bytes | None, str]:
+        stat = path.stat()
+        stamp = formatdate(stat.st_mtime, usegmt=True)
+        if last_modified == stamp:
+            return None, stamp
+        if stat.st_size > max_bytes:
+            raise FetchError(f"response larger than {max_bytes} bytes")
+        with path.open("rb") as f:
+            data = f.read(max_bytes + 1)
+        if len(data) > max_bytes:
+            raise FetchError(f"response larger than {max_bytes} bytes")
+        return data, stamp
+
+    try:
+        body, stamp = await asyncio.to_thread(read)
+    except FileNotFoundError:
+        raise FetchError(f"file not found: {path}") from None
+    except IsADirectoryError:
+        raise FetchError(f"{path} is a directory, not a feed file") from None
+    except PermissionError:
+        raise FetchError(f"permission denied reading {path}") from None
+    return FetchResult(
+        status=200 if body is not None else 304,
+        url=url,
+        body=body,
+        headers={"last-modified": stamp},
+        etag=None,
+        last_modified=stamp,
+        permanent_redirect=None,
+        error=None,
+        elapsed=time.monotonic() - started,
+    )
+
+
+def _failure(
+    url: str,
+    message: str,
+    started: float,
+    status: int = 0,
+    headers: Mapping[str, str] | None = None,
+) -> FetchResult:
+    return FetchResult(
+        status=status,
+        url=url,
+        body=None,
+        headers=dict(headers or {}),
+        etag=None,
+        last_modified=None,
+        permanent_redirect=None,
+        error=message,
+        elapsed=time.monotonic() - started,
+    )
+
+
+# --- messages a person can act on --------------------------------------------------------
+
+
+def _describe_status(response: httpx.Response) -> str:
+    status = response.status_code
+    message = f"HTTP {status} {response.reason_phrase or ''}".rstrip()
+    if status == 429 or status == 503:
+        retry_after = response.headers.get("retry-after", "").strip()
+        if retry_after:
+            message += f" (retry after {retry_after}{' s' if retry_after.isdigit() else ''})"
+    elif status in (401, 403):
+        message += " (the server refuses access; the feed may need a login or block bots)"
+    return message
+
+
+def _describe_http_error(exc: httpx.HTTPError, url: str) -> str:
+    if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
+        return "invalid address; use an http://, https:// or file:// address"
+    if isinstance(exc, httpx.ConnectError | httpx.NetworkError):
+        os_error = _find_cause(exc, OSError)
+        if os_error is not None:
+            return _describe_os_error(os_error, url)
+        ssl_error = _find_cause(exc, ssl.SSLError)
+        if ssl_error is not None:
+            return _scrub(f"TLS error: {ssl_error}", url)
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return "the server broke the connection or sent an invalid HTTP response"
+    if isinstance(exc, httpx.DecodingError):
+        return "the server sent a compressed body that could not be decompressed"
+    if isinstance(exc, httpx.TooManyRedirects):
+        return f"too many redirects (more than {MAX_REDIRECTS})"
+    return _scrub(f"{type(exc).__name__}: {exc}", url)[:300]
+
+
+def _describe_os_error(exc: OSError, url: str) -> str:
+    host = urlsplit(redact_url(url)).hostname or "the server"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"TLS certificate of {host} is not valid: {exc.verify_message}"
+    if isinstance(exc, ssl.SSLError):
+        return _scrub(f"TLS error talking to {host}: {exc.reason or exc}", url)
+    code = exc.errno
+    if isinstance(exc, ConnectionRefusedError) or code == errno.ECONNREFUSED:
+        return f"connection refused by {host}"
+    if code in (-2, -3, -5, 11001, 11004) or "name or service not known" in str(exc).lower():
+        return f"could not resolve host {host} (DNS)"
+    if isinstance(exc, ConnectionResetError) or code == errno.ECONNRESET:
+        return f"connection reset by {host}"
+    if code in (errno.ENETUNREACH, errno.EHOSTUNREACH):
+        return f"{host} is unreachable from this server (network)"
+    return _scrub(f"network error talking to {host}: {os.strerror(code) if code else exc}", url)
+
+
+def _find_cause(exc: BaseException, kind: type[_E]) -> _E | None:
+    """The innermost exception of ``kind`` in the cause/context chain.
+
+    httpx and anyio wrap the OS error once or twice (anyio as a generic OSError "All connection
+    attempts failed"); the innermost one says what actually happened.
+    """
+    seen: set[int] = set()
+    found: _E | None = None
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, kind):
+            found = current
+        current = current.__cause__ or current.__context__
+    return found
+
+
+# --- URLs ----------------------------------------------------------------------------------
+
+
+def redact_url(url: str) -> str:
+    """The URL without user:password@, for results, logs and messages."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "(invalid address)" if "@" in url else url
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
+def _scrub(message: str, url: str) -> str:
+    """Remove any userinfo of ``url`` from a library's message."""
+    try:
+        userinfo = urlsplit(url).netloc.rpartition("@")[0]
+    except ValueError:
+        return message
+    return message.replace(userinfo, "***") if userinfo else message
+
+
+def _carry_userinfo(original: str, target: str) -> str:
+    """Keep credentials on a same-origin redirect (as browsers do), drop them elsewhere."""
+    src, dst = urlsplit(original), urlsplit(target)
+    if "@" not in src.netloc or "@" in dst.netloc:
+        return target
+    same_origin = (src.scheme, src.hostname, src.port) == (dst.scheme, dst.hostname, dst.port)
+    if not same_origin:
+        return target
+    userinfo = src.netloc.rpartition("@")[0]
+    return urlunsplit(dst._replace(netloc=f"{userinfo}@{dst.netloc}"))
+
+
+def _scheme(url: str) -> str:
+    try:
+        return urlsplit(url.strip()).scheme.lower()
+    except ValueError:
+        return ""
