@@ -23,6 +23,7 @@ run: $(VENV)/.installed
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check bot jobs storage tests bench
+	$(BIN)/ruff format --check bot jobs storage tests bench
 
 typecheck: $(VENV)/.installed-test
 	$(BIN)/mypy

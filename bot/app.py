@@ -78,8 +78,12 @@ class App:
         if outcome.wake_feedback:
             await self.forward()
 
-    async def poll_cycle(self) -> None:
-        report = await self.poller.poll_due()
+    async def poll_cycle(self, *, force: bool = False) -> None:
+        """Poll due feeds (every enabled feed with force), fan out, wake the deliverer."""
+        if force:
+            report = await self.poller.poll([f for f in await self.store.feeds.all() if f.enabled])
+        else:
+            report = await self.poller.poll_due()
         queued = await fan_out_articles(self.store, now=self.clock())
         if queued:
             self.deliverer.wake()
@@ -187,9 +191,16 @@ async def bootstrap(settings: Settings, store: Store) -> None:
 
 
 async def run_app(
-    settings: Settings, *, stop: asyncio.Event | None = None, out: TextIO | None = None
+    settings: Settings,
+    *,
+    stop: asyncio.Event | None = None,
+    out: TextIO | None = None,
+    on_start: Callable[[App], object] | None = None,
 ) -> int:
-    """Run bot, scheduler and deliverer until `stop` is set or SIGINT/SIGTERM arrives."""
+    """Run bot, scheduler and deliverer until `stop` is set or SIGINT/SIGTERM arrives.
+
+    `on_start` receives the wired App once everything runs (tests use it to trigger a poll).
+    """
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -228,6 +239,8 @@ async def run_app(
     scheduler.start()
     sender = asyncio.create_task(app.deliverer.run_forever(stop), name="deliverer")
     log.info("bantin running", extra={"mode": "console" if settings.console_mode else "telegram"})
+    if on_start is not None:
+        on_start(app)
     try:
         await stop.wait()
     finally:

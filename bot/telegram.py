@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import warnings
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
@@ -84,12 +85,18 @@ def _seconds(value: int | float | timedelta) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
+def _retry_after(err: RetryAfter) -> float:
+    with warnings.catch_warnings():  # PTB 22 warns that the type will become timedelta
+        warnings.simplefilter("ignore")
+        return _seconds(err.retry_after)
+
+
 def translate(err: TelegramError) -> ChannelError:
     """Map a python-telegram-bot error to our typed errors (order matters)."""
     text = err.message
     lowered = text.lower()
     if isinstance(err, RetryAfter):
-        return RateLimited(text, _seconds(err.retry_after), scope="global")
+        return RateLimited(text, _retry_after(err), scope="global")
     if isinstance(err, ChatMigrated):
         return ChatMoved(text, str(err.new_chat_id))
     if isinstance(err, Forbidden):
@@ -241,7 +248,7 @@ class UpdatePoller:
             except InvalidToken:
                 raise
             except RetryAfter as err:
-                await _sleep_or_stop(stop, _seconds(err.retry_after))
+                await _sleep_or_stop(stop, _retry_after(err))
                 continue
             except TelegramError as err:
                 failures += 1

@@ -28,9 +28,13 @@ async def _article(store: Store) -> int:
     feed, _ = await store.feeds.add("https://p.example/rss")
     [art] = await store.articles.add(
         feed.id,
-        [NewArticle("g", "https://p.example/1", "Sửa đường <QL2> & cầu", "Tóm tắt", None, None,
-                    (), NOW)],
-        now=NOW, seen=[False],
+        [
+            NewArticle(
+                "g", "https://p.example/1", "Sửa đường <QL2> & cầu", "Tóm tắt", None, None, (), NOW
+            )
+        ],
+        now=NOW,
+        seen=[False],
     )
     return art.id
 

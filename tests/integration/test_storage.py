@@ -14,8 +14,16 @@ NOW = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
 
 
 def _item(guid: str, link: str | None = None, title: str = "Tiêu đề") -> NewArticle:
-    return NewArticle(guid=guid, link=link, title=title, summary="Tóm tắt", body="Nội dung",
-                      image_url=None, categories=("Tin tức",), published_at=NOW)
+    return NewArticle(
+        guid=guid,
+        link=link,
+        title=title,
+        summary="Tóm tắt",
+        body="Nội dung",
+        image_url=None,
+        categories=("Tin tức",),
+        published_at=NOW,
+    )
 
 
 async def _subscribers(store: Store, n: int) -> list[int]:
@@ -36,10 +44,12 @@ async def test_articles_unique_per_feed_guid(any_store: Store) -> None:
     assert created
     again, created_again = await any_store.feeds.add("https://a.example/rss")
     assert not created_again and again.id == feed.id
-    first = await any_store.articles.add(feed.id, [_item("g1", "https://a.example/1")],
-                                         now=NOW, seen=[False])
-    dup = await any_store.articles.add(feed.id, [_item("g1", "https://a.example/1")],
-                                       now=NOW, seen=[False])
+    first = await any_store.articles.add(
+        feed.id, [_item("g1", "https://a.example/1")], now=NOW, seen=[False]
+    )
+    dup = await any_store.articles.add(
+        feed.id, [_item("g1", "https://a.example/1")], now=NOW, seen=[False]
+    )
     assert len(first) == 1 and dup == []
     assert await any_store.articles.known_links(["https://a.example/1", "x"]) == {
         "https://a.example/1"
@@ -49,8 +59,7 @@ async def test_articles_unique_per_feed_guid(any_store: Store) -> None:
 
 async def test_backlog_marked_seen_is_not_pending(any_store: Store) -> None:
     feed, _ = await any_store.feeds.add("https://a.example/rss")
-    await any_store.articles.add(feed.id, [_item("old"), _item("new")], now=NOW,
-                                 seen=[True, False])
+    await any_store.articles.add(feed.id, [_item("old"), _item("new")], now=NOW, seen=[True, False])
     pending = await any_store.articles.pending_fanout()
     assert [a.guid for a in pending] == ["new"]
 
@@ -66,8 +75,10 @@ async def test_inactive_subscribers_get_nothing(any_store: Store) -> None:
     ids = await _subscribers(any_store, 3)
     assert await any_store.subscribers.deactivate(ids[0], "blocked")
     assert not await any_store.subscribers.deactivate(ids[0], "blocked")
-    assert await any_store.deliveries.enqueue_fanout("announcement", 7, now=NOW,
-                                                     only_all_news=False) == 2
+    assert (
+        await any_store.deliveries.enqueue_fanout("announcement", 7, now=NOW, only_all_news=False)
+        == 2
+    )
 
 
 async def test_claim_respects_limit_and_leases(any_store: Store) -> None:
@@ -79,8 +90,9 @@ async def test_claim_respects_limit_and_leases(any_store: Store) -> None:
     assert not {d.id for d in first} & {d.id for d in second}
     assert all(d.status == "sending" for d in first)
     # Not due yet: a row scheduled in the future is not claimed.
-    await any_store.deliveries.reschedule(first[0].id, at=NOW + timedelta(minutes=5),
-                                          error=None, count_attempt=False)
+    await any_store.deliveries.reschedule(
+        first[0].id, at=NOW + timedelta(minutes=5), error=None, count_attempt=False
+    )
     third = await any_store.deliveries.claim_due(now=NOW, limit=10, lease_seconds=60)
     assert len(third) == 2
     # A crashed sender's leases expire and the rows come back.
@@ -92,9 +104,9 @@ async def test_claim_respects_limit_and_leases(any_store: Store) -> None:
 async def test_concurrent_claims_never_overlap(any_store: Store) -> None:
     await _subscribers(any_store, 60)
     await any_store.deliveries.enqueue_fanout("article", 1, now=NOW)
-    batches = await asyncio.gather(*(
-        any_store.deliveries.claim_due(now=NOW, limit=7, lease_seconds=60) for _ in range(12)
-    ))
+    batches = await asyncio.gather(
+        *(any_store.deliveries.claim_due(now=NOW, limit=7, lease_seconds=60) for _ in range(12))
+    )
     ids = [d.id for batch in batches for d in batch]
     assert len(ids) == len(set(ids)) == 60
 
@@ -110,16 +122,19 @@ async def test_sent_row_keeps_message_id_for_replies(any_store: Store) -> None:
 
 async def test_feed_health_counts_and_resets(any_store: Store) -> None:
     feed, _ = await any_store.feeds.add("https://down.example/rss")
-    n1 = await any_store.feeds.record_failure(feed.id, now=NOW, error="connection refused",
-                                              next_poll_at=NOW + timedelta(minutes=5))
-    n2 = await any_store.feeds.record_failure(feed.id, now=NOW, error="connection refused",
-                                              next_poll_at=NOW + timedelta(minutes=10))
+    n1 = await any_store.feeds.record_failure(
+        feed.id, now=NOW, error="connection refused", next_poll_at=NOW + timedelta(minutes=5)
+    )
+    n2 = await any_store.feeds.record_failure(
+        feed.id, now=NOW, error="connection refused", next_poll_at=NOW + timedelta(minutes=10)
+    )
     assert (n1, n2) == (1, 2)
     assert await any_store.feeds.due(NOW) == []
     [due] = await any_store.feeds.due(NOW + timedelta(minutes=11))
     assert due.last_error == "connection refused"
-    await any_store.feeds.record_success(feed.id, now=NOW, next_poll_at=NOW, etag='"x"',
-                                         last_modified=None, name="Cổng")
+    await any_store.feeds.record_success(
+        feed.id, now=NOW, next_poll_at=NOW, etag='"x"', last_modified=None, name="Cổng"
+    )
     [listed] = await any_store.feeds.all()
     assert listed.consecutive_errors == 0 and listed.last_error is None
     assert listed.etag == '"x"' and listed.name == "Cổng"
@@ -130,8 +145,7 @@ async def test_announcement_confirm_happens_once(any_store: Store) -> None:
     assert ann.status == DRAFT
     assert await any_store.announcements.transition(ann.id, frm=DRAFT, to=QUEUED, now=NOW)
     assert not await any_store.announcements.transition(ann.id, frm=DRAFT, to=QUEUED, now=NOW)
-    assert not await any_store.announcements.transition(ann.id, frm=DRAFT, to=CANCELLED,
-                                                        now=NOW)
+    assert not await any_store.announcements.transition(ann.id, frm=DRAFT, to=CANCELLED, now=NOW)
 
 
 async def test_feedback_and_staff_and_state(any_store: Store) -> None:

@@ -21,8 +21,17 @@ NOW = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
 
 
 def entry(guid: str, link: str | None = None, published: datetime | None = None) -> ParsedEntry:
-    return ParsedEntry(guid=guid, link=link, title=f"t-{guid}", summary_html="", content_html="",
-                       published=published, categories=(), image_url=None, author=None)
+    return ParsedEntry(
+        guid=guid,
+        link=link,
+        title=f"t-{guid}",
+        summary_html="",
+        content_html="",
+        published=published,
+        categories=(),
+        image_url=None,
+        author=None,
+    )
 
 
 @pytest.mark.parametrize(
@@ -55,15 +64,18 @@ def test_normalize_link(link: str | None, expected: str | None) -> None:
         ([entry("a"), entry("b")], set(), {"https://p.vn/1"}, ["a", "b"]),
     ],
 )
-def test_select_new(entries: list[ParsedEntry], known_guids: set[str], known_links: set[str],
-                    expected: list[str]) -> None:
+def test_select_new(
+    entries: list[ParsedEntry], known_guids: set[str], known_links: set[str], expected: list[str]
+) -> None:
     assert [e.guid for e in select_new(entries, known_guids, known_links)] == expected
 
 
 def test_first_poll_keeps_only_the_newest() -> None:
-    items = [entry("old", published=NOW - timedelta(days=3)),
-             entry("newest", published=NOW),
-             entry("mid", published=NOW - timedelta(days=1))]
+    items = [
+        entry("old", published=NOW - timedelta(days=3)),
+        entry("newest", published=NOW),
+        entry("mid", published=NOW - timedelta(days=1)),
+    ]
     assert backlog_flags(items, first_poll=True, keep=1) == [True, False, True]
     assert backlog_flags(items, first_poll=True, keep=2) == [True, False, False]
     assert backlog_flags(items, first_poll=True, keep=0) == [True, True, True]
@@ -88,8 +100,13 @@ def test_next_poll_after_success_jitters_and_respects_ttl() -> None:
 
 @pytest.mark.parametrize(
     ("errors", "expected"),
-    [(1, timedelta(seconds=300)), (2, timedelta(seconds=600)), (3, timedelta(seconds=1200)),
-     (20, MAX_BACKOFF), (200, MAX_BACKOFF)],
+    [
+        (1, timedelta(seconds=300)),
+        (2, timedelta(seconds=600)),
+        (3, timedelta(seconds=1200)),
+        (20, MAX_BACKOFF),
+        (200, MAX_BACKOFF),
+    ],
 )
 def test_failure_backoff_is_capped_at_a_day(errors: int, expected: timedelta) -> None:
     assert next_poll_after_failure(NOW, 300, errors) - NOW == expected

@@ -20,8 +20,9 @@ def test_log_lines_are_scrubbed_and_structured() -> None:
     stream = io.StringIO()
     setup_logging("INFO", secrets=["s3cr3t-value"], stream=stream)
     log = logging.getLogger("bantin.test")
-    log.info("calling %s", f"https://x/bot{TOKEN}/getMe",
-             extra={"feed": 3, "secret": "s3cr3t-value"})
+    log.info(
+        "calling %s", f"https://x/bot{TOKEN}/getMe", extra={"feed": 3, "secret": "s3cr3t-value"}
+    )
     log.warning("token %s", TOKEN)
     try:
         raise RuntimeError(f"failed https://x/bot{TOKEN}/sendMessage")

@@ -25,11 +25,26 @@ PLAIN_CAPS = Capabilities(markup=PLAIN, max_text=2000, buttons=False)
 HOSTILE = 'Giá <b>xăng</b> & "dầu" > 20.000đ <script>alert(1)</script> &amp; 1<2'
 
 
-def _article(title: str = HOSTILE, summary: str = "Tóm tắt ngắn.", link: str | None = None,
-             feed_name: str | None = "Cổng <TTĐT> & huyện") -> Article:
-    return Article(id=12, feed_id=1, guid="g", link=link or 'https://p.vn/a?x=1&y="2"',
-                   title=title, summary=summary, image_url=None, categories=(),
-                   published_at=NOW, created_at=NOW, fanned_out_at=None, feed_name=feed_name)
+def _article(
+    title: str = HOSTILE,
+    summary: str = "Tóm tắt ngắn.",
+    link: str | None = None,
+    feed_name: str | None = "Cổng <TTĐT> & huyện",
+) -> Article:
+    return Article(
+        id=12,
+        feed_id=1,
+        guid="g",
+        link=link or 'https://p.vn/a?x=1&y="2"',
+        title=title,
+        summary=summary,
+        image_url=None,
+        categories=(),
+        published_at=NOW,
+        created_at=NOW,
+        fanned_out_at=None,
+        feed_name=feed_name,
+    )
 
 
 def test_hostile_title_is_escaped_and_accepted() -> None:
@@ -44,7 +59,7 @@ def test_hostile_title_is_escaped_and_accepted() -> None:
 
 
 def test_ten_thousand_character_body_fits_the_limit() -> None:
-    body = ("Người dân & doanh nghiệp <phản ánh> về \"thủ tục\" hành chính. " * 200)[:10_000]
+    body = ('Người dân & doanh nghiệp <phản ánh> về "thủ tục" hành chính. ' * 200)[:10_000]
     msg = render_article(_article(summary=body, title=HOSTILE * 20), "vi", TG)
     length = check_telegram_html(msg.text)
     assert 3500 < length <= 4096
@@ -65,9 +80,17 @@ def test_plain_markup_has_link_and_no_tags() -> None:
 
 
 def test_announcement_and_preview() -> None:
-    ann = Announcement(id=3, text="Cắt điện <8h-17h> & nghỉ", status="draft", created_by="x",
-                       origin_platform=None, origin_chat_id=None, recipients=0, created_at=NOW,
-                       queued_at=None)
+    ann = Announcement(
+        id=3,
+        text="Cắt điện <8h-17h> & nghỉ",
+        status="draft",
+        created_by="x",
+        origin_platform=None,
+        origin_chat_id=None,
+        recipients=0,
+        created_at=NOW,
+        queued_at=None,
+    )
     msg = render_announcement(ann, "vi", TG)
     check_telegram_html(msg.text)
     assert "Thông báo" in msg.text and "&lt;8h-17h&gt; &amp;" in msg.text
@@ -78,11 +101,28 @@ def test_announcement_and_preview() -> None:
 
 
 def test_feedback_card_escapes_citizen_text() -> None:
-    fb = Feedback(id=7, subscriber_id=1, article_id=12, text="<i>ổ gà</i> & nước", status="open",
-                  created_at=NOW, forwarded_at=None, forwarded_message_id=None)
-    sub = Subscriber(id=1, platform="telegram", chat_id="501", chat_type="private",
-                     display_name="Trần <B>", language="vi", active=True, dialog_state=None,
-                     dialog_ref=None, created_at=NOW)
+    fb = Feedback(
+        id=7,
+        subscriber_id=1,
+        article_id=12,
+        text="<i>ổ gà</i> & nước",
+        status="open",
+        created_at=NOW,
+        forwarded_at=None,
+        forwarded_message_id=None,
+    )
+    sub = Subscriber(
+        id=1,
+        platform="telegram",
+        chat_id="501",
+        chat_type="private",
+        display_name="Trần <B>",
+        language="vi",
+        active=True,
+        dialog_state=None,
+        dialog_ref=None,
+        created_at=NOW,
+    )
     card = render_feedback_card(fb, sub, _article(), "vi", TG)
     check_telegram_html(card.text)
     assert "#7" in card.text and "&lt;i&gt;ổ gà" in card.text and "Trần &lt;B&gt;" in card.text

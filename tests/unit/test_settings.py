@@ -55,7 +55,12 @@ def test_each_problem_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
     lines = caught.value.lines
     assert len(lines) == 5
     joined = "\n".join(lines)
-    for var in ("BANTIN_SEND_RATE", "BANTIN_POLL_INTERVAL", "BANTIN_ADMIN_IDS", "BANTIN_FEEDS",
-                "BANTIN_TELEGRAM_TOKEN"):
+    for var in (
+        "BANTIN_SEND_RATE",
+        "BANTIN_POLL_INTERVAL",
+        "BANTIN_ADMIN_IDS",
+        "BANTIN_FEEDS",
+        "BANTIN_TELEGRAM_TOKEN",
+    ):
         assert var in joined
     assert "secretwithoutcolon" not in joined

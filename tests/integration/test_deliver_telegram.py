@@ -1,0 +1,172 @@
+"""The deliverer with python-telegram-bot's real HTTP client against the fake Bot API."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.telegram import TelegramChannel, make_bot
+from jobs.deliver import Deliverer
+from jobs.fanout import ANNOUNCEMENT, ARTICLE, queue_announcement
+from storage.announcements import DRAFT, QUEUED
+from storage.records import NewArticle
+from storage.store import Store
+from tests.fakes.telegram_api import FakeTelegram
+
+HOSTILE_TITLE = 'Điều chỉnh giá <xăng> & "dầu" > 20.000đ'
+
+
+@pytest.fixture
+async def channel(telegram_api: FakeTelegram) -> AsyncIterator[TelegramChannel]:
+    bot = make_bot(telegram_api.token, telegram_api.api_url, pool_size=16)
+    await bot.initialize()
+    yield TelegramChannel(bot)
+    await bot.shutdown()
+
+
+def clock() -> datetime:
+    return datetime.now(UTC)
+
+
+async def _subscribe(store: Store, chats: list[int]) -> None:
+    for chat in chats:
+        await store.subscribers.subscribe("telegram", str(chat))
+
+
+async def _announce(store: Store, text: str = "Thông báo lịch tiếp dân") -> int:
+    ann = await store.announcements.create(text, created_by="test")
+    await store.announcements.transition(ann.id, frm=DRAFT, to=QUEUED, now=clock())
+    await queue_announcement(store, ann.id, now=clock())
+    return ann.id
+
+
+def _deliverer(
+    store: Store, channel: TelegramChannel, rate: float = 200, **kw: object
+) -> Deliverer:
+    return Deliverer(store, {"telegram": channel}, rate=rate, concurrency=8, clock=clock, **kw)  # type: ignore[arg-type]
+
+
+async def test_article_push_with_hostile_title_and_huge_body(
+    store: Store, channel: TelegramChannel, telegram_api: FakeTelegram
+) -> None:
+    await _subscribe(store, [101])
+    feed, _ = await store.feeds.add("https://p.example/rss", name="Cổng <TTĐT>")
+    body = 'Nội dung & <chi tiết> "quan trọng". ' * 300
+    [art] = await store.articles.add(
+        feed.id,
+        [
+            NewArticle(
+                "g",
+                "https://p.example/a?x=1&y=2",
+                HOSTILE_TITLE,
+                body[:10_000],
+                body[:10_000],
+                None,
+                (),
+                clock(),
+            )
+        ],
+        now=clock(),
+        seen=[False],
+    )
+    await store.deliveries.enqueue_fanout(ARTICLE, art.id, now=clock())
+    await _deliverer(store, channel).run_until_idle()
+    [sent] = telegram_api.messages_to(101)
+    assert sent.parse_mode == "HTML"
+    assert sent.plain_text.startswith(HOSTILE_TITLE)
+    assert sent.callback_data == [f"fb:{art.id}"]
+    [row] = await store.deliveries.all()
+    assert row.status == "sent" and row.message_id == str(sent.message_id)
+
+
+async def test_blocked_and_missing_chats_are_deactivated(
+    store: Store, channel: TelegramChannel, telegram_api: FakeTelegram
+) -> None:
+    await _subscribe(store, [1, 2, 3, 4])
+    telegram_api.block(2)
+    telegram_api.fail(chat_id=3, code=400, description="Bad Request: chat not found", times=None)
+    telegram_api.fail(chat_id=4, code=403, description="Forbidden: user is deactivated", times=None)
+    await _announce(store)
+    await _deliverer(store, channel).run_until_idle()
+    assert [m.chat_id for m in telegram_api.sent] == [1]
+    counts = await store.subscribers.counts()
+    assert counts == {"active": 1, "inactive": 3}
+    assert await store.deliveries.counts() == {"sent": 1, "cancelled": 3}
+
+
+async def test_rate_limit_waits_and_delivers(
+    store: Store, channel: TelegramChannel, telegram_api: FakeTelegram
+) -> None:
+    await _subscribe(store, [1, 2, 3])
+    telegram_api.fail(chat_id=2, code=429, retry_after=1, times=1)
+    await _announce(store)
+    await _deliverer(store, channel).run_until_idle()
+    assert sorted(m.chat_id for m in telegram_api.sent) == [1, 2, 3]
+    rows = await store.deliveries.all()
+    assert all(r.status == "sent" for r in rows)
+    assert all(r.attempts == 0 for r in rows)  # a 429 is not a failure
+
+
+async def test_migrated_group_gets_the_message_at_its_new_id(
+    store: Store, channel: TelegramChannel, telegram_api: FakeTelegram
+) -> None:
+    await _subscribe(store, [-100])
+    telegram_api.fail(chat_id=-100, code=400, migrate_to_chat_id=-1009999, times=1)
+    await _announce(store)
+    await _deliverer(store, channel).run_until_idle()
+    assert [m.chat_id for m in telegram_api.sent] == [-1009999]
+    sub = await store.subscribers.get("telegram", "-1009999")
+    assert sub is not None and sub.active
+
+
+async def test_server_errors_back_off_then_succeed_or_dead_letter(
+    store: Store, channel: TelegramChannel, telegram_api: FakeTelegram
+) -> None:
+    await _subscribe(store, [1, 2])
+    telegram_api.fail(chat_id=1, code=502, times=1)
+    telegram_api.fail(chat_id=2, code=502, times=None)
+    await _announce(store)
+    deliverer = _deliverer(store, channel, max_attempts=2)
+    import jobs.deliver as deliver_module
+
+    original = deliver_module.backoff
+    deliver_module.backoff = lambda attempt, **_: 0.05  # type: ignore[assignment]
+    try:
+        await deliverer.run_until_idle()
+    finally:
+        deliver_module.backoff = original
+    assert [m.chat_id for m in telegram_api.sent] == [1]
+    rows = {r.subscriber_id: r for r in await store.deliveries.all()}
+    statuses = sorted(r.status for r in rows.values())
+    assert statuses == ["dead", "sent"]
+    dead = next(r for r in rows.values() if r.status == "dead")
+    assert dead.last_error and "Bad Gateway" in dead.last_error and dead.attempts == 2
+
+
+async def test_pacing_never_exceeds_the_rate(
+    store: Store, channel: TelegramChannel, telegram_api: FakeTelegram
+) -> None:
+    await _subscribe(store, list(range(1, 41)))
+    await _announce(store)
+    await _deliverer(store, channel, rate=10).run_until_idle()
+    assert len(telegram_api.sent) == 40
+    assert telegram_api.max_sends_per_second() <= 10
+    assert await store.deliveries.counts(kind=ANNOUNCEMENT) == {"sent": 40}
+
+
+async def test_unparseable_markup_falls_back_to_plain_text(
+    store: Store, channel: TelegramChannel, telegram_api: FakeTelegram
+) -> None:
+    await _subscribe(store, [1])
+    telegram_api.fail(
+        chat_id=1,
+        code=400,
+        description="Bad Request: can't parse entities: unsupported start tag",
+        times=1,
+    )
+    await _announce(store, "Lịch <b>họp</b>")
+    await _deliverer(store, channel).run_until_idle()
+    [sent] = telegram_api.sent
+    assert sent.parse_mode is None and "Lịch <b>họp</b>" in sent.text
