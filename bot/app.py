@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,12 +26,15 @@ from bot.events import Event
 from bot.i18n import t
 from bot.respond import carry_out
 from bot.settings import Settings
+from jobs.decide import PollBounds
 from jobs.deliver import Deliverer
 from jobs.fanout import fan_out_articles
 from jobs.fetch import make_client
 from jobs.forward import forward_feedback
+from jobs.health import send_health_notices
 from jobs.poll import Poller
 from jobs.scheduler import build_scheduler
+from storage.db import safe_url
 from storage.staff import ADMIN
 from storage.store import Store
 
@@ -51,8 +54,14 @@ def sample_feed_url() -> str:
 
 
 async def open_store(settings: Settings) -> Store:
+    """Open and migrate the database; any failure becomes a Fatal with a one-line reason."""
     store = Store.open(settings.database_url, pool_size=settings.send_concurrency + 4)
-    await store.migrate()
+    try:
+        await store.migrate()
+    except Exception as exc:  # the operator needs the reason, not a traceback
+        await store.aclose()
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise Fatal(t("cli_db_error", url=safe_url(settings.database_url), error=reason)) from None
     return store
 
 
@@ -87,6 +96,7 @@ class App:
         queued = await fan_out_articles(self.store, now=self.clock())
         if queued:
             self.deliverer.wake()
+        await self.feed_health()
         if report.feeds:
             log.info(
                 "poll cycle",
@@ -97,6 +107,19 @@ class App:
                     "queued": queued,
                 },
             )
+
+    async def feed_health(self) -> None:
+        """Tell staff about feeds that started failing or recovered (jobs/health.py)."""
+        if self.staff_target is None:
+            return
+        channel, chat = self.staff_target
+        await send_health_notices(
+            self.store,
+            channel,
+            chat,
+            threshold=self.settings.feed_alert_after,
+            clock=self.clock,
+        )
 
     async def forward(self) -> None:
         if self.staff_target is None:
@@ -111,6 +134,7 @@ class App:
             log.warning("expired leases released", extra={"rows": released})
 
     async def aclose(self) -> None:
+        await self.poller.aclose()
         await self.client.aclose()
         bot = self.bot
         if bot is not None:
@@ -139,7 +163,7 @@ async def build_app(settings: Settings, store: Store, *, out: TextIO | None = No
     channels, bot = build_channels(settings, out)
     caps = {name: ch.capabilities for name, ch in channels.items()}
     clock = utcnow
-    client = make_client(max_connections=50)
+    client = make_client(max_connections=settings.poll_concurrency)
     staff_target: tuple[Channel, str] | None = None
     if settings.console_mode:
         staff_target = (channels[console.PLATFORM], console.STAFF_CHAT)
@@ -165,6 +189,11 @@ async def build_app(settings: Settings, store: Store, *, out: TextIO | None = No
             interval=settings.poll_interval,
             backlog_limit=backlog,
             summary_chars=settings.summary_chars,
+            max_bytes=settings.feed_max_bytes,
+            concurrency=settings.poll_concurrency,
+            per_host=settings.poll_per_host,
+            bounds=PollBounds(settings.poll_min_interval, settings.poll_max_interval),
+            parse_timeout=settings.feed_parse_timeout,
         ),
         client=client,
         staff_target=staff_target,
@@ -188,6 +217,17 @@ async def bootstrap(settings: Settings, store: Store) -> None:
         await store.staff.ensure(
             console.PLATFORM, console.DEMO_CHAT, role=ADMIN, added_by="console"
         )
+
+
+async def _supervised(run: Callable[[asyncio.Event], Awaitable[None]], stop: asyncio.Event) -> None:
+    """Keep a long-running loop alive: a crash is logged and the loop restarts shortly after."""
+    while not stop.is_set():
+        try:
+            await run(stop)
+        except Exception:
+            log.exception("background loop crashed; restarting", extra={"loop": run.__name__})
+            with suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=1.0)
 
 
 async def run_app(
@@ -233,11 +273,12 @@ async def run_app(
         {
             "poll": (app.poll_cycle, every),
             "forward-feedback": (app.forward, 30.0),
+            "feed-health": (app.feed_health, 60.0),
             "housekeeping": (app.housekeeping, 60.0),
         }
     )
     scheduler.start()
-    sender = asyncio.create_task(app.deliverer.run_forever(stop), name="deliverer")
+    sender = asyncio.create_task(_supervised(app.deliverer.run_forever, stop), name="deliverer")
     log.info("bantin running", extra={"mode": "console" if settings.console_mode else "telegram"})
     if on_start is not None:
         on_start(app)

@@ -245,6 +245,94 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "Exported {count} feedback items to {path}.",
     },
     "cli_fatal": {"vi": "Lỗi: {error}", "en": "Error: {error}"},
+    "feed_failing_html": {
+        "vi": (
+            "⚠️ <b>Nguồn tin lỗi</b>: {name}\n{url}\n{errors} lần lỗi liên tiếp, lần đọc "
+            "được gần nhất: {last_success}.\nLỗi: {error}\nbantin vẫn thử lại (giãn dần, "
+            "tối đa mỗi ngày một lần) và sẽ báo khi nguồn tin hoạt động lại."
+        ),
+        "en": (
+            "⚠️ <b>Feed failing</b>: {name}\n{url}\n{errors} failures in a row, last read "
+            "successfully: {last_success}.\nError: {error}\nbantin keeps retrying (less often, "
+            "at least once a day) and will say when the feed works again."
+        ),
+    },
+    "feed_failing": {
+        "vi": (
+            "⚠️ NGUỒN TIN LỖI: {name}\n{url}\n{errors} lần lỗi liên tiếp, lần đọc được gần "
+            "nhất: {last_success}.\nLỗi: {error}\nbantin vẫn thử lại (giãn dần, tối đa mỗi "
+            "ngày một lần) và sẽ báo khi nguồn tin hoạt động lại."
+        ),
+        "en": (
+            "⚠️ FEED FAILING: {name}\n{url}\n{errors} failures in a row, last read "
+            "successfully: {last_success}.\nError: {error}\nbantin keeps retrying (less often, "
+            "at least once a day) and will say when the feed works again."
+        ),
+    },
+    "feed_recovered_html": {
+        "vi": "✅ <b>Nguồn tin đã hoạt động lại</b>: {name}\n{url}\nBáo lỗi từ {since}.",
+        "en": "✅ <b>Feed working again</b>: {name}\n{url}\nReported failing since {since}.",
+    },
+    "feed_recovered": {
+        "vi": "✅ NGUỒN TIN ĐÃ HOẠT ĐỘNG LẠI: {name}\n{url}\nBáo lỗi từ {since}.",
+        "en": "✅ FEED WORKING AGAIN: {name}\n{url}\nReported failing since {since}.",
+    },
+    "feed_never": {"vi": "chưa lần nào", "en": "never"},
+    # -- bantin summarize / feeds import-opml / export-opml (issue 3 items 8, 9) --
+    "cli_summarize_progress": {
+        "vi": "Đã tóm tắt {count} mục ({rate:.1f} mục/giây, {errors} lỗi)…",
+        "en": "Summarized {count} items ({rate:.1f} items/s, {errors} errors)…",
+    },
+    "cli_summarize_done": {
+        "vi": "Xong: {count} mục, {errors} lỗi, {seconds:.1f} giây.",
+        "en": "Done: {count} items, {errors} errors, {seconds:.1f} s.",
+    },
+    "cli_summarize_bad_json": {
+        "vi": "dòng {line} không phải JSON hợp lệ: {error}",
+        "en": "line {line} is not valid JSON: {error}",
+    },
+    "cli_summarize_not_object": {
+        "vi": "dòng {line} không phải một đối tượng JSON ({{...}})",
+        "en": "line {line} is not a JSON object ({{...}})",
+    },
+    "cli_summarize_no_text": {
+        "vi": "thiếu nội dung: cần trường body, html hoặc url",
+        "en": "nothing to summarize: give a body, html or url field",
+    },
+    "cli_summarize_no_main_text": {
+        "vi": "không tìm thấy nội dung bài viết trong html",
+        "en": "no article text found in the html",
+    },
+    "cli_summarize_fetch_failed": {
+        "vi": "không tải được bài viết từ {url} (xem nhật ký để biết lý do)",
+        "en": "could not fetch the article at {url} (the log says why)",
+    },
+    "cli_summarize_max_chars": {
+        "vi": "--max-chars phải từ {low} đến {high}.",
+        "en": "--max-chars must be between {low} and {high}.",
+    },
+    "cli_opml_unreadable": {
+        "vi": "Không đọc được tệp {path}: {error}",
+        "en": "Cannot read {path}: {error}",
+    },
+    "cli_opml_invalid": {
+        "vi": "Tệp {path} không phải OPML hợp lệ: {error}",
+        "en": "{path} is not valid OPML: {error}",
+    },
+    "cli_opml_progress": {
+        "vi": "Đang nhập nguồn tin: {done}/{total}…",
+        "en": "Importing feeds: {done}/{total}…",
+    },
+    "cli_opml_imported": {
+        "vi": "Đã thêm {added} nguồn tin, bỏ qua {skipped} nguồn đã có, {invalid} địa chỉ "
+        "không hợp lệ (chỉ nhận http:// và https://).",
+        "en": "Added {added} feeds, skipped {skipped} already present, {invalid} invalid "
+        "addresses (only http:// and https:// are taken).",
+    },
+    "cli_opml_exported": {
+        "vi": "Đã xuất {count} nguồn tin vào {path}.",
+        "en": "Exported {count} feeds to {path}.",
+    },
 }
 
 

@@ -18,9 +18,7 @@ from telegram import (
     BotCommand,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
-    LinkPreviewOptions,
     Message,
-    ReplyParameters,
     Update,
 )
 from telegram.constants import ParseMode
@@ -34,7 +32,6 @@ from telegram.error import (
     TelegramError,
     TimedOut,
 )
-from telegram.request import HTTPXRequest
 
 from bot.channel import (
     HTML,
@@ -49,6 +46,7 @@ from bot.channel import (
     Transient,
 )
 from bot.events import Command, Event, Press, Text, Who, parse_command
+from bot.telegram_http import AiohttpRequest
 
 log = logging.getLogger(__name__)
 
@@ -63,15 +61,10 @@ COMMANDS = [
 
 
 def make_bot(token: str, api_url: str, *, pool_size: int = 16) -> Bot:
-    """A Bot whose HTTP pool fits the send concurrency (PTB's default pool is tiny)."""
-    request = HTTPXRequest(
-        connection_pool_size=pool_size,
-        connect_timeout=10,
-        read_timeout=20,
-        write_timeout=20,
-        pool_timeout=30,
-    )
-    updates_request = HTTPXRequest(connection_pool_size=2, read_timeout=10)
+    """A Bot on aiohttp (several times the throughput of the default httpx transport) whose
+    connection pool fits the send concurrency; getUpdates gets its own small pool."""
+    request = AiohttpRequest(pool_size=pool_size)
+    updates_request = AiohttpRequest(pool_size=2, read_timeout=10)
     return Bot(
         token,
         base_url=f"{api_url.rstrip('/')}/bot",
@@ -118,6 +111,18 @@ def translate(err: TelegramError) -> ChannelError:
     return Transient(text)
 
 
+def _chat(chat_id: str) -> int | str:
+    return int(chat_id) if chat_id.lstrip("-").isdigit() else chat_id
+
+
+def _keyboard(message: OutMessage) -> dict[str, object]:
+    return {
+        "inline_keyboard": [
+            [{"text": b.label, "callback_data": b.data} for b in row] for row in message.buttons
+        ]
+    }
+
+
 def _markup(message: OutMessage) -> InlineKeyboardMarkup | None:
     if not message.buttons:
         return None
@@ -133,31 +138,41 @@ class TelegramChannel:
     platform = PLATFORM
     capabilities = Capabilities(markup=HTML, max_text=4096, max_caption=1024, buttons=True)
 
-    def __init__(self, bot: Bot) -> None:
+    def __init__(self, bot: Bot, *, paid_broadcast: bool = False) -> None:
         self.bot = bot
+        self.paid_broadcast = paid_broadcast
+        # do_api_request warns when a Bot method of that name exists; we use it on purpose.
+        warnings.filterwarnings("ignore", message=r".*Bot\.do_api_request.*")
 
     async def send(self, chat_id: str, message: OutMessage) -> str:
+        """sendMessage through do_api_request: the answer stays a dict, skipping the cost of
+        building a Message object we never use (a fifth of the client's CPU per send)."""
+        params: dict[str, object] = {
+            "chat_id": _chat(chat_id),
+            "text": message.text,
+            "link_preview_options": {"is_disabled": not message.link_preview},
+        }
+        if message.markup == HTML:
+            params["parse_mode"] = ParseMode.HTML.value
+        if message.buttons:
+            params["reply_markup"] = _keyboard(message)
+        if message.reply_to:
+            params["reply_parameters"] = {
+                "message_id": int(message.reply_to),
+                "allow_sending_without_reply": True,
+            }
+        if self.paid_broadcast:
+            params["allow_paid_broadcast"] = True
         try:
-            sent = await self.bot.send_message(
-                chat_id=int(chat_id) if chat_id.lstrip("-").isdigit() else chat_id,
-                text=message.text,
-                parse_mode=ParseMode.HTML if message.markup == HTML else None,
-                reply_markup=_markup(message),
-                link_preview_options=LinkPreviewOptions(is_disabled=not message.link_preview),
-                reply_parameters=(
-                    ReplyParameters(int(message.reply_to), allow_sending_without_reply=True)
-                    if message.reply_to
-                    else None
-                ),
-            )
+            sent = await self.bot.do_api_request("sendMessage", api_kwargs=params)
         except TelegramError as err:
             raise translate(err) from None
-        return str(sent.message_id)
+        return str(sent["message_id"])
 
     async def edit(self, chat_id: str, message_id: str, message: OutMessage) -> None:
         try:
             await self.bot.edit_message_text(
-                chat_id=int(chat_id) if chat_id.lstrip("-").isdigit() else chat_id,
+                chat_id=_chat(chat_id),
                 message_id=int(message_id),
                 text=message.text,
                 parse_mode=ParseMode.HTML if message.markup == HTML else None,

@@ -31,6 +31,7 @@ from bot.channel import (
 from bot.render import render_announcement, render_article
 from jobs.fanout import ANNOUNCEMENT, ARTICLE
 from jobs.pacing import Pacer
+from jobs.recorder import SentRecorder
 from jobs.retry import MAX_ATTEMPTS, backoff, exhausted
 from storage.records import Announcement, Article, Delivery, Subscriber
 from storage.store import Store
@@ -69,19 +70,31 @@ class Deliverer:
         self._wake = asyncio.Event()
         self._articles: dict[int, Article | None] = {}
         self._announcements: dict[int, Announcement | None] = {}
+        self._gate = asyncio.Semaphore(concurrency)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._recorder = SentRecorder(store, clock, max_batch=max(1, concurrency // 2))
         self.sent = 0
 
     def wake(self) -> None:
         """New rows were queued: stop idling now."""
         self._wake.set()
 
+    @property
+    def in_flight(self) -> int:
+        return len(self._tasks)
+
     # -- loops -------------------------------------------------------------------------------
 
     async def run_forever(self, stop: asyncio.Event, *, idle: float = 2.0) -> None:
+        """Send until `stop`; then stop claiming and let in-flight sends finish."""
         await self._store.deliveries.release_expired(self._clock())
-        while not stop.is_set():
-            done = await self.run_batch(stop)
-            if done == 0:
+        try:
+            while not stop.is_set():
+                if await self.run_batch(stop):
+                    continue
+                if self._tasks:
+                    await self.drain()
+                    continue
                 self._wake.clear()
                 nxt = await self._store.deliveries.next_due_at()
                 timeout = idle
@@ -94,35 +107,54 @@ class Deliverer:
                 )
                 waiter.cancel()
                 stopper.cancel()
+        finally:
+            await self.drain()
 
     async def run_until_idle(self, stop: asyncio.Event | None = None) -> int:
         """Send every due row; wait for rows due within a short horizon; return rows handled."""
         stop = stop or asyncio.Event()
         await self._store.deliveries.release_expired(self._clock())
         handled = 0
-        while not stop.is_set():
-            done = await self.run_batch(stop)
-            handled += done
-            if done:
-                continue
-            nxt = await self._store.deliveries.next_due_at()
-            now = self._clock()
-            if nxt is None or nxt > now + IDLE_HORIZON:
-                return handled
-            await asyncio.sleep(min(1.0, max(0.05, (nxt - now).total_seconds())))
+        try:
+            while not stop.is_set():
+                done = await self.run_batch(stop)
+                handled += done
+                if done:
+                    continue
+                if self._tasks:
+                    await self.drain()
+                    continue
+                nxt = await self._store.deliveries.next_due_at()
+                now = self._clock()
+                if nxt is None or nxt > now + IDLE_HORIZON:
+                    return handled
+                await asyncio.sleep(min(1.0, max(0.05, (nxt - now).total_seconds())))
+        finally:
+            await self.drain()
         return handled
 
+    async def drain(self) -> None:
+        """Wait for every send in flight to finish and be recorded."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    def _claim_limit(self) -> int:
+        # Claim no more than can be sent in about ten seconds, so leases never run out while
+        # rows wait for the pacer.
+        return max(1, min(self._concurrency * 4, int(self._pacer.rate * 10) + 1))
+
     async def run_batch(self, stop: asyncio.Event | None = None) -> int:
-        """Claim one batch and send it; returns how many rows were handled."""
-        now = self._clock()
+        """Claim one batch and start sending it; returns how many rows were claimed.
+
+        Sends run on after this returns (at most `concurrency` at once), so the next claim
+        overlaps the tail of this batch instead of waiting for its slowest send.
+        """
         rows = await self._store.deliveries.claim_due(
-            now=now, limit=self._concurrency * 8, lease_seconds=self._lease
+            now=self._clock(), limit=self._claim_limit(), lease_seconds=self._lease
         )
         if not rows:
             return 0
         subs = await self._store.subscribers.get_many([r.subscriber_id for r in rows])
-        gate = asyncio.Semaphore(self._concurrency)
-        tasks: list[asyncio.Task[None]] = []
         for i, row in enumerate(rows):
             if stop is not None and stop.is_set():
                 # Stop claiming work: give the rest back right away instead of waiting on leases.
@@ -144,22 +176,22 @@ class Deliverer:
                     row.id, at=at, error=None, count_attempt=False
                 )
                 continue
-            delay = self._pacer.global_delay(mono)
+            await self._gate.acquire()
+            delay = self._pacer.global_delay(time.monotonic())
             while delay > 0:
                 await asyncio.sleep(delay)
                 delay = self._pacer.global_delay(time.monotonic())
-            await gate.acquire()
             mono = time.monotonic()
             self._pacer.take_global(mono)
             self._pacer.take_chat(chat_key, sub.chat_type, mono)
-            tasks.append(asyncio.create_task(self._send_released(gate, row, sub)))
-        if tasks:
-            await asyncio.gather(*tasks)
+            task = asyncio.create_task(self._send_released(row, sub))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         return len(rows)
 
     # -- one row -----------------------------------------------------------------------------
 
-    async def _send_released(self, gate: asyncio.Semaphore, row: Delivery, sub: Subscriber) -> None:
+    async def _send_released(self, row: Delivery, sub: Subscriber) -> None:
         try:
             await self._send(row, sub)
         except Exception:  # never let one row kill the loop; it returns via its lease
@@ -171,7 +203,7 @@ class Deliverer:
                 count_attempt=True,
             )
         finally:
-            gate.release()
+            self._gate.release()
 
     async def _send(self, row: Delivery, sub: Subscriber) -> None:
         store = self._store
@@ -235,7 +267,7 @@ class Deliverer:
             except (Transient, ChannelError) as err:
                 await self._retry_later(row, err.description)
                 return
-            await store.deliveries.mark_sent(row.id, message_id=message_id, now=self._clock())
+            await self._recorder.record(row.id, message_id)
             self.sent += 1
             return
         await self._retry_later(row, "too many redirections")

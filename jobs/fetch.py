@@ -86,8 +86,12 @@ def make_client(
 ) -> httpx.AsyncClient:
     """One shared client per process: connection pooling across feeds of the same portal.
 
-    Redirects are off because ``fetch_feed`` follows them itself; timeouts here are the
-    per-phase ceilings, ``fetch_feed`` adds the total deadline.
+    Size ``max_connections`` to the poll concurrency (BANTIN_POLL_CONCURRENCY): the Poller's
+    own semaphores decide how many fetches run, overall and per host (httpx has no per-host
+    limit), so the pool should never be the bottleneck; every connection may be kept alive,
+    since the next poll asks the same portals again. Redirects are off because ``fetch_feed``
+    follows them itself; timeouts here are the per-phase ceilings, ``fetch_feed`` adds the total
+    deadline.
     """
     return httpx.AsyncClient(
         headers={"User-Agent": user_agent, "Accept": ACCEPT},
@@ -95,7 +99,7 @@ def make_client(
         timeout=httpx.Timeout(30.0, connect=10.0),
         limits=httpx.Limits(
             max_connections=max_connections,
-            max_keepalive_connections=min(max_connections, 20),
+            max_keepalive_connections=max_connections,
         ),
     )
 

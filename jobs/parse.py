@@ -362,7 +362,10 @@ def _join_warnings(*warnings: str | None) -> str | None:
 
 def _entry_from_feedparser(e: Mapping[str, Any], base: str) -> ParsedEntry:
     link = _absolute_http(base, _str(e.get("link")))
-    title = plain_title(_str(e.get("title")) or "")
+    title_detail = e.get("title_detail")
+    title_type = _str(title_detail.get("type")) if isinstance(title_detail, Mapping) else None
+    # A text/plain title keeps "<dichvucong.gov.vn>" as text; only HTML titles lose their tags.
+    title = plain_title(_as_html(_str(e.get("title")) or "", title_type))
     contents = [
         _as_html(_str(c.get("value")) or "", _str(c.get("type")))
         for c in (e.get("content") or [])

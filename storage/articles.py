@@ -58,8 +58,8 @@ class ArticleRepo(Repo):
     ) -> list[Article]:
         """Insert new articles; `seen[i]` marks backlog that must never be pushed.
 
-        A GUID stored already for this feed is skipped (ON CONFLICT DO NOTHING), so two
-        pollers racing on one feed cannot create duplicates.
+        A GUID stored already for this feed, or a link stored under any feed, is skipped (ON
+        CONFLICT DO NOTHING), so two pollers racing cannot create a duplicate push.
         """
         if not items:
             return []
@@ -82,7 +82,7 @@ class ArticleRepo(Repo):
         stmt = (
             self._insert(ArticleRow)
             .values(rows)
-            .on_conflict_do_nothing(index_elements=["feed_id", "guid"])
+            .on_conflict_do_nothing()  # a known GUID in this feed, or a known link anywhere
             .returning(ArticleRow.id)
         )
         async with self._tx() as s:

@@ -130,6 +130,24 @@ class DeliveryRepo(Repo):
             last_error=None,
         )
 
+    async def mark_sent_many(self, sent: list[tuple[int, str | None]], *, now: datetime) -> None:
+        """Record many successful sends in one transaction (one UPDATE per row, executemany)."""
+        if not sent:
+            return
+        params = [
+            {
+                "id": ident,
+                "status": SENT,
+                "message_id": mid,
+                "sent_at": now,
+                "lease_until": None,
+                "last_error": None,
+            }
+            for ident, mid in sent
+        ]
+        async with self._tx() as s:
+            await s.execute(update(DeliveryRow), params)
+
     async def reschedule(
         self, delivery_id: int, *, at: datetime, error: str | None, count_attempt: bool
     ) -> None:

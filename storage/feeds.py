@@ -1,10 +1,12 @@
-"""Feeds: what to poll, and each feed's health (errors, backoff, last success)."""
+"""Feeds: what to poll, and each feed's health (errors, backoff, last success, alerts)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Table, bindparam, delete, func, select, update
 
 from storage.base import Repo
 from storage.models import ArticleRow, FeedRow
@@ -29,7 +31,29 @@ def _feed(row: FeedRow, article_count: int = 0) -> Feed:
         polls=row.polls,
         created_at=row.created_at,
         article_count=article_count,
+        alert_state=row.alert_state or "ok",
+        alert_changed_at=row.alert_changed_at,
     )
+
+
+@dataclass(frozen=True)
+class PollSuccess:
+    """One feed answered 200 or 304: what to store (a batch of these is one transaction)."""
+
+    feed_id: int
+    now: datetime
+    next_poll_at: datetime
+    etag: str | None
+    last_modified: str | None
+    name: str | None = None  # the feed's own title, kept only if the feed has no name yet
+
+
+@dataclass(frozen=True)
+class PollFailure:
+    feed_id: int
+    now: datetime
+    next_poll_at: datetime
+    error: str
 
 
 class FeedRepo(Repo):
@@ -138,3 +162,85 @@ class FeedRepo(Repo):
     async def count(self) -> int:
         async with self._tx() as s:
             return int((await s.execute(select(func.count()).select_from(FeedRow))).scalar_one())
+
+    async def record_polls(
+        self, successes: Sequence[PollSuccess], failures: Sequence[PollFailure]
+    ) -> None:
+        """Record many polls in one transaction (two executemany UPDATEs).
+
+        Why: a poll of 500 unchanged feeds is 500 tiny updates; one transaction each costs more
+        than the fetches. Counters are incremented in SQL, so the result is the same as calling
+        record_success/record_failure once per feed. URL changes (permanent redirects) are not
+        batched: a new URL may collide with another feed's, and that must fail alone.
+        """
+        if not successes and not failures:
+            return
+        table: Table = FeedRow.__table__  # type: ignore[assignment]
+        c = table.c
+        async with self._tx() as s:
+            if successes:
+                ok = (
+                    update(table)
+                    .where(c.id == bindparam("b_id"))
+                    .values(
+                        last_polled_at=bindparam("b_now"),
+                        last_success_at=bindparam("b_now"),
+                        next_poll_at=bindparam("b_next"),
+                        etag=bindparam("b_etag"),
+                        last_modified=bindparam("b_modified"),
+                        last_error=None,
+                        consecutive_errors=0,
+                        polls=c.polls + 1,
+                        name=func.coalesce(c.name, bindparam("b_name", type_=c.name.type)),
+                    )
+                )
+                await s.execute(
+                    ok,
+                    [
+                        dict(
+                            b_id=x.feed_id,
+                            b_now=x.now,
+                            b_next=x.next_poll_at,
+                            b_etag=x.etag,
+                            b_modified=x.last_modified,
+                            b_name=x.name,
+                        )
+                        for x in successes
+                    ],
+                )
+            if failures:
+                failed = (
+                    update(table)
+                    .where(c.id == bindparam("b_id"))
+                    .values(
+                        last_polled_at=bindparam("b_now"),
+                        next_poll_at=bindparam("b_next"),
+                        last_error=bindparam("b_error"),
+                        consecutive_errors=c.consecutive_errors + 1,
+                    )
+                )
+                await s.execute(
+                    failed,
+                    [
+                        dict(
+                            b_id=x.feed_id,
+                            b_now=x.now,
+                            b_next=x.next_poll_at,
+                            b_error=x.error[:2000],
+                        )
+                        for x in failures
+                    ],
+                )
+
+    async def set_alert_state(
+        self, feed_id: int, state: str, *, now: datetime, expected: str
+    ) -> bool:
+        """Record what staff were told, only if nobody changed it meanwhile (compare-and-set);
+        returns whether this call made the change."""
+        async with self._tx() as s:
+            res = await s.execute(
+                update(FeedRow)
+                .where(FeedRow.id == feed_id, FeedRow.alert_state == expected)
+                .values(alert_state=state, alert_changed_at=now)
+            )
+            return bool(res.rowcount)  # type: ignore[attr-defined]

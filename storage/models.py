@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -83,11 +84,25 @@ class FeedRow(Base):
     consecutive_errors: Mapped[int] = mapped_column(Integer, default=0)
     polls: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # What staff were last told about this feed ('ok' | 'failing') and when: the health job
+    # sends one message per change and records it here, so a restart never repeats or skips one.
+    alert_state: Mapped[str] = mapped_column(String(20), default="ok", server_default="ok")
+    alert_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class ArticleRow(Base):
     __tablename__ = "articles"
-    __table_args__ = (UniqueConstraint("feed_id", "guid"), Index("ix_articles_link", "link"))
+    __table_args__ = (
+        UniqueConstraint("feed_id", "guid"),
+        # One article per link across feeds (see migration 0003).
+        Index(
+            "uq_articles_link",
+            "link",
+            unique=True,
+            sqlite_where=text("link IS NOT NULL"),
+            postgresql_where=text("link IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     feed_id: Mapped[int] = mapped_column(ForeignKey("feeds.id", ondelete="CASCADE"))

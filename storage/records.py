@@ -28,6 +28,8 @@ class Feed:
     polls: int
     created_at: datetime
     article_count: int = 0
+    alert_state: str = "ok"  # what staff were last told: 'ok' or 'failing' (jobs/health.py)
+    alert_changed_at: datetime | None = None
 
     @property
     def label(self) -> str:

@@ -43,22 +43,58 @@ from tests.fakes.telegram_html import (
 JSON = dict[str, Any]
 
 _INT_FIELDS = frozenset(
-    {"chat_id", "message_id", "offset", "limit", "timeout", "reply_to_message_id", "user_id",
-     "message_thread_id", "cache_time", "from_chat_id", "max_connections"}
+    {
+        "chat_id",
+        "message_id",
+        "offset",
+        "limit",
+        "timeout",
+        "reply_to_message_id",
+        "user_id",
+        "message_thread_id",
+        "cache_time",
+        "from_chat_id",
+        "max_connections",
+    }
 )
 _JSON_FIELDS = frozenset(
-    {"reply_markup", "reply_parameters", "link_preview_options", "allowed_updates", "commands",
-     "scope", "entities", "caption_entities"}
+    {
+        "reply_markup",
+        "reply_parameters",
+        "link_preview_options",
+        "allowed_updates",
+        "commands",
+        "scope",
+        "entities",
+        "caption_entities",
+    }
 )
 _BOOL_FIELDS = frozenset(
-    {"disable_web_page_preview", "disable_notification", "protect_content",
-     "allow_paid_broadcast", "show_alert", "drop_pending_updates", "has_spoiler",
-     "allow_sending_without_reply", "show_caption_above_media"}
+    {
+        "disable_web_page_preview",
+        "disable_notification",
+        "protect_content",
+        "allow_paid_broadcast",
+        "show_alert",
+        "drop_pending_updates",
+        "has_spoiler",
+        "allow_sending_without_reply",
+        "show_caption_above_media",
+    }
 )
 _BUTTON_KINDS = frozenset(
-    {"url", "callback_data", "web_app", "login_url", "switch_inline_query", "pay",
-     "switch_inline_query_current_chat", "switch_inline_query_chosen_chat", "copy_text",
-     "callback_game"}
+    {
+        "url",
+        "callback_data",
+        "web_app",
+        "login_url",
+        "switch_inline_query",
+        "pay",
+        "switch_inline_query_current_chat",
+        "switch_inline_query_chosen_chat",
+        "copy_text",
+        "callback_game",
+    }
 )
 # Without allowed_updates Telegram sends every update type except these.
 _OPT_IN_UPDATE_TYPES = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
@@ -399,9 +435,7 @@ class FakeTelegram:
                 raise AssertionError(self._describe("no sent message matched the predicate"))
             await asyncio.sleep(0.005)
 
-    async def async_wait_until_count(
-        self, n: int, timeout: float = 10
-    ) -> list[SentMessage]:
+    async def async_wait_until_count(self, n: int, timeout: float = 10) -> list[SentMessage]:
         """wait_until_count for async tests."""
         deadline = time.monotonic() + timeout
         while len(self.sent) < n:
@@ -414,9 +448,7 @@ class FakeTelegram:
         """Block until ``condition()`` (which may read this fake's snapshots) is truthy."""
         self._wait(lambda: bool(condition()), timeout, "condition not met")
 
-    async def async_wait_until(
-        self, condition: Callable[[], object], timeout: float = 10
-    ) -> None:
+    async def async_wait_until(self, condition: Callable[[], object], timeout: float = 10) -> None:
         """wait_until for async tests, e.g. ``await tg.async_wait_until(lambda: tg.edits)``."""
         deadline = time.monotonic() + timeout
         while not condition():
@@ -607,8 +639,9 @@ class FakeTelegram:
         lines = [f"{what} (timeout); {len(sent)} sent:"]
         lines += [f"  {m.method} chat={m.chat_id} #{m.message_id}: {m.text!r}" for m in sent[-20:]]
         failed = [c for c in self.calls if c.status != 200][-10:]
-        lines += [f"  refused {c.method} chat={c.chat_id}: {c.status} {c.description}"
-                  for c in failed]
+        lines += [
+            f"  refused {c.method} chat={c.chat_id}: {c.status} {c.description}" for c in failed
+        ]
         return "\n".join(lines)
 
     def _user(self, chat_id: int, user_id: int | None, first_name: str) -> JSON:
@@ -829,7 +862,7 @@ class FakeTelegram:
     def _m_setmycommands(self, params: JSON) -> bool:
         commands = params.get("commands")
         if not isinstance(commands, list):
-            raise _bad("parameter \"commands\" is required")
+            raise _bad('parameter "commands" is required')
         for command in commands:
             name = command.get("command", "") if isinstance(command, dict) else ""
             desc = command.get("description", "") if isinstance(command, dict) else ""
@@ -896,9 +929,7 @@ class FakeTelegram:
             raise _bad("chat not found")
         return chat_id
 
-    def _parse(
-        self, text: str, parse_mode: Any, entities: Any
-    ) -> tuple[str, list[JSON]]:
+    def _parse(self, text: str, parse_mode: Any, entities: Any) -> tuple[str, list[JSON]]:
         mode = str(parse_mode or "").lower()
         if mode == "html":
             parsed = _checked(parse_telegram_html, text, strict=self.strict_html)
@@ -1086,7 +1117,7 @@ def _check_markup(markup: Any) -> JSON | None:
         raise _bad("reply markup is too long")
     for button in itertools.chain.from_iterable(rows):
         if not isinstance(button, dict) or not isinstance(button.get("text"), str):
-            raise _bad("can't parse inline keyboard button: Field \"text\" must be of type String")
+            raise _bad('can\'t parse inline keyboard button: Field "text" must be of type String')
         kinds = _BUTTON_KINDS & button.keys()
         if not kinds:
             raise _bad(
@@ -1134,10 +1165,20 @@ def _commands_key(params: JSON) -> str:
 def _photo_sizes(photo: str) -> list[JSON]:
     unique = f"{abs(hash(photo)) % 10**10:010d}"
     return [
-        {"file_id": f"AgAD{unique}s", "file_unique_id": f"s{unique}", "width": 90,
-         "height": 60, "file_size": 1200},
-        {"file_id": f"AgAD{unique}m", "file_unique_id": f"m{unique}", "width": 800,
-         "height": 533, "file_size": 48000},
+        {
+            "file_id": f"AgAD{unique}s",
+            "file_unique_id": f"s{unique}",
+            "width": 90,
+            "height": 60,
+            "file_size": 1200,
+        },
+        {
+            "file_id": f"AgAD{unique}m",
+            "file_unique_id": f"m{unique}",
+            "width": 800,
+            "height": 533,
+            "file_size": 48000,
+        },
     ]
 
 

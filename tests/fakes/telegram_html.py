@@ -273,7 +273,7 @@ class _Parser:
         top = self.stack[-1]
         if name != top.tag:
             raise self.fail(
-                f'Unmatched end tag at byte offset {self.byte_offset(begin)}, expected '
+                f"Unmatched end tag at byte offset {self.byte_offset(begin)}, expected "
                 f'"</{top.tag}>", found "</{name}>"'
             )
         self.stack.pop()
@@ -294,8 +294,10 @@ class _Parser:
                 return
             entity.update(type="text_link", url=href)
         elif tag == "code":
-            if self.stack and self.stack[-1].tag == "pre" and attrs.get("class", "").startswith(
-                "language-"
+            if (
+                self.stack
+                and self.stack[-1].tag == "pre"
+                and attrs.get("class", "").startswith("language-")
             ):
                 self.stack[-1].attrs["language"] = attrs["class"][len("language-") :]
                 return

@@ -60,9 +60,7 @@ def keyboard(*data: str) -> InlineKeyboardMarkup:
 async def bot(telegram_api: FakeTelegram) -> AsyncIterator[Bot]:
     """PTB's own Bot, pointed at the fake exactly as the product will be."""
     request = HTTPXRequest(read_timeout=2)
-    async with Bot(
-        "123:TEST", base_url=telegram_api.api_url + "/bot", request=request
-    ) as client:
+    async with Bot("123:TEST", base_url=telegram_api.api_url + "/bot", request=request) as client:
         yield client
 
 
@@ -211,9 +209,7 @@ async def test_updates_stay_until_confirmed_and_long_poll_times_out(
     assert 0.9 <= time.monotonic() - started < 2
 
 
-async def test_user_reply_carries_the_replied_message(
-    bot: Bot, telegram_api: FakeTelegram
-) -> None:
+async def test_user_reply_carries_the_replied_message(bot: Bot, telegram_api: FakeTelegram) -> None:
     prompt = await bot.send_message(CHAT, "Nhập phản hồi của bạn:")
     telegram_api.user_sends(CHAT, "Đường hỏng", reply_to_message_id=prompt.message_id)
     [update] = await bot.get_updates()
@@ -252,9 +248,7 @@ async def test_edits(bot: Bot, telegram_api: FakeTelegram) -> None:
         await bot.edit_message_text("x", CHAT, 999)
 
 
-async def test_commands_webhook_chat_and_chat_action(
-    bot: Bot, telegram_api: FakeTelegram
-) -> None:
+async def test_commands_webhook_chat_and_chat_action(bot: Bot, telegram_api: FakeTelegram) -> None:
     commands = [BotCommand("start", "Bắt đầu"), BotCommand("help", "Trợ giúp")]
     assert await bot.set_my_commands(commands)
     assert [c.command for c in await bot.get_my_commands()] == ["start", "help"]

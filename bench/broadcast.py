@@ -1,0 +1,227 @@
+"""Broadcast throughput of bantin's outbox against a Bot API stand-in with latency.
+
+    python bench/broadcast.py [--subscribers 20000] [--latency 0.02] [--concurrency 100]
+                              [--limited-rate 200] [--baseline 1000]
+
+Prints, for one broadcast to every subscriber:
+- unlimited: the deliverer at the highest configurable rate (1000/s): messages/s, CPU seconds
+  per 1,000 messages, peak RSS;
+- limited: the deliverer at --limited-rate: achieved rate and its ratio to the limit, the most
+  messages the server saw in any one-second window;
+- baseline: a plain python-telegram-bot loop with AIORateLimiter (its default limits), on
+  --baseline messages (it is slow: ~30/s), same figures.
+Figures are from this run only; compare ratios, not absolutes, across machines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import insert  # noqa: E402
+
+from bot.telegram import TelegramChannel, make_bot  # noqa: E402
+from jobs.deliver import Deliverer  # noqa: E402
+from jobs.fanout import queue_announcement  # noqa: E402
+from storage.announcements import DRAFT, QUEUED  # noqa: E402
+from storage.models import PreferenceRow, SubscriberRow  # noqa: E402
+from storage.store import Store  # noqa: E402
+
+TOKEN = "123:BENCH"
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+class FakeServer:
+    def __init__(self, latency: float) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "bench" / "fake_botapi.py"), str(latency), TOKEN],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        self.url = self.proc.stdout.readline().strip()
+
+    def stats(self) -> dict[str, float]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write("stats\n")
+        self.proc.stdin.flush()
+        return json.loads(self.proc.stdout.readline())  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write("quit\n")
+        self.proc.stdin.flush()
+        self.proc.wait(10)
+
+
+async def seed(store: Store, n: int) -> None:
+    created = now()
+    rows = [
+        dict(
+            platform="telegram",
+            chat_id=str(10_000_000 + i),
+            chat_type="private",
+            language="vi",
+            active=True,
+            created_at=created,
+            updated_at=created,
+        )
+        for i in range(n)
+    ]
+    async with store.engine.begin() as conn:
+        for start in range(0, n, 5000):
+            await conn.execute(insert(SubscriberRow), rows[start : start + 5000])
+        ids = [
+            dict(subscriber_id=i + 1, all_news=True, mode="instant", link_preview=False)
+            for i in range(n)
+        ]
+        for start in range(0, n, 5000):
+            await conn.execute(insert(PreferenceRow), ids[start : start + 5000])
+
+
+async def announce(store: Store) -> int:
+    ann = await store.announcements.create(
+        "Thông báo: lịch tiếp công dân tháng 12 & các điểm thay đổi <quan trọng>.",
+        created_by="bench",
+    )
+    await store.announcements.transition(ann.id, frm=DRAFT, to=QUEUED, now=now())
+    return await queue_announcement(store, ann.id, now=now())
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+async def run_deliverer(
+    server: FakeServer, db: str, subscribers: int, rate: float, concurrency: int
+) -> dict[str, float]:
+    store = Store.open(f"sqlite:///{db}", pool_size=concurrency + 4)
+    await store.migrate()
+    await seed(store, subscribers)
+    queued = await announce(store)
+    bot = make_bot(TOKEN, server.url, pool_size=concurrency + 4)
+    await bot.initialize()
+    deliverer = Deliverer(
+        store, {"telegram": TelegramChannel(bot)}, rate=rate, concurrency=concurrency, clock=now
+    )
+    before_stats = server.stats()
+    cpu0, t0 = cpu_seconds(), time.perf_counter()
+    await deliverer.run_until_idle()
+    wall, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
+    stats = server.stats()
+    counts = await store.deliveries.counts()
+    await bot.shutdown()
+    await store.aclose()
+    sent = stats["sent"] - before_stats["sent"]
+    return {
+        "queued": queued,
+        "sent": sent,
+        "wall": wall,
+        "rate": sent / wall,
+        "cpu_per_1000": cpu / max(1, sent) * 1000,
+        "max_per_second": stats["max_per_second"],
+        "outbox_sent": counts.get("sent", 0),
+    }
+
+
+async def run_baseline(server: FakeServer, n: int) -> dict[str, float]:
+    from telegram import Bot
+    from telegram.ext import AIORateLimiter
+
+    bot = Bot(TOKEN, base_url=f"{server.url}/bot")
+    limiter = AIORateLimiter()
+    await limiter.initialize()
+    await bot.initialize()
+    before = server.stats()["sent"]
+    cpu0, t0 = cpu_seconds(), time.perf_counter()
+    for i in range(n):
+        await limiter.process_request(
+            bot.send_message,
+            args=(),
+            kwargs={"chat_id": 20_000_000 + i, "text": "Thông báo"},
+            endpoint="sendMessage",
+            data={"chat_id": 20_000_000 + i},
+            rate_limit_args=None,
+        )
+    wall, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
+    sent = server.stats()["sent"] - before
+    await bot.shutdown()
+    return {"sent": sent, "wall": wall, "rate": sent / wall, "cpu_per_1000": cpu / sent * 1000}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--subscribers", type=int, default=20_000)
+    parser.add_argument("--latency", type=float, default=0.02)
+    parser.add_argument("--concurrency", type=int, default=100)
+    parser.add_argument("--limited-rate", type=float, default=200)
+    parser.add_argument("--limited-subscribers", type=int, default=3000)
+    parser.add_argument("--baseline", type=int, default=600)
+    parser.add_argument(
+        "--skip", nargs="*", default=[], choices=["unlimited", "limited", "baseline"]
+    )
+    args = parser.parse_args()
+    server = FakeServer(args.latency)
+    print(
+        f"fake Bot API at {server.url}, {args.latency * 1000:.0f} ms latency per call; "
+        f"python {sys.version.split()[0]}, {os.cpu_count()} cores"
+    )
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            if "unlimited" not in args.skip:
+                r = asyncio.run(
+                    run_deliverer(server, f"{tmp}/u.db", args.subscribers, 1000, args.concurrency)
+                )
+                print(
+                    f"bantin unlimited (rate 1000/s, concurrency {args.concurrency}): "
+                    f"{r['sent']:.0f}/{r['queued']:.0f} sent in {r['wall']:.1f} s = "
+                    f"{r['rate']:.0f} msg/s; CPU {r['cpu_per_1000']:.2f} s per 1,000; "
+                    f"max in any 1 s window {r['max_per_second']:.0f}; "
+                    f"peak RSS {peak_rss_mb():.0f} MB"
+                )
+            if "limited" not in args.skip:
+                rate = args.limited_rate
+                r = asyncio.run(
+                    run_deliverer(
+                        server, f"{tmp}/l.db", args.limited_subscribers, rate, args.concurrency
+                    )
+                )
+                print(
+                    f"bantin limited to {rate:.0f}/s: {r['sent']:.0f} sent in {r['wall']:.1f} s"
+                    f" = {r['rate']:.1f} msg/s ({r['rate'] / rate * 100:.1f} % of the limit); "
+                    f"max in any 1 s window {r['max_per_second']:.0f}"
+                )
+            if "baseline" not in args.skip:
+                r = asyncio.run(run_baseline(server, args.baseline))
+                print(
+                    f"baseline PTB loop + AIORateLimiter: {r['sent']:.0f} sent in "
+                    f"{r['wall']:.1f} s = {r['rate']:.1f} msg/s; CPU {r['cpu_per_1000']:.2f} s"
+                    f" per 1,000"
+                )
+    finally:
+        server.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,310 @@
+"""Wall time, CPU time and peak memory of a full poll of N feeds served from loopback.
+
+    python bench/poll.py [--sizes 500,5000] [--runs 3] [--latency 0.05] [--hosts 100]
+
+What it does, for each N: an aiohttp server (a separate process, so its CPU is not ours) serves
+N RSS 2.0 feeds of 20 items (~16 KB, Vietnamese text, an ETag each, answering 304 to a matching
+If-None-Match) after ``--latency`` seconds per request. Feeds are spread over ``--hosts``
+loopback addresses (127.0.1.1, 127.0.1.2, ...) because the Poller limits connections per host,
+as it should against real portals; one host for all would measure that limit, not the poller.
+
+Each measured poll runs in a fresh Python process with the real Store (a new SQLite file) and
+the real Poller, so ``ru_maxrss`` is the peak of that poll alone; the parse/summary workers'
+CPU and peak RSS are read from /proc before ``Poller.aclose()`` ends them:
+
+- first poll: every feed is new, every item is parsed, summarized and stored;
+- second poll: the same database one day later, every feed answers 304.
+
+Printed per N: medians over ``--runs`` of wall seconds, CPU seconds (poller process + its
+workers), peak RSS of the poller process and of the largest worker; then the growth of peak RSS
+from the smallest to the largest N. Figures only; nothing here asserts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import html
+import json
+import os
+import random
+import resource
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+WORDS = (
+    "Ủy ban nhân dân huyện Chiêm Hóa tổ chức hội nghị triển khai nhiệm vụ phát triển kinh tế "
+    "xã hội năm 2026 Công an tỉnh Tuyên Quang bảo đảm an ninh trật tự người dân doanh nghiệp "
+    "đầu tư xây dựng nông thôn mới giáo dục y tế cải cách hành chính chuyển đổi số cán bộ "
+    "đảng viên Mặt trận Tổ quốc thôn bản đồng bào dân tộc thiểu số giảm nghèo bền vững"
+).split()
+ITEMS = 20
+
+
+def host_of(i: int, hosts: int) -> str:
+    return f"127.0.1.{1 + i % hosts}"
+
+
+def feed_url(i: int, port: int, hosts: int) -> str:
+    return f"http://{host_of(i, hosts)}:{port}/feed/{i}.xml"
+
+
+def _sentence(rnd: random.Random, n: int) -> str:
+    text = " ".join(rnd.choice(WORDS) for _ in range(n))
+    return text[0].upper() + text[1:] + "."
+
+
+def make_feed(i: int) -> bytes:
+    """A deterministic ~16 KB RSS feed of 20 items, like a district portal's."""
+    rnd = random.Random(i)
+    items = []
+    for j in range(ITEMS):
+        body = "".join(
+            f"<p>{' '.join(_sentence(rnd, rnd.randint(14, 24)) for _ in range(2))}</p>"
+            for _ in range(2)
+        )
+        items.append(
+            "<item>"
+            f"<title>{html.escape(_sentence(rnd, 12)[:-1])}</title>"
+            f"<link>https://portal-{i}.gov.vn/tin-tuc/bai-{j}.html</link>"
+            f'<guid isPermaLink="false">portal-{i}-bai-{j}</guid>'
+            f"<pubDate>{1 + j % 28:02d} Nov 2026 08:{j:02d}:00 +0700</pubDate>"
+            f"<description>{html.escape(body, quote=False)}</description>"
+            "</item>"
+        )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>'
+        f"<title>Cổng TTĐT số {i}</title><link>https://portal-{i}.gov.vn/</link>"
+        + "".join(items)
+        + "</channel></rss>"
+    ).encode()
+
+
+# -- the server process ----------------------------------------------------------------------
+
+
+def serve(max_n: int, hosts: int, latency: float) -> None:
+    """Serve /feed/<i>.xml on 127.0.1.1..hosts; print the port once listening."""
+    from aiohttp import web
+
+    bodies = [make_feed(i) for i in range(max_n)]
+    etags = [f'"{i}-v1"' for i in range(max_n)]
+
+    async def feed(request: web.Request) -> web.Response:
+        i = int(request.match_info["i"])
+        if i >= max_n:
+            raise web.HTTPNotFound()
+        await asyncio.sleep(latency)
+        if request.headers.get("If-None-Match") == etags[i]:
+            return web.Response(status=304, headers={"ETag": etags[i]})
+        return web.Response(
+            body=bodies[i],
+            headers={"ETag": etags[i], "Content-Type": "application/rss+xml; charset=utf-8"},
+        )
+
+    async def main() -> None:
+        app = web.Application()
+        app.router.add_get("/feed/{i:\\d+}.xml", feed)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        probe = socket.socket()
+        probe.bind((host_of(0, hosts), 0))
+        port = probe.getsockname()[1]
+        probe.close()
+        for h in range(hosts):
+            await web.TCPSite(runner, host_of(h, hosts), port, backlog=4096).start()
+        print(port, flush=True)
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
+# -- one measured poll (its own process) ------------------------------------------------------
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+
+def _workers_usage(poller: object) -> tuple[float, float]:
+    """CPU seconds and the largest peak RSS (MB) of the poller's live worker processes.
+
+    Workers are forked by the forkserver, so they are not our children and RUSAGE_CHILDREN
+    never sees them: read /proc while they are alive (bench-only peek at private attributes).
+    """
+    executor = getattr(getattr(poller, "_cpu", None), "_executor", None)
+    pids = list(getattr(executor, "_processes", None) or {})
+    cpu, peak = 0.0, 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            cpu += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak = max(peak, int(line.split()[1]) / 1024)
+        except (OSError, IndexError, ValueError):
+            continue
+    return cpu, peak
+
+
+async def measured_poll(phase: str, db: str, n: int, port: int, hosts: int) -> dict[str, float]:
+    from sqlalchemy import insert
+
+    from bot.settings import Settings
+    from jobs.fetch import make_client
+    from jobs.poll import Poller
+    from storage.models import FeedRow
+    from storage.store import Store
+
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    store = Store.open(f"sqlite:///{db}")
+    await store.migrate()
+    if phase == "first":
+        rows = [
+            dict(url=feed_url(i, port, hosts), enabled=True, consecutive_errors=0, polls=0)
+            for i in range(n)
+        ]
+        async with store.engine.begin() as conn:
+            await conn.execute(insert(FeedRow), rows)
+    offset = timedelta(days=1 if phase == "second" else 0)
+
+    def clock() -> datetime:
+        return datetime.now(UTC) + offset
+
+    client = make_client(max_connections=settings.poll_concurrency)
+    poller = Poller(
+        store,
+        client,
+        clock=clock,
+        interval=settings.poll_interval,
+        concurrency=settings.poll_concurrency,
+        per_host=settings.poll_per_host,
+        max_bytes=settings.feed_max_bytes,
+    )
+    rss_before = _rss_mb()
+    cpu0 = time.process_time()
+    t0 = time.perf_counter()
+    report = await poller.poll_due()
+    wall = time.perf_counter() - t0
+    worker_cpu, worker_rss = _workers_usage(poller)
+    await poller.aclose()
+    cpu_self = time.process_time() - cpu0
+    await client.aclose()
+    articles = await store.articles.count()
+    await store.aclose()
+    return {
+        "wall": wall,
+        "cpu": cpu_self + worker_cpu,
+        "cpu_workers": worker_cpu,
+        "rss_parent": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "rss_worker": worker_rss,
+        "rss_before": rss_before,
+        "feeds": len(report.feeds),
+        "errors": len(report.errors),
+        "not_modified": sum(o.not_modified for o in report.feeds),
+        "articles": articles,
+    }
+
+
+# -- the driver -------------------------------------------------------------------------------
+
+
+def run_phase(phase: str, db: str, n: int, port: int, hosts: int) -> dict[str, float]:
+    out = subprocess.run(
+        [
+            *(sys.executable, __file__, "--phase", phase, "--db", db, "--n", str(n)),
+            *("--port", str(port), "--hosts", str(hosts)),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--sizes", default="500,5000", help="comma-separated feed counts")
+    ap.add_argument("--runs", type=int, default=3, help="runs per size (medians printed)")
+    ap.add_argument("--latency", type=float, default=0.05, help="server latency, seconds")
+    ap.add_argument("--hosts", type=int, default=100, help="loopback hosts the feeds spread over")
+    ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--phase", choices=("first", "second"), help=argparse.SUPPRESS)
+    ap.add_argument("--db", help=argparse.SUPPRESS)
+    ap.add_argument("--n", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+
+    if args.serve:
+        serve(args.n, args.hosts, args.latency)
+        return
+    if args.phase:
+        result = asyncio.run(measured_poll(args.phase, args.db, args.n, args.port, args.hosts))
+        print(json.dumps(result))
+        return
+
+    sizes = [int(s) for s in args.sizes.split(",")]
+    server = subprocess.Popen(
+        [
+            *(sys.executable, __file__, "--serve", "--n", str(max(sizes))),
+            *("--hosts", str(args.hosts), "--latency", str(args.latency)),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        port = int(server.stdout.readline())
+        print(
+            f"bench/poll.py: {ITEMS}-item feeds of {len(make_feed(0)) / 1024:.1f} KB, "
+            f"{args.latency * 1000:g} ms latency, {args.hosts} loopback hosts, "
+            f"{os.cpu_count()} cores, medians of {args.runs} run(s)"
+        )
+        header = (
+            f"{'N':>6} {'poll':<7} {'wall s':>7} {'CPU s':>7} {'workers':>8} "
+            f"{'RSS MB':>7} {'worker':>7} {'feeds':>6} {'errors':>6} {'304':>6} {'articles':>8}"
+        )
+        print(header)
+        peaks: dict[int, tuple[float, float]] = {}
+        for n in sizes:
+            results: dict[str, list[dict[str, float]]] = {"first": [], "second": []}
+            for _ in range(args.runs):
+                with tempfile.TemporaryDirectory() as tmp:
+                    db = str(Path(tmp) / "bench.db")
+                    for phase in ("first", "second"):
+                        results[phase].append(run_phase(phase, db, n, port, args.hosts))
+            for phase, runs in results.items():
+                med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+                print(
+                    f"{n:>6} {phase:<7} {med['wall']:>7.2f} {med['cpu']:>7.2f} "
+                    f"{med['cpu_workers']:>8.2f} {med['rss_parent']:>7.1f} "
+                    f"{med['rss_worker']:>7.1f} {med['feeds']:>6.0f} {med['errors']:>6.0f} "
+                    f"{med['not_modified']:>6.0f} {med['articles']:>8.0f}"
+                )
+                if phase == "first":
+                    peaks[n] = (med["rss_parent"], med["rss_worker"])
+        if len(sizes) > 1:
+            lo, hi = min(sizes), max(sizes)
+            print(
+                f"peak RSS growth {lo} -> {hi} feeds (first poll): poller process "
+                f"{peaks[hi][0] - peaks[lo][0]:+.1f} MB, largest worker "
+                f"{peaks[hi][1] - peaks[lo][1]:+.1f} MB"
+            )
+    finally:
+        server.terminate()
+        server.wait()
+
+
+if __name__ == "__main__":
+    main()
