@@ -12,7 +12,7 @@ import logging
 import sys
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Annotated, Any, TypeVar
@@ -20,12 +20,11 @@ from typing import IO, Annotated, Any, TypeVar
 import httpx
 import typer
 
-from bot.app import build_app, open_store, run_app
-from bot.channel import Fatal
+from bot.app import build_app, run_app
+from bot.cli_common import err, run_sync, settings_or_exit, with_store
+from bot.cli_outbox import broadcasts, deliveries_app
 from bot.i18n import t
-from bot.logs import setup_logging
 from bot.render import format_date
-from bot.settings import Settings, SettingsError, load_settings
 from jobs.article import extract_main_text, fetch_article_text
 from jobs.fanout import fan_out_articles, queue_announcement
 from jobs.fetch import make_client, redact_url
@@ -51,41 +50,10 @@ feedback_app = typer.Typer(help="Citizens' feedback.", no_args_is_help=True)
 app.add_typer(feeds_app, name="feeds")
 app.add_typer(db_app, name="db")
 app.add_typer(feedback_app, name="feedback")
+app.add_typer(deliveries_app, name="deliveries")
+app.command("broadcasts")(broadcasts)
 
 log = logging.getLogger("bantin.cli")
-
-
-def _err(text: str) -> None:
-    typer.echo(text, err=True)
-
-
-def _settings() -> Settings:
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        _err(t("cli_settings_invalid"))
-        for line in exc.lines:
-            _err(f"  {line}")
-        raise typer.Exit(2) from None
-    secrets = [settings.telegram_token.get_secret_value()] if settings.telegram_token else []
-    setup_logging(settings.log_level, secrets=secrets)
-    return settings
-
-
-def _run(coro: Coroutine[Any, Any, T]) -> T:
-    try:
-        return asyncio.run(coro)
-    except Fatal as exc:
-        _err(t("cli_fatal", error=exc.description))
-        raise typer.Exit(1) from None
-
-
-async def _with_store(settings: Settings, work: Callable[[Store], Awaitable[T]]) -> T:
-    store = await open_store(settings)
-    try:
-        return await work(store)
-    finally:
-        await store.aclose()
 
 
 # -- run ---------------------------------------------------------------------------------------
@@ -94,8 +62,8 @@ async def _with_store(settings: Settings, work: Callable[[Store], Awaitable[T]])
 @app.command()
 def run() -> None:
     """Run the bot, the scheduler and the deliverer (console mode without a token)."""
-    settings = _settings()
-    raise typer.Exit(_run(run_app(settings)))
+    settings = settings_or_exit()
+    raise typer.Exit(run_sync(run_app(settings)))
 
 
 # -- db ----------------------------------------------------------------------------------------
@@ -106,12 +74,12 @@ def db_upgrade() -> None:
     """Apply every database migration (safe to run again)."""
     from storage.migrate import current_revision
 
-    settings = _settings()
+    settings = settings_or_exit()
 
     async def work(store: Store) -> str | None:
         return await current_revision(store.engine)
 
-    revision = _run(_with_store(settings, work))
+    revision = run_sync(with_store(settings, work))
     typer.echo(t("cli_db_upgraded", url=safe_url(settings.database_url), revision=revision))
 
 
@@ -126,14 +94,14 @@ def feeds_add(
 ) -> None:
     """Add a feed by URL (http, https or file)."""
     if not url.startswith(("http://", "https://", "file://")):
-        _err(t("cli_feed_bad_url", url=url))
+        err(t("cli_feed_bad_url", url=url))
         raise typer.Exit(2)
-    settings = _settings()
+    settings = settings_or_exit()
 
     async def work(store: Store) -> tuple[Feed, bool]:
         return await store.feeds.add(url, name=name, category=category)
 
-    feed, created = _run(_with_store(settings, work))
+    feed, created = run_sync(with_store(settings, work))
     typer.echo(t("cli_feed_added" if created else "cli_feed_exists", id=feed.id, url=feed.url))
 
 
@@ -152,12 +120,12 @@ def feeds_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """List feeds with status, last success, last error, next poll and article count."""
-    settings = _settings()
+    settings = settings_or_exit()
 
     async def work(store: Store) -> list[Feed]:
         return await store.feeds.all()
 
-    feeds = _run(_with_store(settings, work))
+    feeds = run_sync(with_store(settings, work))
     if as_json:
         typer.echo(json.dumps([_feed_json(f) for f in feeds], ensure_ascii=False, indent=2))
         return
@@ -196,13 +164,13 @@ def _feed_json(f: Feed) -> dict[str, Any]:
 @feeds_app.command("remove")
 def feeds_remove(feed_id: int) -> None:
     """Remove a feed and its articles."""
-    settings = _settings()
+    settings = settings_or_exit()
 
     async def work(store: Store) -> bool:
         return await store.feeds.remove(feed_id)
 
-    if not _run(_with_store(settings, work)):
-        _err(t("cli_feed_missing", id=feed_id))
+    if not run_sync(with_store(settings, work)):
+        err(t("cli_feed_missing", id=feed_id))
         raise typer.Exit(1)
     typer.echo(t("cli_feed_removed", id=feed_id))
 
@@ -215,7 +183,7 @@ def poll(
     once: Annotated[bool, typer.Option("--once", help="Fetch every feed once and exit")] = True,
 ) -> None:
     """Fetch every feed once, store new articles, queue them for subscribers, exit."""
-    settings = _settings()
+    settings = settings_or_exit()
 
     async def work(store: Store) -> int:
         the_app = await build_app(settings, store)
@@ -247,7 +215,7 @@ def poll(
         )
         return 1 if report.feeds and len(report.errors) == len(report.feeds) else 0
 
-    raise typer.Exit(_run(_with_store(settings, work)))
+    raise typer.Exit(run_sync(with_store(settings, work)))
 
 
 @app.command()
@@ -257,7 +225,7 @@ def deliver(
     ] = True,
 ) -> None:
     """Send every due outbox row (to Telegram, or printed in console mode), then exit."""
-    settings = _settings()
+    settings = settings_or_exit()
 
     async def work(store: Store) -> None:
         the_app = await build_app(settings, store)
@@ -271,7 +239,7 @@ def deliver(
             finally:
                 progress.cancel()
             counts = await store.deliveries.counts()
-            _err(
+            err(
                 t(
                     "cli_deliver_done",
                     sent=the_app.deliverer.sent,
@@ -283,7 +251,7 @@ def deliver(
             if bot is not None:
                 await bot.shutdown()  # type: ignore[attr-defined]
 
-    _run(_with_store(settings, work))
+    run_sync(with_store(settings, work))
 
 
 async def _progress(deliverer: Any) -> None:
@@ -292,7 +260,7 @@ async def _progress(deliverer: Any) -> None:
         await asyncio.sleep(2.0)
         if deliverer.sent != last:
             last = deliverer.sent
-            _err(t("cli_deliver_progress", handled=last, sent=last))
+            err(t("cli_deliver_progress", handled=last, sent=last))
 
 
 # -- broadcast ------------------------------------------------------------------------------------
@@ -305,20 +273,20 @@ def broadcast(
 ) -> None:
     """Queue an announcement to every active subscriber."""
     if not text.strip():
-        _err(t("cli_broadcast_empty"))
+        err(t("cli_broadcast_empty"))
         raise typer.Exit(2)
-    settings = _settings()
+    settings = settings_or_exit()
 
     async def count(store: Store) -> int:
         return (await store.subscribers.counts())["active"]
 
     if not yes:
-        recipients = _run(_with_store(settings, count))
+        recipients = run_sync(with_store(settings, count))
         typer.echo(text)
         if not sys.stdin.isatty() or not typer.confirm(
             t("cli_broadcast_confirm", count=recipients)
         ):
-            _err(t("cli_broadcast_aborted"))
+            err(t("cli_broadcast_aborted"))
             raise typer.Exit(1)
 
     async def work(store: Store) -> tuple[int, int]:
@@ -328,7 +296,7 @@ def broadcast(
         await store.announcements.transition(ann.id, frm=DRAFT, to=QUEUED, now=utcnow())
         return ann.id, await queue_announcement(store, ann.id, now=utcnow())
 
-    ident, queued = _run(_with_store(settings, work))
+    ident, queued = run_sync(with_store(settings, work))
     typer.echo(t("cli_broadcast_queued", id=ident, count=queued))
 
 
@@ -340,7 +308,7 @@ def stats(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
 ) -> None:
     """Feeds, articles, subscribers, deliveries by status, feedback."""
-    settings = _settings()
+    settings = settings_or_exit()
 
     async def work(store: Store) -> dict[str, Any]:
         return {
@@ -351,7 +319,7 @@ def stats(
             "feedback": await store.feedback.count(),
         }
 
-    data = _run(_with_store(settings, work))
+    data = run_sync(with_store(settings, work))
     if as_json:
         typer.echo(json.dumps(data, ensure_ascii=False, sort_keys=True))
     else:
@@ -366,12 +334,12 @@ def feedback_export(
     ] = None,
 ) -> None:
     """CSV of every feedback item: ticket, time, chat, article, text (UTF-8 with BOM)."""
-    settings = _settings()
+    settings = settings_or_exit()
 
     async def work(store: Store) -> list[Any]:
         return await store.feedback.export_rows()
 
-    rows = _run(_with_store(settings, work))
+    rows = run_sync(with_store(settings, work))
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(
@@ -409,7 +377,7 @@ def feedback_export(
         sys.stdout.flush()
     else:
         output.write_text(data, encoding="utf-8")
-        _err(t("cli_export_done", count=len(rows), path=output))
+        err(t("cli_export_done", count=len(rows), path=output))
 
 
 # -- summarize (JSON Lines on stdin) -------------------------------------------------------------
@@ -438,7 +406,7 @@ class _Progress:
             self.last = now
             self.shown = True
             rate = self.count / max(now - self.started, 1e-9)
-            _err(t(self._key, count=self.count, rate=rate, errors=self.errors))
+            err(t(self._key, count=self.count, rate=rate, errors=self.errors))
 
 
 @app.command("summarize")
@@ -455,17 +423,17 @@ def summarize_cmd(
     only, then extracted); "sapo" is optional. A line that cannot be summarized gets an "error"
     field instead. Output keeps the input order; no database is needed.
     """
-    settings = _settings()
+    settings = settings_or_exit()
     limit = settings.summary_chars if max_chars is None else max_chars
     low, high = MAX_CHARS_RANGE
     if not low <= limit <= high:
-        _err(t("cli_summarize_max_chars", low=low, high=high))
+        err(t("cli_summarize_max_chars", low=low, high=high))
         raise typer.Exit(2)
     progress = _Progress("cli_summarize_progress")
     asyncio.run(_summarize_stream(sys.stdin.buffer, limit, progress))
     if progress.shown:
         seconds = time.monotonic() - progress.started
-        _err(t("cli_summarize_done", count=progress.count, errors=progress.errors, seconds=seconds))
+        err(t("cli_summarize_done", count=progress.count, errors=progress.errors, seconds=seconds))
 
 
 def _write_line(data: dict[str, Any]) -> None:
@@ -614,16 +582,16 @@ def feeds_import_opml(
         with file.open("rb") as f:
             data = f.read(MAX_OPML_BYTES + 1)
     except OSError as exc:
-        _err(t("cli_opml_unreadable", path=file, error=exc.strerror or type(exc).__name__))
+        err(t("cli_opml_unreadable", path=file, error=exc.strerror or type(exc).__name__))
         raise typer.Exit(2) from None
     try:
         if len(data) > MAX_OPML_BYTES:
             raise OpmlError(f"larger than {MAX_OPML_BYTES // 1_000_000} MB")
         found = parse_opml(data)
     except OpmlError as exc:
-        _err(t("cli_opml_invalid", path=file, error=exc))
+        err(t("cli_opml_invalid", path=file, error=exc))
         raise typer.Exit(2) from None
-    settings = _settings()
+    settings = settings_or_exit()
 
     async def work(store: Store) -> tuple[int, int]:
         known = {f.url for f in await store.feeds.all()}
@@ -638,10 +606,10 @@ def feeds_import_opml(
                 skipped += not created
             if time.monotonic() - last >= PROGRESS_EVERY:
                 last = time.monotonic()
-                _err(t("cli_opml_progress", done=done, total=len(found.feeds)))
+                err(t("cli_opml_progress", done=done, total=len(found.feeds)))
         return added, skipped
 
-    added, skipped = _run(_with_store(settings, work))
+    added, skipped = run_sync(with_store(settings, work))
     typer.echo(t("cli_opml_imported", added=added, skipped=skipped, invalid=len(found.invalid)))
 
 
@@ -654,12 +622,12 @@ def feeds_export_opml(
     """Every feed as OPML 2.0 (UTF-8), categories as folders, names kept."""
     from bot.app import utcnow
 
-    settings = _settings()
+    settings = settings_or_exit()
 
     async def work(store: Store) -> list[Feed]:
         return await store.feeds.all()
 
-    feeds = _run(_with_store(settings, work))
+    feeds = run_sync(with_store(settings, work))
     data = to_opml([OpmlFeed(f.url, f.name, f.category) for f in feeds], now=utcnow())
     if output is None:
         out = getattr(sys.stdout, "buffer", None)
@@ -670,7 +638,7 @@ def feeds_export_opml(
         sys.stdout.flush()
     else:
         output.write_bytes(data)
-        _err(t("cli_opml_exported", count=len(feeds), path=output))
+        err(t("cli_opml_exported", count=len(feeds), path=output))
 
 
 def main() -> None:

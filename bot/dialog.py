@@ -197,6 +197,8 @@ class Dialog:
         if not await store.announcements.transition(announcement_id, frm=DRAFT, to=QUEUED, now=now):
             return Outcome(toast=t("broadcast_already", lang, id=announcement_id))
         count = await queue_announcement(store, announcement_id, now=now)
+        if press.message_id:  # the preview becomes the broadcast's progress message
+            await store.announcements.set_progress_message(announcement_id, press.message_id)
         log.info("broadcast queued", extra={"announcement": announcement_id, "recipients": count})
         done = t("broadcast_queued", lang, id=announcement_id, count=count)
         return Outcome(edit=self._say(press.who, done), toast=done, wake_outbox=True)

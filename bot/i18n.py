@@ -139,6 +139,29 @@ CATALOG: dict[str, dict[str, str]] = {
         "vi": "Thông báo #{id} đã được xử lý trước đó.",
         "en": "Announcement #{id} was already handled.",
     },
+    "broadcast_progress": {
+        "vi": (
+            "Thông báo #{id} đang gửi: {sent}/{queued} đã gửi, {failed} lỗi, {blocked} đã chặn "
+            "bot, còn {remaining}. Tốc độ {rate} tin/giây, xong sau khoảng {eta}."
+        ),
+        "en": (
+            "Announcement #{id} sending: {sent}/{queued} sent, {failed} failed, {blocked} "
+            "blocked the bot, {remaining} left. {rate} messages/s, about {eta} to go."
+        ),
+    },
+    "broadcast_done": {
+        "vi": (
+            "Thông báo #{id} đã gửi xong: {sent}/{queued} người nhận, {failed} lỗi, "
+            "{blocked} đã chặn bot."
+        ),
+        "en": (
+            "Announcement #{id} finished: {sent}/{queued} delivered, {failed} failed, "
+            "{blocked} blocked the bot."
+        ),
+    },
+    "duration_seconds": {"vi": "{n} giây", "en": "{n} s"},
+    "duration_minutes": {"vi": "{n} phút", "en": "{n} min"},
+    "duration_hours": {"vi": "{h} giờ {m} phút", "en": "{h} h {m} min"},
     "announcement_header_html": {"vi": "📢 <b>Thông báo</b>", "en": "📢 <b>Announcement</b>"},
     "announcement_header": {"vi": "📢 THÔNG BÁO", "en": "📢 ANNOUNCEMENT"},
     "feedback_card_html": {
@@ -243,6 +266,37 @@ CATALOG: dict[str, dict[str, str]] = {
     "cli_export_done": {
         "vi": "Đã xuất {count} phản hồi vào {path}.",
         "en": "Exported {count} feedback items to {path}.",
+    },
+    "cli_no_dead_letters": {
+        "vi": "Không có tin nào bị hỏng (dead letter).",
+        "en": "No dead letters.",
+    },
+    "cli_dead_header": {
+        "vi": "ID       LOẠI          MỤC    NGƯỜI    LẦN LỖI CUỐI",
+        "en": "ID       KIND          ITEM   RECIP.   TRY LAST ERROR",
+    },
+    "cli_retry_usage": {
+        "vi": "Cần đúng một trong hai: ID của tin hoặc --all.",
+        "en": "Give exactly one of: a delivery ID, or --all.",
+    },
+    "cli_retry_missing": {
+        "vi": "Không có tin hỏng #{id}.",
+        "en": "There is no dead letter #{id}.",
+    },
+    "cli_retry_done": {
+        "vi": "Đã xếp hàng gửi lại {count} tin.",
+        "en": "{count} messages re-queued.",
+    },
+    "cli_no_broadcasts": {"vi": "Chưa có thông báo nào.", "en": "No broadcasts yet."},
+    "cli_broadcast_line": {
+        "vi": (
+            "#{id} [{status}] {when}: {sent}/{queued} đã gửi, {failed} lỗi, {blocked} chặn bot, "
+            "còn {remaining}; {rate} tin/giây, còn {eta} — {text}"
+        ),
+        "en": (
+            "#{id} [{status}] {when}: {sent}/{queued} sent, {failed} failed, {blocked} blocked, "
+            "{remaining} left; {rate}/s, {eta} to go — {text}"
+        ),
     },
     "cli_fatal": {"vi": "Lỗi: {error}", "en": "Error: {error}"},
     "feed_failing_html": {

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import html
 import re
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
+from typing import Protocol
 
 from bot.channel import HTML, Button, Capabilities, OutMessage
 from bot.i18n import t
@@ -103,14 +105,13 @@ def render_article(
 
 
 def render_announcement(announcement: Announcement, lang: str, caps: Capabilities) -> OutMessage:
+    """The announcement in full: the deliverer splits it at paragraphs if it is too long for
+    one message (an announcement is never cut short)."""
     body = announcement.text.strip()
     if caps.markup == HTML:
-        head = t("announcement_header_html", lang)
-        budget = caps.max_text - visible_length(head, HTML) - 2
-        text = f"{head}\n\n{escape(shorten(body, budget))}"
+        text = f"{t('announcement_header_html', lang)}\n\n{escape(body)}"
     else:
-        head = t("announcement_header", lang)
-        text = f"{head}\n\n{shorten(body, caps.max_text - utf16_len(head) - 2)}"
+        text = f"{t('announcement_header', lang)}\n\n{body}"
     return OutMessage(text=text, markup=caps.markup)
 
 
@@ -183,3 +184,101 @@ def plain(text: str, caps: Capabilities) -> OutMessage:
     """A dialog reply of catalog text: escaped for HTML channels, cut to the limit."""
     body = shorten(text, caps.max_text)
     return OutMessage(text=escape(body) if caps.markup == HTML else body, markup=caps.markup)
+
+
+def split_message(message: OutMessage, limit: int) -> list[OutMessage]:
+    """Split an over-long message at paragraph boundaries (then lines, then words), each part
+    within `limit` as the platform counts it; buttons stay on the last part.
+
+    HTML parts stay valid because our renderers never open a tag across a blank line; a
+    paragraph too long on its own is sent as plain text pieces.
+    """
+    if visible_length(message.text, message.markup) <= limit:
+        return [message]
+    parts: list[str] = []
+    current = ""
+    for para in message.text.split("\n\n"):
+        candidate = f"{current}\n\n{para}" if current else para
+        if visible_length(candidate, message.markup) <= limit:
+            current = candidate
+            continue
+        if current:
+            parts.append(current)
+        if visible_length(para, message.markup) <= limit:
+            current = para
+            continue
+        words = html.unescape(_TAG.sub("", para)) if message.markup == HTML else para
+        while words:
+            piece = shorten(words, limit)
+            cut = len(piece.rstrip(ELLIPSIS)) if piece.endswith(ELLIPSIS) else len(piece)
+            chunk, words = words[:cut].rstrip(), words[cut:].lstrip()
+            parts.append(escape(chunk) if message.markup == HTML else chunk)
+        current = ""
+    if current:
+        parts.append(current)
+    out = [replace(message, text=p, buttons=()) for p in parts if p.strip()]
+    out[-1] = replace(out[-1], buttons=message.buttons)
+    return out
+
+
+class ProgressLike(Protocol):
+    """What render needs of jobs.progress.Progress (read-only, so frozen dataclasses fit)."""
+
+    @property
+    def queued(self) -> int: ...
+    @property
+    def sent(self) -> int: ...
+    @property
+    def failed(self) -> int: ...
+    @property
+    def blocked(self) -> int: ...
+    @property
+    def remaining(self) -> int: ...
+    @property
+    def rate(self) -> float: ...
+    @property
+    def eta_seconds(self) -> float | None: ...
+    @property
+    def done(self) -> bool: ...
+
+
+def format_duration(seconds: float, lang: str) -> str:
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return t("duration_seconds", lang, n=seconds)
+    if seconds < 3600:
+        return t("duration_minutes", lang, n=round(seconds / 60))
+    return t("duration_hours", lang, h=seconds // 3600, m=(seconds % 3600) // 60)
+
+
+def render_broadcast_progress(
+    announcement: Announcement, progress: ProgressLike, lang: str, caps: Capabilities
+) -> OutMessage:
+    """The one staff message that follows a broadcast: counts, rate, ETA; then the total."""
+    if progress.done:
+        text = t(
+            "broadcast_done",
+            lang,
+            id=announcement.id,
+            sent=progress.sent,
+            queued=progress.queued,
+            failed=progress.failed,
+            blocked=progress.blocked,
+        )
+    else:
+        eta = (
+            format_duration(progress.eta_seconds, lang) if progress.eta_seconds is not None else "—"
+        )
+        text = t(
+            "broadcast_progress",
+            lang,
+            id=announcement.id,
+            sent=progress.sent,
+            queued=progress.queued,
+            failed=progress.failed,
+            blocked=progress.blocked,
+            remaining=progress.remaining,
+            rate=f"{progress.rate:.1f}",
+            eta=eta,
+        )
+    return plain(text, caps)

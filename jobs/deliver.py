@@ -28,7 +28,7 @@ from bot.channel import (
     Rejected,
     Transient,
 )
-from bot.render import render_announcement, render_article
+from bot.render import render_announcement, render_article, split_message
 from jobs.fanout import ANNOUNCEMENT, ARTICLE
 from jobs.pacing import Pacer
 from jobs.recorder import SentRecorder
@@ -222,9 +222,10 @@ class Deliverer:
             return
         chat_id = sub.chat_id
         fallback_used = False
+        parts = split_message(message, channel.capabilities.max_text)
         for _ in range(3):  # original, then after a chat move or a markup fallback
             try:
-                message_id = await channel.send(chat_id, message)
+                message_id = await self._send_parts(channel, chat_id, parts)
             except RateLimited as err:
                 self._pacer.pause(
                     err.retry_after,
@@ -241,7 +242,7 @@ class Deliverer:
                 return
             except RecipientGone as err:
                 await store.subscribers.deactivate(sub.id, err.description)
-                await store.deliveries.cancel(row.id, reason=err.description)
+                await store.deliveries.mark_blocked(row.id, reason=err.description)
                 await store.deliveries.cancel_pending_for(sub.id, reason=err.description)
                 log.info("recipient gone", extra={"subscriber": sub.id, "error": err.description})
                 return
@@ -260,6 +261,7 @@ class Deliverer:
                         },
                     )
                     message, fallback_used = as_plain(message), True
+                    parts = split_message(message, channel.capabilities.max_text)
                     continue
                 await store.deliveries.mark_dead(row.id, error=err.description)
                 log.error("message rejected", extra={"delivery": row.id, "error": err.description})
@@ -271,6 +273,28 @@ class Deliverer:
             self.sent += 1
             return
         await self._retry_later(row, "too many redirections")
+
+    async def _send_parts(
+        self, channel: Channel, chat_id: str, parts: list[OutMessage], limit: int | None = None
+    ) -> str:
+        """Send a message (possibly split in parts) in order; returns the first part's id.
+
+        A part the platform still finds too long (it counts differently from us) is split
+        finer, down to a floor, and only that part is sent again.
+        """
+        limit = limit or channel.capabilities.max_text
+        first: str | None = None
+        for part in parts:
+            try:
+                sent = await channel.send(chat_id, part)
+            except Rejected as err:
+                finer = split_message(part, limit // 2) if limit > 400 else [part]
+                if err.reason != "too_long" or len(finer) < 2:
+                    raise
+                sent = await self._send_parts(channel, chat_id, finer, limit // 2)
+            first = first or sent
+        assert first is not None
+        return first
 
     async def _retry_later(self, row: Delivery, error: str) -> None:
         attempts = row.attempts + 1

@@ -24,6 +24,8 @@ def _announcement(row: AnnouncementRow) -> Announcement:
         recipients=row.recipients,
         created_at=row.created_at,
         queued_at=row.queued_at,
+        progress_message_id=row.progress_message_id,
+        finished_at=row.finished_at,
     )
 
 
@@ -75,6 +77,32 @@ class AnnouncementRepo(Repo):
                 update(AnnouncementRow)
                 .where(AnnouncementRow.id == announcement_id)
                 .values(recipients=recipients)
+            )
+
+    async def set_progress_message(self, announcement_id: int, message_id: str | None) -> None:
+        async with self._tx() as s:
+            await s.execute(
+                update(AnnouncementRow)
+                .where(AnnouncementRow.id == announcement_id)
+                .values(progress_message_id=message_id)
+            )
+
+    async def running(self) -> list[Announcement]:
+        """Queued broadcasts not yet finished: the ones whose progress is still moving."""
+        q = (
+            select(AnnouncementRow)
+            .where(AnnouncementRow.status == QUEUED, AnnouncementRow.finished_at.is_(None))
+            .order_by(AnnouncementRow.id)
+        )
+        async with self._tx() as s:
+            return [_announcement(r) for r in (await s.execute(q)).scalars()]
+
+    async def mark_finished(self, announcement_id: int, now: datetime) -> None:
+        async with self._tx() as s:
+            await s.execute(
+                update(AnnouncementRow)
+                .where(AnnouncementRow.id == announcement_id)
+                .values(finished_at=now)
             )
 
     async def recent(self, limit: int = 10) -> list[Announcement]:

@@ -1,6 +1,7 @@
 """The outbox: one row per (recipient, item); claimed with a lease before every send.
 
-Statuses: pending → sending (leased) → sent | pending (retry) | dead | cancelled.
+Statuses: pending → sending (leased) → sent | pending (retry) | dead (dead letter, retries
+exhausted or refused) | blocked (the recipient is gone) | cancelled (unsubscribed, item gone).
 A crash leaves rows in `sending`; once their lease expires they return to `pending`, so at
 most the in-flight window can be sent twice and nothing is lost.
 """
@@ -16,6 +17,7 @@ from storage.models import DeliveryRow, PreferenceRow, SubscriberRow
 from storage.records import Delivery
 
 PENDING, SENDING, SENT, DEAD, CANCELLED = "pending", "sending", "sent", "dead", "cancelled"
+BLOCKED = "blocked"
 
 
 def _delivery(row: DeliveryRow) -> Delivery:
@@ -169,6 +171,45 @@ class DeliveryRepo(Repo):
 
     async def cancel(self, delivery_id: int, *, reason: str) -> None:
         await self._set(delivery_id, status=CANCELLED, lease_until=None, last_error=reason)
+
+    async def mark_blocked(self, delivery_id: int, *, reason: str) -> None:
+        await self._set(delivery_id, status=BLOCKED, lease_until=None, last_error=reason)
+
+    async def retry_dead(self, delivery_id: int | None, *, now: datetime) -> int:
+        """Re-queue one dead letter (or all with None); returns how many."""
+        stmt = (
+            update(DeliveryRow)
+            .where(DeliveryRow.status == DEAD)
+            .values(status=PENDING, attempts=0, next_attempt_at=now, lease_until=None)
+        )
+        if delivery_id is not None:
+            stmt = stmt.where(DeliveryRow.id == delivery_id)
+        async with self._tx() as s:
+            return int((await s.execute(stmt)).rowcount)  # type: ignore[attr-defined]
+
+    async def sent_since(self, kind: str, item_id: int, since: datetime) -> int:
+        """Rows of one item sent after `since` (for a broadcast's current rate)."""
+        q = select(func.count()).where(
+            DeliveryRow.kind == kind,
+            DeliveryRow.item_id == item_id,
+            DeliveryRow.status == SENT,
+            DeliveryRow.sent_at >= since,
+        )
+        async with self._tx() as s:
+            return int((await s.execute(q)).scalar_one())
+
+    async def cancel_pending_for_item(self, kind: str, item_id: int, *, reason: str) -> int:
+        stmt = (
+            update(DeliveryRow)
+            .where(
+                DeliveryRow.kind == kind,
+                DeliveryRow.item_id == item_id,
+                DeliveryRow.status == PENDING,
+            )
+            .values(status=CANCELLED, last_error=reason)
+        )
+        async with self._tx() as s:
+            return int((await s.execute(stmt)).rowcount)  # type: ignore[attr-defined]
 
     async def cancel_pending_for(self, subscriber_id: int, *, reason: str) -> int:
         stmt = (

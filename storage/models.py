@@ -185,6 +185,9 @@ class AnnouncementRow(Base):
     recipients: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The staff member's message that shows this broadcast's progress (edited as it goes).
+    progress_message_id: Mapped[str | None] = mapped_column(String(100))
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class FeedbackRow(Base):

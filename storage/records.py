@@ -107,6 +107,8 @@ class Announcement:
     recipients: int
     created_at: datetime
     queued_at: datetime | None
+    progress_message_id: str | None = None
+    finished_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -93,7 +93,7 @@ async def test_blocked_and_missing_chats_are_deactivated(
     assert [m.chat_id for m in telegram_api.sent] == [1]
     counts = await store.subscribers.counts()
     assert counts == {"active": 1, "inactive": 3}
-    assert await store.deliveries.counts() == {"sent": 1, "cancelled": 3}
+    assert await store.deliveries.counts() == {"sent": 1, "blocked": 3}
 
 
 async def test_rate_limit_waits_and_delivers(
@@ -170,3 +170,21 @@ async def test_unparseable_markup_falls_back_to_plain_text(
     await _deliverer(store, channel).run_until_idle()
     [sent] = telegram_api.sent
     assert sent.parse_mode is None and "Lịch <b>họp</b>" in sent.text
+
+
+async def test_too_long_answer_is_split_and_sent(
+    store: Store, channel: TelegramChannel, telegram_api: FakeTelegram
+) -> None:
+    """An announcement longer than one message goes out in parts, in order; and a part the
+    platform still finds too long is split finer."""
+    await _subscribe(store, [1])
+    telegram_api.fail(chat_id=1, code=400, description="Bad Request: message is too long", times=1)
+    text = "\n\n".join(f"Đoạn {i}: " + "nội dung thông báo " * 60 for i in range(8))
+    await _announce(store, text)
+    await _deliverer(store, channel).run_until_idle()
+    parts = telegram_api.messages_to(1)
+    assert len(parts) == 5  # 3 parts of ≤ 4096, the first refused once and sent as 3
+    assert "Đoạn 0" in parts[0].plain_text and "Đoạn 7" in parts[-1].plain_text
+    assert "".join(p.plain_text for p in parts).count("Đoạn") == 8
+    [row] = await store.deliveries.all()
+    assert row.status == "sent" and row.message_id == str(parts[0].message_id)

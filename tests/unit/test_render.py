@@ -140,3 +140,36 @@ def test_feedback_card_escapes_citizen_text() -> None:
 def test_shorten(text: str, limit: int, expected: str) -> None:
     assert shorten(text, limit) == expected
     assert utf16_len(shorten(text, limit)) <= limit
+
+
+def test_split_long_message_at_paragraphs() -> None:
+    from bot.channel import Button, OutMessage
+    from bot.render import split_message
+
+    paragraphs = [f"<b>Mục {i}</b> " + "nội dung &amp; chi tiết " * 40 for i in range(12)]
+    msg = OutMessage(text="\n\n".join(paragraphs), buttons=((Button("Gửi phản hồi", "fb:1"),),))
+    parts = split_message(msg, 1000)
+    assert len(parts) > 1
+    for part in parts:
+        assert check_telegram_html(part.text) <= 1000
+    assert all(p.buttons == () for p in parts[:-1]) and parts[-1].buttons == msg.buttons
+    joined = "\n\n".join(p.text for p in parts)
+    assert joined == msg.text  # nothing lost, nothing reordered
+
+
+def test_split_one_huge_paragraph_into_words() -> None:
+    from bot.channel import OutMessage
+    from bot.render import split_message
+
+    text = "Thông báo &lt;khẩn&gt; " + "từ " * 3000
+    parts = split_message(OutMessage(text=text), 500)
+    assert len(parts) >= 18
+    assert all(check_telegram_html(p.text) <= 500 for p in parts)
+    words = " ".join(html_unescape(p.text) for p in parts).split()
+    assert words == html_unescape(text).split()
+
+
+def html_unescape(text: str) -> str:
+    import html
+
+    return html.unescape(text)

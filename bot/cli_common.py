@@ -1,0 +1,52 @@
+"""Helpers shared by the command-line modules: settings with readable errors, running a
+coroutine with Fatal turned into one line and exit status 1, a store opened and closed."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
+
+import typer
+
+from bot.app import open_store
+from bot.channel import Fatal
+from bot.i18n import t
+from bot.logs import setup_logging
+from bot.settings import Settings, SettingsError, load_settings
+from storage.store import Store
+
+T = TypeVar("T")
+
+
+def err(text: str) -> None:
+    typer.echo(text, err=True)
+
+
+def settings_or_exit() -> Settings:
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        err(t("cli_settings_invalid"))
+        for line in exc.lines:
+            err(f"  {line}")
+        raise typer.Exit(2) from None
+    secrets = [settings.telegram_token.get_secret_value()] if settings.telegram_token else []
+    setup_logging(settings.log_level, secrets=secrets)
+    return settings
+
+
+def run_sync(coro: Coroutine[Any, Any, T]) -> T:
+    try:
+        return asyncio.run(coro)
+    except Fatal as exc:
+        err(t("cli_fatal", error=exc.description))
+        raise typer.Exit(1) from None
+
+
+async def with_store(settings: Settings, work: Callable[[Store], Awaitable[T]]) -> T:
+    store = await open_store(settings)
+    try:
+        return await work(store)
+    finally:
+        await store.aclose()
