@@ -30,14 +30,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import insert  # noqa: E402
-
 from bot.telegram import TelegramChannel, make_bot  # noqa: E402
 from jobs.deliver import Deliverer  # noqa: E402
 from jobs.fanout import queue_announcement  # noqa: E402
 from storage.announcements import DRAFT, QUEUED  # noqa: E402
-from storage.models import PreferenceRow, SubscriberRow  # noqa: E402
 from storage.store import Store  # noqa: E402
+from tests.fakes.seed import seed_subscribers  # noqa: E402
 
 TOKEN = "123:BENCH"
 
@@ -70,31 +68,6 @@ class FakeServer:
         self.proc.wait(10)
 
 
-async def seed(store: Store, n: int) -> None:
-    created = now()
-    rows = [
-        dict(
-            platform="telegram",
-            chat_id=str(10_000_000 + i),
-            chat_type="private",
-            language="vi",
-            active=True,
-            created_at=created,
-            updated_at=created,
-        )
-        for i in range(n)
-    ]
-    async with store.engine.begin() as conn:
-        for start in range(0, n, 5000):
-            await conn.execute(insert(SubscriberRow), rows[start : start + 5000])
-        ids = [
-            dict(subscriber_id=i + 1, all_news=True, mode="instant", link_preview=False)
-            for i in range(n)
-        ]
-        for start in range(0, n, 5000):
-            await conn.execute(insert(PreferenceRow), ids[start : start + 5000])
-
-
 async def announce(store: Store) -> int:
     ann = await store.announcements.create(
         "Thông báo: lịch tiếp công dân tháng 12 & các điểm thay đổi <quan trọng>.",
@@ -118,7 +91,7 @@ async def run_deliverer(
 ) -> dict[str, float]:
     store = Store.open(f"sqlite:///{db}", pool_size=concurrency + 4)
     await store.migrate()
-    await seed(store, subscribers)
+    await seed_subscribers(store, subscribers)
     queued = await announce(store)
     bot = make_bot(TOKEN, server.url, pool_size=concurrency + 4)
     await bot.initialize()

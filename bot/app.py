@@ -33,6 +33,7 @@ from jobs.fetch import make_client
 from jobs.forward import forward_feedback
 from jobs.health import send_health_notices
 from jobs.poll import Poller
+from jobs.progress import ProgressReporter
 from jobs.scheduler import build_scheduler
 from storage.db import safe_url
 from storage.staff import ADMIN
@@ -77,11 +78,15 @@ class App:
     staff_target: tuple[Channel, str] | None
     clock: Callable[[], datetime] = utcnow
     bot: object | None = None
+    progress: ProgressReporter = field(init=False)
     _forward_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def __post_init__(self) -> None:
+        self.progress = ProgressReporter(self.store, self.channels, self.clock)
 
     async def handle(self, event: Event) -> None:
         outcome = await self.dialog.handle(event)
-        await carry_out(self.channels[event.who.platform], event, outcome)
+        await carry_out(self.channels[event.who.platform], event, outcome, self.deliverer.pacer)
         if outcome.wake_outbox:
             self.deliverer.wake()
         if outcome.wake_feedback:
@@ -128,6 +133,10 @@ class App:
             channel, chat = self.staff_target
             await forward_feedback(self.store, channel, chat, clock=self.clock)
 
+    async def report_progress(self) -> None:
+        """Keep each running broadcast's staff message current (jobs/progress.py)."""
+        await self.progress.run_once()
+
     async def housekeeping(self) -> None:
         released = await self.store.deliveries.release_expired(self.clock())
         if released:
@@ -156,7 +165,8 @@ def build_channels(
         settings.telegram_api_url,
         pool_size=settings.send_concurrency + 4,
     )
-    return {"telegram": TelegramChannel(bot)}, bot
+    channel = TelegramChannel(bot, paid_broadcast=settings.paid_broadcast)
+    return {"telegram": channel}, bot
 
 
 async def build_app(settings: Settings, store: Store, *, out: TextIO | None = None) -> App:
@@ -180,6 +190,7 @@ async def build_app(settings: Settings, store: Store, *, out: TextIO | None = No
             channels,
             rate=settings.send_rate,
             concurrency=settings.send_concurrency,
+            lease_seconds=settings.lease_seconds,
             clock=clock,
         ),
         poller=Poller(
@@ -219,6 +230,14 @@ async def bootstrap(settings: Settings, store: Store) -> None:
         )
 
 
+def stop_on_signals(stop: asyncio.Event) -> None:
+    """SIGINT and SIGTERM set `stop`: claiming ends, in-flight sends finish, exit 0."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+
+
 async def _supervised(run: Callable[[asyncio.Event], Awaitable[None]], stop: asyncio.Event) -> None:
     """Keep a long-running loop alive: a crash is logged and the loop restarts shortly after."""
     while not stop.is_set():
@@ -242,10 +261,7 @@ async def run_app(
     `on_start` receives the wired App once everything runs (tests use it to trigger a poll).
     """
     stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
+    stop_on_signals(stop)
 
     store = await open_store(settings)
     await bootstrap(settings, store)
@@ -274,6 +290,7 @@ async def run_app(
             "poll": (app.poll_cycle, every),
             "forward-feedback": (app.forward, 30.0),
             "feed-health": (app.feed_health, 60.0),
+            "broadcast-progress": (app.report_progress, 3.0),
             "housekeeping": (app.housekeeping, 60.0),
         }
     )

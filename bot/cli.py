@@ -20,7 +20,7 @@ from typing import IO, Annotated, Any, TypeVar
 import httpx
 import typer
 
-from bot.app import build_app, run_app
+from bot.app import build_app, run_app, stop_on_signals
 from bot.cli_common import err, run_sync, settings_or_exit, with_store
 from bot.cli_outbox import broadcasts, deliveries_app
 from bot.i18n import t
@@ -235,7 +235,9 @@ def deliver(
                 await bot.initialize()  # type: ignore[attr-defined]
             progress = asyncio.create_task(_progress(the_app.deliverer))
             try:
-                await the_app.deliverer.run_until_idle()
+                stop = asyncio.Event()
+                stop_on_signals(stop)
+                await the_app.deliverer.run_until_idle(stop)
             finally:
                 progress.cancel()
             counts = await store.deliveries.counts()

@@ -12,6 +12,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PREFIX = "BANTIN_"
+FREE_RATE_LIMIT = 30  # messages/s Telegram allows a bot without paid broadcast
 
 
 def _split_csv(value: object) -> list[str]:
@@ -35,6 +36,10 @@ class Settings(BaseSettings):
     feeds: Annotated[list[str], NoDecode] = Field(default_factory=list)
     poll_interval: int = Field(default=300, ge=10, le=7 * 24 * 3600)
     send_rate: float = Field(default=25.0, gt=0, le=1000)
+    paid_broadcast: bool = False
+    # How long a claimed outbox row stays reserved for its sender; after a crash the rows come
+    # back this long after the claim.
+    lease_seconds: int = Field(default=60, ge=5, le=3600)
     send_concurrency: int = Field(default=8, ge=1, le=512)
     backlog_limit: int = Field(default=1, ge=0, le=100)
     summary_chars: int = Field(default=400, ge=80, le=3000)
@@ -95,6 +100,16 @@ class Settings(BaseSettings):
         if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
         return level
+
+    @model_validator(mode="after")
+    def _paid_rate(self) -> Settings:
+        if self.send_rate > FREE_RATE_LIMIT and not self.paid_broadcast:
+            raise ValueError(
+                f"BANTIN_SEND_RATE {self.send_rate:g} is above Telegram's free limit of about "
+                f"{FREE_RATE_LIMIT} messages/s; set BANTIN_PAID_BROADCAST=true to send faster "
+                "(paid broadcast, up to 1000/s, billed in Telegram Stars)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _poll_bounds(self) -> Settings:

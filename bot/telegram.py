@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import warnings
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 
 from telegram import (
@@ -238,11 +238,17 @@ class UpdatePoller:
     so a crash mid-handling means Telegram sends it again, never that it is lost."""
 
     def __init__(
-        self, bot: Bot, handle: Callable[[Event], Awaitable[None]], *, timeout: int = 25
+        self,
+        bot: Bot,
+        handle: Callable[[Event], Awaitable[None]],
+        *,
+        timeout: int = 25,
+        parallel: int = 16,
     ) -> None:
         self._bot = bot
         self._handle = handle
         self._timeout = timeout
+        self._parallel = parallel
 
     async def prepare(self) -> None:
         await self._bot.delete_webhook(drop_pending_updates=False)
@@ -270,14 +276,34 @@ class UpdatePoller:
                 log.warning("getUpdates failed", extra={"error": err.message})
                 await _sleep_or_stop(stop, min(30.0, 2.0**failures))
                 continue
-            for update in updates:
-                event = to_event(update)
-                if event is not None:
+            await self._handle_batch(updates)
+            if updates:
+                offset = updates[-1].update_id + 1
+
+    async def _handle_batch(self, updates: Sequence[Update]) -> None:
+        """Handle one getUpdates batch: chats in parallel, each chat's updates in order.
+
+        The offset moves past the batch only once all of it is handled, so a crash means
+        Telegram delivers the batch again (handlers are idempotent), never that it is lost.
+        """
+        by_chat: dict[int, list[Update]] = {}
+        for update in updates:
+            chat = update.effective_chat
+            by_chat.setdefault(chat.id if chat else 0, []).append(update)
+        gate = asyncio.Semaphore(self._parallel)
+
+        async def one_chat(chat_updates: list[Update]) -> None:
+            async with gate:
+                for update in chat_updates:
+                    event = to_event(update)
+                    if event is None:
+                        continue
                     try:
                         await self._handle(event)
                     except Exception:
                         log.exception("update handling failed", extra={"update": update.update_id})
-                offset = update.update_id + 1
+
+        await asyncio.gather(*(one_chat(u) for u in by_chat.values()))
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:

@@ -27,7 +27,7 @@ class AiohttpRequest(BaseRequest):
         connect_timeout: float = 10.0,
         read_timeout: float = 20.0,
         write_timeout: float = 20.0,
-        pool_timeout: float = 30.0,
+        pool_timeout: float = 5.0,
     ) -> None:
         self._pool_size = pool_size
         self._connect = connect_timeout
@@ -68,7 +68,8 @@ class AiohttpRequest(BaseRequest):
         connect = self._connect if isinstance(connect_timeout, DefaultValue) else connect_timeout
         pool = self._pool if isinstance(pool_timeout, DefaultValue) else pool_timeout
         write = self._write if isinstance(write_timeout, DefaultValue) else write_timeout
-        # aiohttp has no separate write timeout: the whole request gets read + write + pool.
+        # aiohttp has no separate write timeout: the whole request gets read + write + pool,
+        # which stays under the outbox lease (60 s) so a slow send never outlives its claim.
         total = None if read is None else read + (write or 0) + (pool or 0)
         timeout = aiohttp.ClientTimeout(
             total=total, connect=pool, sock_connect=connect, sock_read=read

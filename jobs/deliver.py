@@ -39,7 +39,8 @@ from storage.store import Store
 log = logging.getLogger(__name__)
 _TAG = re.compile(r"<[^>]*>")
 
-LEASE_SECONDS = 120.0
+LEASE_SECONDS = 60.0
+LONG_PAUSE = 5.0  # seconds of global pause beyond which claimed rows are handed back
 IDLE_HORIZON = timedelta(seconds=30)
 
 
@@ -67,6 +68,7 @@ class Deliverer:
         self._clock = clock
         self._max_attempts = max_attempts
         self._lease = lease_seconds
+        self._idle_horizon = max(IDLE_HORIZON, timedelta(seconds=lease_seconds + 1))
         self._wake = asyncio.Event()
         self._articles: dict[int, Article | None] = {}
         self._announcements: dict[int, Announcement | None] = {}
@@ -74,6 +76,12 @@ class Deliverer:
         self._tasks: set[asyncio.Task[None]] = set()
         self._recorder = SentRecorder(store, clock, max_batch=max(1, concurrency // 2))
         self.sent = 0
+
+    @property
+    def pacer(self) -> Pacer:
+        """The one pacing shared with interactive replies (so a /start burst and a broadcast
+        together never exceed the rate)."""
+        return self._pacer
 
     def wake(self) -> None:
         """New rows were queued: stop idling now."""
@@ -124,9 +132,20 @@ class Deliverer:
                 if self._tasks:
                     await self.drain()
                     continue
-                nxt = await self._store.deliveries.next_due_at()
                 now = self._clock()
-                if nxt is None or nxt > now + IDLE_HORIZON:
+                if await self._store.deliveries.release_expired(now):
+                    continue
+                # Rows due soon, or leased by a sender that died, are waited for.
+                due = [
+                    t
+                    for t in (
+                        await self._store.deliveries.next_due_at(),
+                        await self._store.deliveries.next_lease_expiry(),
+                    )
+                    if t is not None
+                ]
+                nxt = min(due) if due else None
+                if nxt is None or nxt > now + self._idle_horizon:
                     return handled
                 await asyncio.sleep(min(1.0, max(0.05, (nxt - now).total_seconds())))
         finally:
@@ -176,6 +195,16 @@ class Deliverer:
                     row.id, at=at, error=None, count_attempt=False
                 )
                 continue
+            delay = self._pacer.global_delay(time.monotonic())
+            if delay > LONG_PAUSE:
+                # A flood pause (429): hand the rest back for after the pause instead of
+                # holding leases through it.
+                at = self._clock() + timedelta(seconds=delay)
+                for rest in rows[i:]:
+                    await self._store.deliveries.reschedule(
+                        rest.id, at=at, error=None, count_attempt=False
+                    )
+                break
             await self._gate.acquire()
             delay = self._pacer.global_delay(time.monotonic())
             while delay > 0:

@@ -1,11 +1,19 @@
-"""Articles: stored once per feed entry, summarized once, fanned out once."""
+"""Articles: stored once per feed entry, summarized once, fanned out once.
+
+The poller's hot path is here: two reads and one insert per polled feed, hundreds of feeds a
+minute. Those statements are built once at import and run with bound parameters (an IN list
+is an "expanding" parameter), so SQLAlchemy's compiled cache serves them; a statement built
+with ``.values(rows)`` is a new statement for every call and cost ~7 ms to compile.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, literal, select, union_all, update
+from sqlalchemy.engine import Row
 
 from storage.base import Repo
 from storage.models import ArticleRow, FeedRow
@@ -33,7 +41,71 @@ def _article(row: ArticleRow, feed_name: str | None = None) -> Article:
     )
 
 
+_ARTICLES = ArticleRow.__table__
+# Columns RETURNING hands back from an insert: everything an Article record holds.
+_RECORD_COLUMNS = (
+    _ARTICLES.c.id,
+    _ARTICLES.c.feed_id,
+    _ARTICLES.c.guid,
+    _ARTICLES.c.link,
+    _ARTICLES.c.title,
+    _ARTICLES.c.summary,
+    _ARTICLES.c.image_url,
+    _ARTICLES.c.categories,
+    _ARTICLES.c.published_at,
+    _ARTICLES.c.created_at,
+    _ARTICLES.c.fanned_out_at,
+)
+# One round trip for both de-duplication checks; UNION ALL rather than OR so each half uses its
+# own index ((feed_id, guid) and the unique link index) on SQLite and PostgreSQL alike.
+_KNOWN = union_all(
+    select(literal("g").label("kind"), _ARTICLES.c.guid.label("value")).where(
+        _ARTICLES.c.feed_id == bindparam("feed_id"),
+        _ARTICLES.c.guid.in_(bindparam("guids", expanding=True)),
+    ),
+    select(literal("l").label("kind"), _ARTICLES.c.link.label("value")).where(
+        _ARTICLES.c.link.in_(bindparam("links", expanding=True))
+    ),
+)
+
+
+def _record(row: Row[Any]) -> Article:
+    return Article(
+        id=row.id,
+        feed_id=row.feed_id,
+        guid=row.guid,
+        link=row.link,
+        title=row.title,
+        summary=row.summary,
+        image_url=row.image_url,
+        categories=_split(row.categories),
+        published_at=row.published_at,
+        created_at=row.created_at,
+        fanned_out_at=row.fanned_out_at,
+    )
+
+
 class ArticleRepo(Repo):
+    async def known(
+        self, feed_id: int, guids: Iterable[str], links: Iterable[str]
+    ) -> tuple[set[str], set[str]]:
+        """(GUIDs stored for this feed, links stored under any feed) among those given.
+
+        What the poller asks for every feed with a changed body: one query, not two.
+        """
+        wanted_guids = list(set(guids))
+        wanted_links = list({link for link in links if link})
+        if not wanted_guids and not wanted_links:
+            return set(), set()
+        params = {"feed_id": feed_id, "guids": wanted_guids, "links": wanted_links}
+        known_guids: set[str] = set()
+        known_links: set[str] = set()
+        async with self._tx() as s:
+            for kind, value in (await s.execute(_KNOWN, params)).all():
+                if value:
+                    (known_guids if kind == "g" else known_links).add(value)
+        return known_guids, known_links
+
     async def known_guids(self, feed_id: int, guids: Iterable[str]) -> set[str]:
         wanted = list(set(guids))
         if not wanted:
@@ -79,18 +151,23 @@ class ArticleRepo(Repo):
             )
             for item, is_seen in zip(items, seen, strict=True)
         ]
-        stmt = (
-            self._insert(ArticleRow)
-            .values(rows)
-            .on_conflict_do_nothing()  # a known GUID in this feed, or a known link anywhere
-            .returning(ArticleRow.id)
-        )
         async with self._tx() as s:
-            ids = list((await s.execute(stmt)).scalars())
-            if not ids:
-                return []
-            found = await s.execute(select(ArticleRow).where(ArticleRow.id.in_(ids)))
-            return sorted((_article(r) for r in found.scalars()), key=lambda a: a.id)
+            # A list of parameter sets: executemany, which SQLAlchemy sends as batched
+            # multi-row INSERTs ("insertmanyvalues") from one cached statement.
+            result = await s.execute(self._add_statement(), rows)
+            return sorted((_record(r) for r in result.all()), key=lambda a: a.id)
+
+    def _add_statement(self) -> Any:
+        """INSERT ... ON CONFLICT DO NOTHING RETURNING, built once per repository."""
+        stmt = getattr(self, "_add_stmt", None)
+        if stmt is None:
+            stmt = (
+                self._insert(_ARTICLES)
+                .on_conflict_do_nothing()  # a known GUID in this feed, or a known link anywhere
+                .returning(*_RECORD_COLUMNS)
+            )
+            self._add_stmt = stmt
+        return stmt
 
     async def get(self, article_id: int) -> Article | None:
         q = (

@@ -230,6 +230,18 @@ class DeliveryRepo(Repo):
         async with self._tx() as s:
             return int((await s.execute(stmt)).rowcount)  # type: ignore[attr-defined]
 
+    async def next_lease_expiry(self) -> datetime | None:
+        """When the earliest lease of a row in flight runs out (a dead sender's rows come back
+        then)."""
+        q = (
+            select(DeliveryRow.lease_until)
+            .where(DeliveryRow.status == SENDING, DeliveryRow.lease_until.is_not(None))
+            .order_by(DeliveryRow.lease_until)
+            .limit(1)
+        )
+        async with self._tx() as s:
+            return (await s.execute(q)).scalar_one_or_none()
+
     async def find_by_message(self, subscriber_id: int, message_id: str) -> Delivery | None:
         q = select(DeliveryRow).where(
             and_(DeliveryRow.subscriber_id == subscriber_id, DeliveryRow.message_id == message_id)

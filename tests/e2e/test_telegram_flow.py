@@ -52,7 +52,7 @@ async def test_whole_pipeline(tmp_path: object, telegram_api: FakeTelegram) -> N
             staff_chat_id=STAFF_CHAT,
             feeds=[feed_url],
             poll_interval=3600,
-            send_rate=50,
+            send_rate=30,
         )
         stop = asyncio.Event()
         started: asyncio.Future[App] = asyncio.get_running_loop().create_future()
@@ -146,7 +146,12 @@ async def _walk(app: App, tg: FakeTelegram, feeds: FeedServer) -> None:
             lambda m, c=chat: m.chat_id == c and "Lịch cắt điện" in m.plain_text, timeout=15
         )
         assert "<8h-17h> & Chủ nhật" in got.plain_text
-    await tg.async_wait_until(lambda: any("3" in e.text for e in tg.edits if e.text))
+    # The preview becomes one progress message, edited as the broadcast goes (no flood).
+    await tg.async_wait_until(
+        lambda: any(e.text and "đã gửi xong: 3/3" in e.text for e in tg.edits), timeout=15
+    )
+    assert all(e.message_id == preview.message_id for e in tg.edits if e.chat_id == ADMIN)
+    assert len([m for m in tg.sent if m.chat_id == ADMIN]) == 1  # only the preview was sent
     for _ in range(100):  # the fake has the messages; the outbox marks them a moment later
         if await store.deliveries.counts(kind="announcement") == {"sent": 3}:
             break

@@ -188,3 +188,16 @@ async def test_too_long_answer_is_split_and_sent(
     assert "".join(p.plain_text for p in parts).count("Đoạn") == 8
     [row] = await store.deliveries.all()
     assert row.status == "sent" and row.message_id == str(parts[0].message_id)
+
+
+async def test_paid_broadcast_only_when_enabled(
+    store: Store, telegram_api: FakeTelegram, channel: TelegramChannel
+) -> None:
+    await _subscribe(store, [1])
+    await _announce(store, "Miễn phí")
+    await _deliverer(store, channel).run_until_idle()
+    assert "allow_paid_broadcast" not in telegram_api.sent[0].params
+    paid = TelegramChannel(channel.bot, paid_broadcast=True)
+    await _announce(store, "Trả phí")
+    await _deliverer(store, paid).run_until_idle()
+    assert telegram_api.sent[1].params["allow_paid_broadcast"] is True

@@ -64,3 +64,13 @@ def test_each_problem_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
     ):
         assert var in joined
     assert "secretwithoutcolon" not in joined
+
+
+def test_fast_sending_needs_paid_broadcast(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BANTIN_SEND_RATE", "500")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert "BANTIN_PAID_BROADCAST" in caught.value.lines[0]
+    monkeypatch.setenv("BANTIN_PAID_BROADCAST", "true")
+    settings = load_settings()
+    assert settings.send_rate == 500 and settings.paid_broadcast
