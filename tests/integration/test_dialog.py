@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.channel import HTML, Capabilities
-from bot.dialog import FEEDBACK_MAX_CHARS, Dialog
+from bot.dialog import Dialog
 from bot.events import Command, Press, Text, Who
+from bot.flows.feedback import FEEDBACK_MAX_CHARS
 from storage.records import NewArticle
 from storage.store import Store
 
