@@ -13,8 +13,8 @@ from typing import Annotated, Any
 import typer
 
 from bot.cli_common import err, run_sync, settings_or_exit, with_store
-from bot.i18n import t
-from bot.render import format_date, format_duration
+from bot.i18n import DEFAULT_LANGUAGE, t
+from bot.render import format_date, progress_params
 from jobs.progress import Progress, broadcast_progress
 from storage.deliveries import DEAD
 from storage.records import Announcement, Delivery
@@ -106,21 +106,16 @@ def broadcasts(
         typer.echo(t("cli_no_broadcasts"))
         return
     for ann, p in rows:
-        eta = format_duration(p.eta_seconds, "vi") if p.eta_seconds is not None else "—"
+        when = format_date(ann.queued_at or ann.created_at)
+        text = ann.text[:60].replace("\n", " ")
         typer.echo(
             t(
                 "cli_broadcast_line",
                 id=ann.id,
                 status=ann.status,
-                when=format_date(ann.queued_at or ann.created_at),
-                queued=p.queued,
-                sent=p.sent,
-                failed=p.failed,
-                blocked=p.blocked,
-                remaining=p.remaining,
-                rate=f"{p.rate:.1f}",
-                eta=eta,
-                text=ann.text[:60].replace("\n", " "),
+                when=when,
+                text=text,
+                **progress_params(p, DEFAULT_LANGUAGE),
             )
         )
 

@@ -251,34 +251,26 @@ def format_duration(seconds: float, lang: str) -> str:
     return t("duration_hours", lang, h=seconds // 3600, m=(seconds % 3600) // 60)
 
 
+def progress_params(progress: ProgressLike, lang: str) -> dict[str, object]:
+    """The catalog parameters every progress line uses (chat message and CLI alike)."""
+    eta = "—"
+    if progress.eta_seconds is not None:
+        eta = format_duration(progress.eta_seconds, lang)
+    return {
+        "sent": progress.sent,
+        "queued": progress.queued,
+        "failed": progress.failed,
+        "blocked": progress.blocked,
+        "remaining": progress.remaining,
+        "rate": f"{progress.rate:.1f}",
+        "eta": eta,
+    }
+
+
 def render_broadcast_progress(
     announcement: Announcement, progress: ProgressLike, lang: str, caps: Capabilities
 ) -> OutMessage:
     """The one staff message that follows a broadcast: counts, rate, ETA; then the total."""
-    if progress.done:
-        text = t(
-            "broadcast_done",
-            lang,
-            id=announcement.id,
-            sent=progress.sent,
-            queued=progress.queued,
-            failed=progress.failed,
-            blocked=progress.blocked,
-        )
-    else:
-        eta = (
-            format_duration(progress.eta_seconds, lang) if progress.eta_seconds is not None else "—"
-        )
-        text = t(
-            "broadcast_progress",
-            lang,
-            id=announcement.id,
-            sent=progress.sent,
-            queued=progress.queued,
-            failed=progress.failed,
-            blocked=progress.blocked,
-            remaining=progress.remaining,
-            rate=f"{progress.rate:.1f}",
-            eta=eta,
-        )
+    key = "broadcast_done" if progress.done else "broadcast_progress"
+    text = t(key, lang, id=announcement.id, **progress_params(progress, lang))
     return plain(text, caps)
