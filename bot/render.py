@@ -76,7 +76,9 @@ def render_article(
     """Title (bold, linked), source and date, the summary, and the feedback button."""
     title = shorten(article.title.strip() or "—", TITLE_MAX)
     meta = " · ".join(
-        part for part in (article.feed_name, format_date(article.published_at)) if part
+        part
+        for part in (article.feed_name, format_date(article.published_at or article.created_at))
+        if part
     )
     summary = (article.summary or "").strip()
     buttons: tuple[tuple[Button, ...], ...] = ()

@@ -60,10 +60,10 @@ COMMANDS = [
 ]
 
 
-def make_bot(token: str, api_url: str, *, pool_size: int = 16) -> Bot:
+def make_bot(token: str, api_url: str, *, pool_size: int = 16, read_timeout: float = 20.0) -> Bot:
     """A Bot on aiohttp (several times the throughput of the default httpx transport) whose
     connection pool fits the send concurrency; getUpdates gets its own small pool."""
-    request = AiohttpRequest(pool_size=pool_size)
+    request = AiohttpRequest(pool_size=pool_size, read_timeout=read_timeout)
     updates_request = AiohttpRequest(pool_size=2, read_timeout=10)
     return Bot(
         token,

@@ -19,6 +19,7 @@ strings, and answers with Bot API shaped JSON, errors included.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import copy
 import itertools
 import json
@@ -113,6 +114,9 @@ _DEFAULT_DESCRIPTIONS = {
     502: "Bad Gateway",
     504: "Gateway Timeout",
 }
+
+
+_ARRIVAL: contextvars.ContextVar[float] = contextvars.ContextVar("arrival")
 
 
 class ApiError(Exception):
@@ -699,6 +703,8 @@ class FakeTelegram:
             return _error(ApiError(401, "Unauthorized"))
         name = match.group(2)
         method = name.lower()
+        # Sends are timed at arrival, as Telegram counts them, not when the reply leaves.
+        _ARRIVAL.set(time.monotonic())
         params: JSON = {}
         try:
             params = await _read_params(request)
@@ -980,7 +986,7 @@ class FakeTelegram:
                 parse_mode=params.get("parse_mode"),
                 reply_markup=markup,
                 reply_to_message_id=reply_to["message_id"] if reply_to else None,
-                at=time.monotonic(),
+                at=_ARRIVAL.get(time.monotonic()),
                 params=params,
                 plain_text=plain,
                 caption=source if photo is not None else None,

@@ -201,3 +201,45 @@ async def test_paid_broadcast_only_when_enabled(
     await _announce(store, "Trả phí")
     await _deliverer(store, paid).run_until_idle()
     assert telegram_api.sent[1].params["allow_paid_broadcast"] is True
+
+
+async def test_every_error_at_once_within_the_rate(
+    store: Store, telegram_api: FakeTelegram
+) -> None:
+    """429s, blocks, deactivations, chat not found, a migration, 502s and a timeout together:
+    every reachable recipient gets the message once, blocked ones are deactivated, and no
+    one-second window at the server holds more than the configured rate."""
+    tg = telegram_api
+    chats = list(range(1, 41))
+    await _subscribe(store, chats)
+    tg.fail(chat_id=1, code=429, retry_after=1)
+    tg.fail(chat_id=2, code=429, retry_after=2)
+    tg.block(3)
+    tg.fail(chat_id=4, code=403, description="Forbidden: user is deactivated", times=None)
+    tg.fail(chat_id=5, code=400, description="Bad Request: chat not found", times=None)
+    tg.fail(chat_id=6, code=400, migrate_to_chat_id=-1006, times=1)
+    tg.fail(chat_id=7, code=502, times=2)
+    tg.fail(chat_id=8, code=None, delay=1.5, times=1)  # answers after the client gave up
+    await _announce(store)
+    bot = make_bot(tg.token, tg.api_url, read_timeout=0.5)
+    await bot.initialize()
+    import jobs.deliver as deliver_module
+
+    original = deliver_module.backoff
+    deliver_module.backoff = lambda attempt, **_: 0.2  # type: ignore[assignment]
+    try:
+        await _deliverer(store, TelegramChannel(bot), rate=10).run_until_idle()
+    finally:
+        deliver_module.backoff = original
+        await bot.shutdown()
+    got = {m.chat_id for m in tg.sent}
+    reachable = (set(chats) - {3, 4, 5, 6}) | {-1006}
+    assert reachable <= got
+    assert not got & {3, 4, 5, 6}
+    per_chat = [m.chat_id for m in tg.sent]
+    # Only the timed-out chat may have it twice (Telegram delivered the first try).
+    assert all(per_chat.count(c) == 1 for c in reachable - {8})
+    assert await store.subscribers.counts() == {"active": 37, "inactive": 3}
+    assert tg.max_sends_per_second() <= 10  # counted at arrival, as Telegram counts
+    counts = await store.deliveries.counts()
+    assert counts == {"sent": 37, "blocked": 3}
