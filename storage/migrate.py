@@ -21,10 +21,12 @@ def alembic_config() -> Config:
 
 
 def head_revision() -> str | None:
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+    """The newest revision(s); several joined by "+" while branches are open."""
+    heads = ScriptDirectory.from_config(alembic_config()).get_heads()
+    return "+".join(sorted(heads)) or None
 
 
-async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+async def upgrade(engine: AsyncEngine, revision: str = "heads") -> None:
     """Bring the schema to `revision`; a no-op when it is already there."""
 
     def _run(conn: Connection) -> None:
@@ -38,7 +40,8 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
 
 async def current_revision(engine: AsyncEngine) -> str | None:
     def _get(conn: Connection) -> str | None:
-        return MigrationContext.configure(conn).get_current_revision()
+        heads = MigrationContext.configure(conn).get_current_heads()
+        return "+".join(sorted(heads)) or None
 
     async with engine.connect() as conn:
         return await conn.run_sync(_get)
