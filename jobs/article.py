@@ -34,12 +34,15 @@ import re
 import socket
 import time
 from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 
 from jobs.fetch import MAX_REDIRECTS, REDIRECTS, redact_url
+from jobs.pagemeta import page_published
 from jobs.summarize import is_chrome, syllables
 from jobs.text import html_to_text, normalize
 
@@ -412,6 +415,12 @@ async def _check(
 # --- fetching -------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class ArticlePage:
+    text: str
+    published: datetime | None  # what the page's metadata says, if anything
+
+
 async def fetch_article_text(
     client: httpx.AsyncClient,
     url: str,
@@ -421,7 +430,29 @@ async def fetch_article_text(
     max_bytes: int = 2_000_000,
     timeout: float = 20.0,
 ) -> str | None:
-    """The main text of the article page at ``url``, or None if refused or failed.
+    """The main text of the article page at ``url``, or None (see fetch_article)."""
+    page = await fetch_article(
+        client,
+        url,
+        feed_url=feed_url,
+        allowed_hosts=allowed_hosts,
+        max_bytes=max_bytes,
+        timeout=timeout,
+    )
+    return page.text if page else None
+
+
+async def fetch_article(
+    client: httpx.AsyncClient,
+    url: str,
+    *,
+    feed_url: str,
+    allowed_hosts: Collection[str] = (),
+    max_bytes: int = 2_000_000,
+    timeout: float = 20.0,
+) -> ArticlePage | None:
+    """The main text and declared publication date of the article page at ``url``, or None
+    if refused or failed.
 
     ``feed_url`` is the feed the link came from: its host is trusted (see module docstring);
     ``allowed_hosts`` adds operator-approved hosts ("host", "host:port", "*.domain"). The whole
@@ -434,7 +465,7 @@ async def fetch_article_text(
             body, final_url, charset = await _fetch_page(
                 client, url, feed_url, allowed_hosts, max_bytes, timeout
             )
-            text = await asyncio.to_thread(_extract_bytes, body, final_url, charset)
+            text, published = await asyncio.to_thread(_extract_bytes, body, final_url, charset)
     except ArticleRefused as exc:
         _log_refusal(url, str(exc))
         return None
@@ -454,11 +485,12 @@ async def fetch_article_text(
         "article fetched",
         extra={"url": redact_url(url), "chars": len(text), "s": time.monotonic() - started},
     )
-    return text
+    return ArticlePage(text, published)
 
 
-def _extract_bytes(body: bytes, url: str, charset: str | None) -> str:
-    return extract_main_text(decode_html(body, charset), url)
+def _extract_bytes(body: bytes, url: str, charset: str | None) -> tuple[str, datetime | None]:
+    page = decode_html(body, charset)
+    return extract_main_text(page, url), page_published(page)
 
 
 def _describe(exc: httpx.HTTPError, url: str) -> str:
