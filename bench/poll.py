@@ -233,6 +233,10 @@ def run_phase(phase: str, db: str, n: int, port: int, hosts: int) -> dict[str, f
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--sizes", default="500,5000", help="comma-separated feed counts")
@@ -269,7 +273,8 @@ def main() -> None:
         print(
             f"bench/poll.py: {ITEMS}-item feeds of {len(make_feed(0)) / 1024:.1f} KB, "
             f"{args.latency * 1000:g} ms latency, {args.hosts} loopback hosts, "
-            f"{os.cpu_count()} cores, medians of {args.runs} run(s)"
+            f"{os.cpu_count()} cores, medians of {args.runs} run(s), "
+            f"load average at start {_load()}"
         )
         header = (
             f"{'N':>6} {'poll':<7} {'wall s':>7} {'CPU s':>7} {'workers':>8} "
@@ -301,6 +306,7 @@ def main() -> None:
                 f"{peaks[hi][0] - peaks[lo][0]:+.1f} MB, largest worker "
                 f"{peaks[hi][1] - peaks[lo][1]:+.1f} MB"
             )
+        print(f"load average at end {_load()} (other processes share these cores: compare runs)")
     finally:
         server.terminate()
         server.wait()

@@ -20,15 +20,17 @@ from typing import TextIO
 import httpx
 
 from bot import console
-from bot.channel import Channel, Fatal
+from bot.channel import Channel, ChannelError, Fatal
 from bot.dialog import Dialog
 from bot.events import Event
+from bot.flows.broadcast import release_due_broadcasts
+from bot.flows.groups import install_admin_check
 from bot.i18n import t
 from bot.respond import carry_out
 from bot.settings import Settings
 from jobs.decide import PollBounds
 from jobs.deliver import Deliverer
-from jobs.fanout import fan_out_articles
+from jobs.fanout import fan_out_articles, queue_due_digests
 from jobs.fetch import make_client
 from jobs.forward import forward_feedback
 from jobs.health import send_health_notices
@@ -36,6 +38,7 @@ from jobs.poll import Poller
 from jobs.progress import ProgressReporter
 from jobs.scheduler import build_scheduler
 from storage.db import safe_url
+from storage.preferences import QUIET_DEFAULT_KEY
 from storage.staff import ADMIN
 from storage.store import Store
 
@@ -153,32 +156,82 @@ class App:
 
 
 def build_channels(
-    settings: Settings, out: TextIO | None = None
+    settings: Settings,
+    out: TextIO | None = None,
+    *,
+    store: Store | None = None,
+    clock: Callable[[], datetime] = utcnow,
 ) -> tuple[dict[str, Channel], object | None]:
-    """Telegram when a token is set, else the console channel."""
-    if settings.telegram_token is None:
-        return {console.PLATFORM: console.ConsoleChannel(out)}, None
-    from bot.telegram import TelegramChannel, make_bot
+    """Every configured platform at once (Telegram, Zalo Bot, Zalo OA); the console channel
+    only when none is. The second value is the Telegram Bot (started and shut down by the app).
 
-    bot = make_bot(
-        settings.telegram_token.get_secret_value(),
-        settings.telegram_api_url,
-        pool_size=settings.send_concurrency + 4,
-    )
-    channel = TelegramChannel(bot, paid_broadcast=settings.paid_broadcast)
-    return {"telegram": channel}, bot
+    Zalo channels keep state in storage (seen ids, menus, OA tokens), so they need `store`.
+    """
+    if settings.console_mode:
+        return {console.PLATFORM: console.ConsoleChannel(out)}, None
+    channels: dict[str, Channel] = {}
+    bot = None
+    if settings.telegram_token is not None:
+        from bot.telegram import TelegramChannel, make_bot
+
+        bot = make_bot(
+            settings.telegram_token.get_secret_value(),
+            settings.telegram_api_url,
+            pool_size=settings.send_concurrency + 4,
+        )
+        channels["telegram"] = TelegramChannel(bot, paid_broadcast=settings.paid_broadcast)
+    if settings.zalo_bot_token is not None or settings.zalo_oa_enabled:
+        if store is None:
+            raise Fatal("Zalo channels need the database (build_channels(store=...))")
+        channels.update(_zalo_channels(settings, store, clock))
+    return channels, bot
+
+
+def _zalo_channels(
+    settings: Settings, store: Store, clock: Callable[[], datetime]
+) -> dict[str, Channel]:
+    """Zalo Bot and/or OA, each behind numbered menus (bot/menus.py: Zalo has no buttons)."""
+    from bot import zalo_bot, zalo_oa
+    from bot.menus import with_menus
+    from storage.zalo import ZaloRepo
+
+    repo = ZaloRepo.of(store)
+    out: dict[str, Channel] = {}
+    if settings.zalo_bot_token is not None:
+        client = zalo_bot.ZaloBotClient(
+            settings.zalo_bot_token.get_secret_value(), settings.zalo_api_url
+        )
+        out[zalo_bot.PLATFORM] = with_menus(zalo_bot.ZaloBotChannel(client), repo, clock=clock)
+    if settings.zalo_oa_enabled:
+        assert settings.zalo_oa_app_id is not None and settings.zalo_oa_secret_key is not None
+        http = httpx.AsyncClient(timeout=httpx.Timeout(20.0, connect=10.0))
+        keeper = zalo_oa.TokenKeeper(
+            repo,
+            http,
+            app_id=settings.zalo_oa_app_id,
+            secret_key=settings.zalo_oa_secret_key.get_secret_value(),
+            oauth_url=settings.zalo_oa_oauth_url,
+            clock=clock,
+        )
+        oa = zalo_oa.ZaloOAChannel(
+            keeper, repo, http, api_url=settings.zalo_oa_api_url, clock=clock
+        )
+        out[zalo_oa.PLATFORM] = with_menus(oa, repo, clock=clock)
+    return out
 
 
 async def build_app(settings: Settings, store: Store, *, out: TextIO | None = None) -> App:
-    channels, bot = build_channels(settings, out)
-    caps = {name: ch.capabilities for name, ch in channels.items()}
     clock = utcnow
+    channels, bot = build_channels(settings, out, store=store, clock=clock)
+    caps = {name: ch.capabilities for name, ch in channels.items()}
     client = make_client(max_connections=settings.poll_concurrency)
     staff_target: tuple[Channel, str] | None = None
     if settings.console_mode:
         staff_target = (channels[console.PLATFORM], console.STAFF_CHAT)
-    elif settings.staff_chat_id is not None:
+    elif settings.staff_chat_id is not None and "telegram" in channels:
         staff_target = (channels["telegram"], str(settings.staff_chat_id))
+    elif settings.zalo_staff_chat_id is not None and "zalo" in channels:
+        staff_target = (channels["zalo"], settings.zalo_staff_chat_id)
     backlog = 100 if settings.console_mode else settings.backlog_limit
     return App(
         settings=settings,
@@ -205,6 +258,7 @@ async def build_app(settings: Settings, store: Store, *, out: TextIO | None = No
             per_host=settings.poll_per_host,
             bounds=PollBounds(settings.poll_min_interval, settings.poll_max_interval),
             parse_timeout=settings.feed_parse_timeout,
+            article_hosts=settings.article_hosts,
         ),
         client=client,
         staff_target=staff_target,
@@ -283,20 +337,47 @@ async def run_app(
             await app.aclose()
             raise Fatal(f"cannot reach Telegram: {err}") from None
         tasks.append(asyncio.create_task(poller.run(stop), name="updates"))
+    try:
+        zalo_runner = await _start_zalo(app, settings, stop, tasks)
+    except Exception:
+        await _stop_zalo(app, None)
+        await app.aclose()
+        raise
+
+    # Issue 5: the operator's default quiet hours (console demo: none, it shows what is sent
+    # now), the group-admin rule asked of Telegram, and digests on a timer.
+    quiet_default = "off" if settings.console_mode else settings.quiet_hours
+    await store.state.set(QUIET_DEFAULT_KEY, quiet_default)
+    is_admin = getattr(app.channels.get("telegram"), "is_admin", None)
+    if is_admin is not None:
+        install_admin_check(app.dialog, "telegram", is_admin)
+
+    async def queue_digests() -> None:
+        if await queue_due_digests(app.store, now=app.clock()):
+            app.deliverer.wake()
 
     every = float(min(30, settings.poll_interval))
+
+    async def release_scheduled() -> None:
+        """Queue scheduled broadcasts whose time has come (issue 6)."""
+        if await release_due_broadcasts(app.store, app.clock()):
+            app.deliverer.wake()
+
     scheduler = build_scheduler(
         {
+            "scheduled-broadcasts": (release_scheduled, 15.0),
             "poll": (app.poll_cycle, every),
             "forward-feedback": (app.forward, 30.0),
             "feed-health": (app.feed_health, 60.0),
             "broadcast-progress": (app.report_progress, 3.0),
             "housekeeping": (app.housekeeping, 60.0),
+            "digests": (queue_digests, settings.digest_check_interval),
         }
     )
     scheduler.start()
     sender = asyncio.create_task(_supervised(app.deliverer.run_forever, stop), name="deliverer")
-    log.info("bantin running", extra={"mode": "console" if settings.console_mode else "telegram"})
+    mode = "console" if settings.console_mode else "+".join(sorted(app.channels))
+    log.info("bantin running", extra={"mode": mode})
     if on_start is not None:
         on_start(app)
     try:
@@ -311,5 +392,84 @@ async def run_app(
         for task in tasks:
             with suppress(asyncio.CancelledError, Exception):
                 await task
+        await _stop_zalo(app, zalo_runner)
         await app.aclose()
     return 0
+
+
+async def _start_zalo(
+    app: App, settings: Settings, stop: asyncio.Event, tasks: list[asyncio.Task[None]]
+) -> object | None:
+    """Zalo admins from settings; the OA's tokens seeded and checked; the Bot's update polling,
+    or the webhook server (Bot with BANTIN_ZALO_WEBHOOK_URL, OA events) when configured.
+    Returns the webhook server's runner (or None) for `_stop_zalo`."""
+    from bot import zalo_bot, zalo_oa
+    from bot.menus import MenuChannel, menu_aware
+    from storage.zalo import ZaloRepo
+
+    bot_channel = app.channels.get(zalo_bot.PLATFORM)
+    oa_channel = app.channels.get(zalo_oa.PLATFORM)
+    if bot_channel is None and oa_channel is None:
+        return None
+    repo = ZaloRepo.of(app.store)
+    for admin in settings.zalo_admin_ids:
+        await app.store.staff.ensure(zalo_bot.PLATFORM, admin, role=ADMIN, added_by="settings")
+    routes: dict[str, object] = {}
+    if isinstance(bot_channel, MenuChannel) and isinstance(
+        bot_channel.inner, zalo_bot.ZaloBotChannel
+    ):
+        client = bot_channel.inner.client
+        intake = zalo_bot.UpdateIntake(repo, menu_aware(bot_channel, app.handle), clock=app.clock)
+        try:
+            await client.get_me()
+            if settings.zalo_webhook_url and settings.zalo_webhook_secret is not None:
+                secret = settings.zalo_webhook_secret.get_secret_value()
+                routes["/zalo/bot"] = zalo_bot.webhook_handler(secret, intake)
+                await client.set_webhook(settings.zalo_webhook_url, secret)
+            else:
+                poller = zalo_bot.ZaloBotPoller(client, intake)
+                await poller.prepare()
+                tasks.append(asyncio.create_task(poller.run(stop), name="zalo-updates"))
+        except Fatal:
+            raise
+        except Exception as err:
+            raise Fatal(f"cannot reach Zalo: {type(err).__name__}") from None
+    if isinstance(oa_channel, MenuChannel) and isinstance(oa_channel.inner, zalo_oa.ZaloOAChannel):
+        oa = oa_channel.inner
+        assert settings.zalo_oa_refresh_token is not None and settings.zalo_oa_app_id is not None
+        access = settings.zalo_oa_access_token
+        await oa.keeper.seed(
+            access.get_secret_value() if access else None,
+            settings.zalo_oa_refresh_token.get_secret_value(),
+        )
+        try:
+            await oa.verify()  # an expired stored token is refreshed here, at start
+        except ChannelError as err:
+            log.error("Zalo OA not usable yet", extra={"error": err.description})
+        oa_secret = settings.zalo_oa_webhook_secret
+        if oa_secret is not None:
+            routes["/zalo/oa"] = zalo_oa.OAWebhook(
+                app_id=settings.zalo_oa_app_id,
+                secret=oa_secret.get_secret_value(),
+                repo=repo,
+                store=app.store,
+                handle=menu_aware(oa_channel, app.handle),
+                clock=app.clock,
+            )
+    if routes and settings.zalo_webhook_listen:
+        return await zalo_bot.start_webhook_server(settings.zalo_webhook_listen, routes)  # type: ignore[arg-type]
+    if routes:
+        log.warning("Zalo webhooks configured but BANTIN_ZALO_WEBHOOK_LISTEN is not set")
+    return None
+
+
+async def _stop_zalo(app: App, runner: object | None) -> None:
+    """Stop the webhook server; flush coalesced edits and close the Zalo HTTP clients."""
+    if runner is not None:
+        with suppress(Exception):
+            await runner.cleanup()  # type: ignore[attr-defined]
+    for channel in app.channels.values():
+        close = getattr(channel, "aclose", None)
+        if close is not None:
+            with suppress(Exception):
+                await close()

@@ -5,8 +5,6 @@ the bot is running or not, and bad settings end with one line per problem and ex
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
 import json
 import logging
 import sys
@@ -23,6 +21,8 @@ import typer
 from bot.app import build_app, run_app, stop_on_signals
 from bot.cli_common import err, run_sync, settings_or_exit, with_store
 from bot.cli_outbox import broadcasts, deliveries_app
+from bot.cli_staff import audit, feedback_csv, parse_since, staff_app, write_feedback_xlsx
+from bot.cli_subscribers import qr, topics_app
 from bot.i18n import t
 from bot.render import format_date
 from jobs.article import extract_main_text, fetch_article_text
@@ -31,7 +31,9 @@ from jobs.fetch import make_client, redact_url
 from jobs.opml import OpmlError, OpmlFeed, parse_opml, to_opml
 from jobs.summarize import summarize
 from storage.announcements import DRAFT, QUEUED
+from storage.audit import CLI_ACTOR
 from storage.db import safe_url
+from storage.preferences import extra
 from storage.records import Feed
 from storage.store import Store
 
@@ -51,7 +53,11 @@ app.add_typer(feeds_app, name="feeds")
 app.add_typer(db_app, name="db")
 app.add_typer(feedback_app, name="feedback")
 app.add_typer(deliveries_app, name="deliveries")
+app.add_typer(staff_app, name="staff")
+app.command("audit")(audit)
 app.command("broadcasts")(broadcasts)
+app.add_typer(topics_app, name="topics")
+app.command("qr")(qr)
 
 log = logging.getLogger("bantin.cli")
 
@@ -99,7 +105,10 @@ def feeds_add(
     settings = settings_or_exit()
 
     async def work(store: Store) -> tuple[Feed, bool]:
-        return await store.feeds.add(url, name=name, category=category)
+        feed, created = await store.feeds.add(url, name=name, category=category)
+        if created:
+            await store.staff.audit.record(CLI_ACTOR, "feed.add", f"feed:{feed.id}", url)
+        return feed, created
 
     feed, created = run_sync(with_store(settings, work))
     typer.echo(t("cli_feed_added" if created else "cli_feed_exists", id=feed.id, url=feed.url))
@@ -167,7 +176,10 @@ def feeds_remove(feed_id: int) -> None:
     settings = settings_or_exit()
 
     async def work(store: Store) -> bool:
-        return await store.feeds.remove(feed_id)
+        removed = await store.feeds.remove(feed_id)
+        if removed:
+            await store.staff.audit.record(CLI_ACTOR, "feed.remove", f"feed:{feed_id}")
+        return removed
 
     if not run_sync(with_store(settings, work)):
         err(t("cli_feed_missing", id=feed_id))
@@ -192,6 +204,7 @@ def poll(
             report = await the_app.poller.poll([f for f in feeds if f.enabled])
             queued = await fan_out_articles(store, now=the_app.clock())
         finally:
+            await the_app.poller.aclose()  # its worker processes
             await the_app.client.aclose()
         names = {f.id: f.label for f in feeds}
         for outcome in report.feeds:
@@ -272,6 +285,9 @@ async def _progress(deliverer: Any) -> None:
 def broadcast(
     text: str,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation")] = False,
+    urgent: Annotated[
+        bool, typer.Option("--urgent", help="Go through subscribers' quiet hours")
+    ] = False,
 ) -> None:
     """Queue an announcement to every active subscriber."""
     if not text.strip():
@@ -295,6 +311,8 @@ def broadcast(
         from bot.app import utcnow
 
         ann = await store.announcements.create(text.strip(), created_by="cli")
+        if urgent:
+            await extra(store).announcements.set_urgent(ann.id)
         await store.announcements.transition(ann.id, frm=DRAFT, to=QUEUED, now=utcnow())
         return ann.id, await queue_announcement(store, ann.id, now=utcnow())
 
@@ -334,46 +352,33 @@ def feedback_export(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write to a file instead of stdout")
     ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="csv or xlsx")] = "csv",
+    since: Annotated[
+        str | None, typer.Option(help="Only feedback from this day on (YYYY-MM-DD)")
+    ] = None,
 ) -> None:
-    """CSV of every feedback item: ticket, time, chat, article, text (UTF-8 with BOM)."""
+    """Feedback items: ticket, time, chat, article, status, text. CSV is UTF-8 with a BOM (to
+    stdout unless --output); XLSX needs --output."""
+    fmt = fmt.lower()
+    if fmt not in ("csv", "xlsx"):
+        err(t("cli_export_bad_format", format=fmt))
+        raise typer.Exit(2)
+    if fmt == "xlsx" and output is None:
+        err(t("cli_export_xlsx_needs_file"))
+        raise typer.Exit(2)
+    start = parse_since(since)
     settings = settings_or_exit()
 
     async def work(store: Store) -> list[Any]:
-        return await store.feedback.export_rows()
+        return await store.feedback.export_rows(since=start)
 
     rows = run_sync(with_store(settings, work))
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(
-        [
-            "ticket",
-            "time",
-            "platform",
-            "chat",
-            "name",
-            "article_id",
-            "article_title",
-            "article_link",
-            "status",
-            "text",
-        ]
-    )
-    for r in rows:
-        writer.writerow(
-            [
-                r.ticket,
-                r.created_at.isoformat(),
-                r.platform,
-                r.chat_id,
-                r.display_name or "",
-                r.article_id or "",
-                r.article_title or "",
-                r.article_link or "",
-                r.status,
-                r.text,
-            ]
-        )
-    data = "\ufeff" + buf.getvalue()  # the BOM lets spreadsheet programs read Vietnamese
+    if fmt == "xlsx":
+        assert output is not None
+        write_feedback_xlsx(rows, output)
+        err(t("cli_export_done", count=len(rows), path=output))
+        return
+    data = feedback_csv(rows)
     if output is None:
         sys.stdout.write(data)
         sys.stdout.flush()
@@ -609,6 +614,8 @@ def feeds_import_opml(
             if time.monotonic() - last >= PROGRESS_EVERY:
                 last = time.monotonic()
                 err(t("cli_opml_progress", done=done, total=len(found.feeds)))
+        if added:
+            await store.staff.audit.record(CLI_ACTOR, "feed.import", str(file)[:100], f"{added}")
         return added, skipped
 
     added, skipped = run_sync(with_store(settings, work))

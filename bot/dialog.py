@@ -15,7 +15,18 @@ from datetime import datetime
 
 from bot.channel import Capabilities
 from bot.events import Command, Event, Press, Text
-from bot.flows import broadcast, feedback, subscription
+from bot.flows import (
+    broadcast,
+    feedback,
+    groups,
+    inbox,
+    keywords,
+    preferences,
+    reading,
+    staff,
+    subscription,
+    zalo_codes,
+)
 from bot.flows.base import FlowContext, Outcome
 from bot.i18n import t
 from storage.records import Subscriber
@@ -29,7 +40,18 @@ TextHandler = Callable[[Text, Subscriber], Awaitable[Outcome | None]]
 
 __all__ = ["Dialog", "Outcome"]
 
-FLOWS = (subscription, feedback, broadcast)
+FLOWS = (
+    subscription,
+    feedback,
+    broadcast,
+    zalo_codes,
+    staff,
+    inbox,
+    preferences,
+    keywords,
+    reading,
+    groups,
+)
 
 
 class Dialog:

@@ -387,6 +387,222 @@ CATALOG: dict[str, dict[str, str]] = {
         "vi": "Đã xuất {count} nguồn tin vào {path}.",
         "en": "Exported {count} feeds to {path}.",
     },
+    # -- issue 5: subscriber experience (topics, keywords, digests, settings, search) --------
+    "onboard": {
+        "vi": "Mặc định bạn nhận mọi tin. Bấm «Nhận tất cả tin» là xong, hoặc chọn chủ đề, "
+        "nguồn tin bạn quan tâm. Gõ /caidat để đổi bất cứ lúc nào.",
+        "en": "By default you get all news. Press “All news” and you are done, or pick the "
+        "topics and sources you care about. Send /settings to change this any time.",
+    },
+    "onboard_done": {
+        "vi": "Xong! Bạn sẽ nhận mọi tin mới. Gõ /caidat để thay đổi.",
+        "en": "Done! You will get all new articles. Send /settings to change that.",
+    },
+    "btn_onboard_all": {"vi": "✅ Nhận tất cả tin", "en": "✅ All news"},
+    "settings_hint": {
+        "vi": "Gõ /caidat để xem và đổi lựa chọn.",
+        "en": "Send /settings to see and change your choices.",
+    },
+    "deeplink_topic": {
+        "vi": "Bạn đã chọn nhận tin chủ đề «{name}».",
+        "en": "You now follow the topic “{name}”.",
+    },
+    "deeplink_feed": {
+        "vi": "Bạn đã chọn nhận tin từ nguồn «{name}».",
+        "en": "You now follow the source “{name}”.",
+    },
+    "deeplink_bad": {
+        "vi": "Liên kết mời không còn hợp lệ; bạn vẫn nhận mọi tin.",
+        "en": "That invitation link is no longer valid; you get all news.",
+    },
+    "help_subscriber": {
+        "vi": "\n/caidat — chủ đề, nguồn tin, chế độ nhận, giờ yên lặng\n"
+        "/tukhoa — từ khóa lọc tin\n/moinhat — tin mới nhất\n/tim <từ> — tìm bài viết\n"
+        "/lang — đổi ngôn ngữ (Tiếng Việt / English)",
+        "en": "\n/settings — topics, sources, delivery mode, quiet hours\n"
+        "/keywords — keyword filters\n/latest — latest articles\n/search <words> — find "
+        "articles\n/lang — switch language (Tiếng Việt / English)",
+    },
+    "settings_summary": {
+        "vi": "Cài đặt của bạn\nNhận tin: {scope}\nChế độ: {mode}\nGiờ yên lặng: {quiet}\n"
+        "Xem trước liên kết: {preview}\nTừ khóa: {keywords}\nNgôn ngữ: {language}",
+        "en": "Your settings\nNews: {scope}\nMode: {mode}\nQuiet hours: {quiet}\n"
+        "Link preview: {preview}\nKeywords: {keywords}\nLanguage: {language}",
+    },
+    "settings_scope_all": {"vi": "tất cả tin", "en": "all news"},
+    "settings_scope_mix": {
+        "vi": "{topics} chủ đề, {feeds} nguồn tin đã chọn",
+        "en": "{topics} topics and {feeds} sources chosen",
+    },
+    "mode_instant": {"vi": "nhận ngay khi có tin", "en": "as soon as published"},
+    "mode_digest": {"vi": "bản tin tổng hợp lúc {times}", "en": "a digest at {times}"},
+    "none": {"vi": "không có", "en": "none"},
+    "on": {"vi": "bật", "en": "on"},
+    "off": {"vi": "tắt", "en": "off"},
+    "language_name": {"vi": "Tiếng Việt", "en": "English"},
+    "btn_topics": {"vi": "Chủ đề", "en": "Topics"},
+    "btn_feeds": {"vi": "Nguồn tin", "en": "Sources"},
+    "btn_mode_digest": {"vi": "Chuyển sang bản tin tổng hợp", "en": "Switch to a digest"},
+    "btn_mode_instant": {"vi": "Chuyển sang nhận ngay", "en": "Switch to instant"},
+    "btn_times": {"vi": "Giờ nhận tổng hợp", "en": "Digest times"},
+    "btn_quiet": {"vi": "Giờ yên lặng", "en": "Quiet hours"},
+    "btn_preview_on": {"vi": "Bật xem trước liên kết", "en": "Link preview on"},
+    "btn_preview_off": {"vi": "Tắt xem trước liên kết", "en": "Link preview off"},
+    "btn_keywords": {"vi": "Từ khóa", "en": "Keywords"},
+    "btn_language": {"vi": "English", "en": "Tiếng Việt"},
+    "btn_done": {"vi": "Xong", "en": "Done"},
+    "btn_all_news": {"vi": "Tất cả tin", "en": "All news"},
+    "btn_back": {"vi": "‹ Quay lại", "en": "‹ Back"},
+    "choose_topics": {
+        "vi": "Chọn các chủ đề bạn muốn nhận (bấm lần nữa để bỏ chọn):",
+        "en": "Choose the topics you want (press again to unselect):",
+    },
+    "choose_topics_none": {
+        "vi": "Cổng thông tin chưa lập danh sách chủ đề; bạn nhận mọi tin.",
+        "en": "The portal has not set up topics yet; you get all news.",
+    },
+    "choose_feeds": {
+        "vi": "Chọn các nguồn tin bạn muốn nhận (bấm lần nữa để bỏ chọn):",
+        "en": "Choose the sources you want (press again to unselect):",
+    },
+    "choose_feeds_none": {"vi": "Chưa có nguồn tin nào.", "en": "There are no sources yet."},
+    "scope_all_set": {"vi": "Bạn sẽ nhận mọi tin.", "en": "You will get all news."},
+    "settings_closed": {
+        "vi": "Đã lưu cài đặt. Gõ /caidat để xem lại.",
+        "en": "Settings saved. Send /settings to see them again.",
+    },
+    "ask_times": {
+        "vi": "Nhập giờ nhận bản tin tổng hợp, ví dụ: 7:00, 19:00 (tối đa 6 mốc). Gõ /huy để hủy.",
+        "en": "Type the digest times, e.g. 7:00, 19:00 (at most 6). Send /cancel to cancel.",
+    },
+    "ask_quiet": {
+        "vi": "Nhập giờ yên lặng, ví dụ: 22:00-06:00, hoặc «tắt». Gõ /huy để hủy.",
+        "en": "Type your quiet hours, e.g. 22:00-06:00, or “off”. Send /cancel to cancel.",
+    },
+    "bad_times": {
+        "vi": "Chưa hiểu giờ bạn nhập. Ví dụ: 7:00, 19:00. Gõ /huy để hủy.",
+        "en": "I could not read those times. Example: 7:00, 19:00. Send /cancel to cancel.",
+    },
+    "bad_quiet": {
+        "vi": "Chưa hiểu giờ yên lặng. Ví dụ: 22:00-06:00 hoặc «tắt». Gõ /huy để hủy.",
+        "en": "I could not read those quiet hours. Example: 22:00-06:00 or “off”. "
+        "Send /cancel to cancel.",
+    },
+    "times_saved": {
+        "vi": "Bạn sẽ nhận bản tin tổng hợp lúc {times}.",
+        "en": "You will get a digest at {times}.",
+    },
+    "quiet_saved": {"vi": "Giờ yên lặng: {quiet}.", "en": "Quiet hours: {quiet}."},
+    "lang_switched": {
+        "vi": "Đã chuyển sang Tiếng Việt.",
+        "en": "Switched to English.",
+    },
+    "keywords_usage": {
+        "vi": "Từ khóa lọc tin (không phân biệt hoa thường, có dấu hay không dấu):\n"
+        "/tukhoa an ninh, giao thông — chỉ nhận tin có các từ này\n"
+        "/tukhoa -xổ số — không nhận tin có từ này\n"
+        "/tukhoa xoa an ninh — bỏ một từ khóa; /tukhoa xoa — bỏ hết",
+        "en": "Keyword filters (case- and diacritic-insensitive):\n"
+        "/keywords an ninh, giao thông — only articles with these words\n"
+        "/keywords -xổ số — never articles with this word\n"
+        "/keywords del an ninh — remove one; /keywords del — remove all",
+    },
+    "keywords_list": {
+        "vi": "Chỉ nhận tin có: {include}\nKhông nhận tin có: {exclude}",
+        "en": "Only articles with: {include}\nNever articles with: {exclude}",
+    },
+    "keywords_added": {"vi": "Đã thêm từ khóa: {words}.", "en": "Keywords added: {words}."},
+    "keyword_removed": {"vi": "Đã bỏ từ khóa «{word}».", "en": "Removed the keyword “{word}”."},
+    "keyword_missing": {"vi": "Không có từ khóa «{word}».", "en": "There is no keyword “{word}”."},
+    "keywords_cleared": {"vi": "Đã bỏ mọi từ khóa.", "en": "All keywords removed."},
+    "keywords_full": {
+        "vi": "Bạn đã có quá nhiều từ khóa; hãy bỏ bớt trước.",
+        "en": "You have too many keywords; remove some first.",
+    },
+    "latest_header_one": {"vi": "Tin mới nhất:", "en": "The latest article:"},
+    "latest_header_other": {"vi": "{count} tin mới nhất:", "en": "The {count} latest articles:"},
+    "latest_none": {
+        "vi": "Chưa có bài viết nào phù hợp với lựa chọn của bạn.",
+        "en": "No articles match your choices yet.",
+    },
+    "search_usage": {
+        "vi": "Cách dùng: /tim <từ cần tìm>, ví dụ /tim an ninh",
+        "en": "Usage: /search <words>, e.g. /search an ninh",
+    },
+    "search_header_one": {
+        "vi": "Kết quả tìm «{query}»: {count} bài",
+        "en": "Search “{query}”: {count} article",
+    },
+    "search_header_other": {
+        "vi": "Kết quả tìm «{query}»: {count} bài",
+        "en": "Search “{query}”: {count} articles",
+    },
+    "search_none": {
+        "vi": "Không tìm thấy bài viết nào cho «{query}».",
+        "en": "No articles found for “{query}”.",
+    },
+    "digest_header_html": {
+        "vi": "🗞 <b>Bản tin tổng hợp</b> — {count} tin",
+        "en": "🗞 <b>Your digest</b> — {count} articles",
+    },
+    "digest_header": {
+        "vi": "🗞 BẢN TIN TỔNG HỢP — {count} tin",
+        "en": "🗞 YOUR DIGEST — {count} articles",
+    },
+    "group_admin_only": {
+        "vi": "Chỉ quản trị viên của nhóm mới thay đổi được việc nhận tin của nhóm.",
+        "en": "Only the group's administrators can change its news subscription.",
+    },
+    "cli_topic_added": {"vi": "Chủ đề #{id}: {name}", "en": "Topic #{id}: {name}"},
+    "cli_topic_removed": {"vi": "Đã xóa chủ đề #{id}.", "en": "Removed topic #{id}."},
+    "cli_topic_missing": {"vi": "Không có chủ đề {name}.", "en": "There is no topic {name}."},
+    "cli_topic_mapped": {
+        "vi": "Chuyên mục «{category}» → chủ đề {name}.",
+        "en": "Category “{category}” → topic {name}.",
+    },
+    "cli_topic_unmapped": {
+        "vi": "Đã bỏ chuyên mục «{category}».",
+        "en": "Category “{category}” unmapped.",
+    },
+    "cli_no_topics": {
+        "vi": "Chưa có chủ đề nào. Thêm bằng: bantin topics add TÊN",
+        "en": "No topics yet. Add one with: bantin topics add NAME",
+    },
+    "cli_topic_line": {
+        "vi": "#{id} {name} — mời: {link} — chuyên mục: {categories}",
+        "en": "#{id} {name} — invite: {link} — categories: {categories}",
+    },
+    "cli_qr_written": {
+        "vi": "Đã ghi mã QR của {link} vào {path}.",
+        "en": "Wrote the QR code of {link} to {path}.",
+    },
+    "cli_qr_usage": {
+        "vi": "Cần đúng một trong hai: --topic hoặc --source.",
+        "en": "Give exactly one of --topic or --source.",
+    },
+    "cli_qr_no_username": {
+        "vi": "Cần tên bot: dùng --bot TÊN hoặc đặt BANTIN_BOT_USERNAME.",
+        "en": "The bot's username is needed: pass --bot NAME or set BANTIN_BOT_USERNAME.",
+    },
+    "menu_choose": {
+        "vi": "Trả lời bằng một số để chọn:",
+        "en": "Reply with a number to choose:",
+    },
+    "menu_code_line": {
+        "vi": "{label}: trả lời {code}",
+        "en": "{label}: reply {code}",
+    },
+    "zalo_outside_window": {
+        "vi": "Không gửi: người dùng không tương tác với OA trong 7 ngày qua (quy định của Zalo).",
+        "en": "Not sent: the user has not interacted with the OA in the last 7 days (Zalo's rule).",
+    },
+    "zalo_oa_reauth": {
+        "vi": "Zalo OA: mã làm mới (refresh token) không còn dùng được ({error}). Hãy cấp "
+        "quyền lại cho ứng dụng trên developers.zalo.me, đặt BANTIN_ZALO_OA_REFRESH_TOKEN "
+        "mới và khởi động lại.",
+        "en": "Zalo OA: the refresh token no longer works ({error}). Re-authorize the app on "
+        "developers.zalo.me, set a new BANTIN_ZALO_OA_REFRESH_TOKEN and restart.",
+    },
 }
 
 
@@ -402,3 +618,288 @@ def language_of(code: str | None) -> str:
     if code and code.split("-")[0].lower() in LANGUAGES:
         return code.split("-")[0].lower()
     return DEFAULT_LANGUAGE
+
+
+# -- issue 6: staff tools. Their own block, merged into CATALOG once at import (a dict literal,
+# no I/O), so parallel work on the catalog above never collides with it.
+CATALOG.update(
+    {
+        # guided /broadcast
+        "wizard_compose": {
+            "vi": (
+                "Soạn thông báo (bước 1/5). Gửi nội dung; có thể dùng *chữ đậm*, _chữ nghiêng_ "
+                "và [liên kết](https://...). Gõ /huy để hủy.\n"
+                "Gửi nhanh một dòng: /broadcast <nội dung>"
+            ),
+            "en": (
+                "Compose an announcement (step 1/5). Send its text; you may use *bold*, "
+                "_italic_ and [links](https://...). Send /cancel to stop.\n"
+                "One line, no questions: /broadcast <text>"
+            ),
+        },
+        "wizard_photo": {
+            "vi": "Bước 2/5: gửi một ảnh kèm thông báo, hoặc bấm «Không kèm ảnh».",
+            "en": "Step 2/5: send a photo to go with it, or press “No photo”.",
+        },
+        "wizard_skip_photo": {"vi": "Không kèm ảnh", "en": "Không kèm ảnh (No photo)"},
+        "wizard_photo_expected": {
+            "vi": "Đang chờ ảnh. Gửi một ảnh, hoặc bấm «Không kèm ảnh».",
+            "en": "Waiting for a photo. Send one, or press “No photo”.",
+        },
+        "wizard_audience": {
+            "vi": "Bước 3/5: gửi tới ai?",
+            "en": "Step 3/5: who should receive it?",
+        },
+        "wizard_everyone": {"vi": "Tất cả người đăng ký", "en": "Everyone subscribed"},
+        "wizard_topic": {"vi": "Chủ đề: {name}", "en": "Topic: {name}"},
+        "wizard_source": {"vi": "Nguồn tin: {name}", "en": "Source: {name}"},
+        "wizard_time": {
+            "vi": (
+                "Bước 4/5: gửi lúc nào? Bấm «Gửi ngay», hoặc nhập giờ theo giờ Việt Nam: "
+                "HH:MM (hôm nay) hoặc DD/MM HH:MM hoặc DD/MM/YYYY HH:MM."
+            ),
+            "en": (
+                "Step 4/5: when? Press “Now”, or type a time in Vietnam time: HH:MM (today), "
+                "DD/MM HH:MM or DD/MM/YYYY HH:MM."
+            ),
+        },
+        "wizard_now": {"vi": "Gửi ngay", "en": "Gửi ngay (Now)"},
+        "wizard_when_now": {"vi": "ngay khi xác nhận", "en": "as soon as confirmed"},
+        "wizard_time_bad": {
+            "vi": "Không hiểu thời gian «{value}». Ví dụ: 07:30 hoặc 05/12 07:30.",
+            "en": "Cannot read the time “{value}”. For example: 07:30 or 05/12 07:30.",
+        },
+        "wizard_time_past": {
+            "vi": "Thời điểm {when} đã qua. Nhập một thời điểm sắp tới, hoặc bấm «Gửi ngay».",
+            "en": "{when} has passed. Type a time to come, or press “Now”.",
+        },
+        "wizard_urgent": {
+            "vi": "Bước 5/5: thông báo khẩn? Tin khẩn được gửi cả trong giờ yên lặng.",
+            "en": "Step 5/5: urgent? Urgent announcements are sent during quiet hours too.",
+        },
+        "wizard_urgent_yes": {"vi": "Khẩn", "en": "Khẩn (Urgent)"},
+        "wizard_urgent_no": {"vi": "Bình thường", "en": "Bình thường (Normal)"},
+        "wizard_preview_title": {
+            "vi": "Xem trước — người nhận sẽ thấy đúng như tin dưới đây:",
+            "en": "Preview — recipients will see exactly the message below:",
+        },
+        "wizard_summary": {
+            "vi": (
+                "Thông báo #{id}\nNgười nhận: {audience} ({count} người)\nThời điểm: {when}\n"
+                "Mức độ: {urgent}\nBấm «Gửi» để xác nhận hoặc «Hủy»."
+            ),
+            "en": (
+                "Announcement #{id}\nRecipients: {audience} ({count} people)\nWhen: {when}\n"
+                "Priority: {urgent}\nPress “Gửi” to confirm or “Hủy” to cancel."
+            ),
+        },
+        "wizard_scheduled": {
+            "vi": "Đã hẹn gửi thông báo #{id} lúc {when}. Xem hoặc hủy bằng /broadcasts.",
+            "en": "Announcement #{id} is scheduled for {when}. See or cancel it with /broadcasts.",
+        },
+        "wizard_stale": {
+            "vi": "Bản nháp này không còn ở bước đó. Gõ /broadcast để soạn lại.",
+            "en": "This draft is no longer at that step. Send /broadcast to start again.",
+        },
+        # /broadcasts
+        "broadcasts_none": {"vi": "Chưa có thông báo nào.", "en": "No announcements yet."},
+        "broadcasts_title": {"vi": "Thông báo gần đây:", "en": "Recent announcements:"},
+        "broadcasts_line": {
+            "vi": (
+                "#{id} · {status} · {when} · đã gửi {sent}, chờ {pending}, lỗi {failed}, "
+                "chặn bot {blocked}, đã hủy {cancelled} — {text}"
+            ),
+            "en": (
+                "#{id} · {status} · {when} · sent {sent}, waiting {pending}, failed {failed}, "
+                "blocked {blocked}, cancelled {cancelled} — {text}"
+            ),
+        },
+        "broadcasts_cancel_button": {"vi": "Hủy #{id}", "en": "Hủy #{id} (Cancel)"},
+        "broadcast_status_draft": {"vi": "nháp", "en": "draft"},
+        "broadcast_status_scheduled": {"vi": "đã hẹn giờ", "en": "scheduled"},
+        "broadcast_status_queued": {"vi": "đang gửi", "en": "sending"},
+        "broadcast_status_finished": {"vi": "đã gửi xong", "en": "finished"},
+        "broadcast_status_cancelled": {"vi": "đã hủy", "en": "cancelled"},
+        "broadcast_stopped": {
+            "vi": "Đã hủy thông báo #{id}: dừng {pending} tin chưa gửi; {sent} tin đã gửi trước.",
+            "en": "Announcement #{id} cancelled: {pending} unsent stopped; {sent} already sent.",
+        },
+        "broadcast_not_cancellable": {
+            "vi": "Thông báo #{id} không thể hủy nữa (đã gửi xong hoặc đã hủy).",
+            "en": "Announcement #{id} can no longer be cancelled (finished or cancelled).",
+        },
+        # feedback inbox
+        "ticket_reply_card_html": {
+            "vi": "↩️ <b>Phản hồi #{ticket}</b> — {name} trả lời thêm:\n\n{text}",
+            "en": "↩️ <b>Feedback #{ticket}</b> — {name} replied:\n\n{text}",
+        },
+        "ticket_reply_card": {
+            "vi": "↩️ Phản hồi #{ticket} — {name} trả lời thêm:\n\n{text}",
+            "en": "↩️ Feedback #{ticket} — {name} replied:\n\n{text}",
+        },
+        "ticket_status_open": {"vi": "Trạng thái: chưa xử lý", "en": "Status: open"},
+        "ticket_status_answered": {"vi": "Trạng thái: đã trả lời", "en": "Status: answered"},
+        "ticket_status_closed": {"vi": "Trạng thái: đã xử lý", "en": "Status: closed"},
+        "ticket_banned": {
+            "vi": "Người gửi đang bị chặn phản hồi.",
+            "en": "This citizen is banned from sending feedback.",
+        },
+        "ticket_answer_button": {"vi": "Trả lời", "en": "Trả lời (Answer)"},
+        "ticket_close_button": {"vi": "Đã xử lý", "en": "Đã xử lý (Done)"},
+        "ticket_ban_button": {"vi": "Chặn", "en": "Chặn (Ban)"},
+        "ticket_unban_button": {"vi": "Bỏ chặn", "en": "Bỏ chặn (Unban)"},
+        "ticket_missing": {
+            "vi": "Không tìm thấy phản hồi #{ticket}.",
+            "en": "Feedback #{ticket} was not found.",
+        },
+        "answer_prompt": {
+            "vi": "Nhập câu trả lời cho phản hồi #{ticket} (gõ /huy để thôi).",
+            "en": "Type the answer to feedback #{ticket} (send /cancel to stop).",
+        },
+        "answer_empty": {
+            "vi": "Câu trả lời cần có nội dung chữ.",
+            "en": "The answer needs some text.",
+        },
+        "answer_too_long": {
+            "vi": "Câu trả lời dài {length} ký tự, tối đa {limit} ký tự.",
+            "en": "The answer is {length} characters; at most {limit}.",
+        },
+        "answer_queued": {
+            "vi": "Đã gửi trả lời phản hồi #{ticket} tới người dân.",
+            "en": "The answer to feedback #{ticket} is on its way to the citizen.",
+        },
+        "answer_html": {
+            "vi": (
+                "💬 <b>Cơ quan trả lời phản hồi #{ticket}</b>\n<blockquote>{quoted}</blockquote>"
+                "\n\n{answer}\n\n<i>Trả lời tin nhắn này nếu bạn muốn nói thêm.</i>"
+            ),
+            "en": (
+                "💬 <b>The office answered your feedback #{ticket}</b>\n"
+                "<blockquote>{quoted}</blockquote>\n\n{answer}\n\n"
+                "<i>Reply to this message to add something.</i>"
+            ),
+        },
+        "answer": {
+            "vi": (
+                "💬 Cơ quan trả lời phản hồi #{ticket}\n« {quoted} »\n\n{answer}\n\n"
+                "Trả lời tin nhắn này nếu bạn muốn nói thêm."
+            ),
+            "en": (
+                "💬 The office answered your feedback #{ticket}\n« {quoted} »\n\n{answer}\n\n"
+                "Reply to this message to add something."
+            ),
+        },
+        "ticket_closed": {
+            "vi": "Phản hồi #{ticket} đã được đánh dấu đã xử lý.",
+            "en": "Feedback #{ticket} is marked as done.",
+        },
+        "ticket_already_closed": {
+            "vi": "Phản hồi #{ticket} đã được xử lý trước đó.",
+            "en": "Feedback #{ticket} was already done.",
+        },
+        "citizen_banned": {
+            "vi": "Đã chặn người gửi phản hồi #{ticket}.",
+            "en": "The sender of feedback #{ticket} is banned.",
+        },
+        "citizen_unbanned": {
+            "vi": "Đã bỏ chặn người gửi phản hồi #{ticket}.",
+            "en": "The sender of feedback #{ticket} is no longer banned.",
+        },
+        "inbox_empty": {
+            "vi": "Không có phản hồi nào đang chờ xử lý.",
+            "en": "No open feedback.",
+        },
+        "inbox_title": {
+            "vi": "Phản hồi chờ xử lý ({count}):",
+            "en": "Open feedback ({count}):",
+        },
+        "inbox_line": {
+            "vi": "#{ticket} · {name} · {when} — {text}",
+            "en": "#{ticket} · {name} · {when} — {text}",
+        },
+        "inbox_answer_button": {"vi": "Trả lời #{ticket}", "en": "Trả lời #{ticket} (Answer)"},
+        # citizens
+        "feedback_banned": {
+            "vi": (
+                "Xin lỗi, cơ quan hiện không nhận phản hồi từ tài khoản này. Bạn vẫn nhận bản tin "
+                "bình thường."
+            ),
+            "en": (
+                "Sorry, the office is not accepting feedback from this account. You still "
+                "receive the news as usual."
+            ),
+        },
+        "feedback_rate_limited": {
+            "vi": (
+                "Cảm ơn bạn! Bạn đã gửi khá nhiều phản hồi trong ít phút. Mời bạn gửi tiếp sau "
+                "khoảng {minutes} phút nữa."
+            ),
+            "en": (
+                "Thank you! You have sent a lot of feedback in a few minutes. Please send more "
+                "in about {minutes} minutes."
+            ),
+        },
+        "feedback_reply_thanks": {
+            "vi": "Đã chuyển ý kiến của bạn vào phản hồi #{ticket}. Cảm ơn bạn!",
+            "en": "Your message was added to feedback #{ticket}. Thank you!",
+        },
+        # /staff
+        "admin_only": {
+            "vi": "Xin lỗi, chức năng này chỉ dành cho quản trị viên.",
+            "en": "Sorry, this is for admins only.",
+        },
+        "staff_list_title": {"vi": "Cán bộ:", "en": "Staff:"},
+        "staff_list_line": {
+            "vi": "• {platform}:{user} — {role}",
+            "en": "• {platform}:{user} — {role}",
+        },
+        "staff_usage": {
+            "vi": "Cách dùng: /staff add <mã người dùng> [admin|editor] · /staff remove <mã>",
+            "en": "Usage: /staff add <user id> [admin|editor] · /staff remove <id>",
+        },
+        "staff_added": {
+            "vi": "Đã thêm {user} với vai trò {role}.",
+            "en": "{user} added as {role}.",
+        },
+        "staff_removed": {"vi": "Đã xóa {user} khỏi danh sách cán bộ.", "en": "{user} removed."},
+        "staff_missing": {
+            "vi": "{user} không có trong danh sách cán bộ.",
+            "en": "{user} is not staff.",
+        },
+        "staff_last_admin": {
+            "vi": "Không thể xóa quản trị viên cuối cùng.",
+            "en": "The last admin cannot be removed.",
+        },
+        # CLI
+        "cli_staff_added": {
+            "vi": "Đã thêm {platform}:{user} ({role}).",
+            "en": "Added {platform}:{user} ({role}).",
+        },
+        "cli_staff_removed": {
+            "vi": "Đã xóa {platform}:{user}.",
+            "en": "Removed {platform}:{user}.",
+        },
+        "cli_staff_missing": {
+            "vi": "{platform}:{user} không có trong danh sách cán bộ.",
+            "en": "{platform}:{user} is not staff.",
+        },
+        "cli_staff_bad_role": {
+            "vi": "Vai trò «{role}» không hợp lệ; dùng admin hoặc editor.",
+            "en": "Unknown role “{role}”; use admin or editor.",
+        },
+        "cli_staff_none": {"vi": "Chưa có cán bộ nào.", "en": "No staff yet."},
+        "cli_audit_none": {"vi": "Nhật ký trống.", "en": "The audit log is empty."},
+        "cli_export_bad_format": {
+            "vi": "Định dạng «{format}» không hỗ trợ; dùng csv hoặc xlsx.",
+            "en": "Unknown format “{format}”; use csv or xlsx.",
+        },
+        "cli_export_bad_date": {
+            "vi": "Ngày «{value}» không hợp lệ; dùng YYYY-MM-DD.",
+            "en": "Cannot read the date “{value}”; use YYYY-MM-DD.",
+        },
+        "cli_export_xlsx_needs_file": {
+            "vi": "Xuất XLSX cần --output TỆP.xlsx.",
+            "en": "XLSX export needs --output FILE.xlsx.",
+        },
+    }
+)

@@ -55,7 +55,32 @@ class Settings(BaseSettings):
     feed_max_bytes: int = Field(default=10_000_000, ge=10_000, le=200_000_000)
     feed_parse_timeout: float = Field(default=20.0, gt=0, le=600)
     feed_alert_after: int = Field(default=5, ge=1, le=1000)  # failures in a row before staff hear
+    # Hosts besides a feed's own that its items' article pages may be fetched from ("host",
+    # "host:port", "*.domain"): items come from outside, so their links are not trusted.
+    article_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
     log_level: str = "INFO"
+    # Zalo Bot Platform (Telegram-like; polling unless a webhook URL is set).
+    zalo_bot_token: SecretStr | None = None
+    zalo_api_url: str = "https://bot-api.zaloplatforms.com"
+    zalo_webhook_secret: SecretStr | None = None  # X-Bot-Api-Secret-Token, 8-256 characters
+    zalo_webhook_url: str | None = None  # public https URL of this server's /zalo/bot
+    zalo_webhook_listen: str | None = None  # "host:port" our webhook server binds (bot and OA)
+    zalo_staff_chat_id: str | None = None  # a Zalo chat where feedback lands
+    zalo_admin_ids: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Zalo Official Account API v3. The tokens here only seed the database: once a refresh has
+    # rotated them, the stored pair wins (a changed BANTIN_ZALO_OA_REFRESH_TOKEN re-seeds).
+    zalo_oa_app_id: str | None = None
+    zalo_oa_secret_key: SecretStr | None = None  # the app's secret key (token refresh header)
+    zalo_oa_webhook_secret: SecretStr | None = None  # the OA secret key (X-ZEvent-Signature)
+    zalo_oa_access_token: SecretStr | None = None
+    zalo_oa_refresh_token: SecretStr | None = None
+    zalo_oa_api_url: str = "https://openapi.zalo.me"
+    zalo_oa_oauth_url: str = "https://oauth.zaloapp.com"
+    # Issue 5. Quiet hours of subscribers who have not chosen their own ("HH:MM-HH:MM" in
+    # Asia/Ho_Chi_Minh, or "off"): pushes made inside them wait until the window ends.
+    quiet_hours: str = "22:00-06:00"
+    digest_check_interval: float = Field(default=60.0, ge=5, le=3600)  # seconds
+    bot_username: str | None = None  # for invitation links when getMe is not at hand (bantin qr)
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -77,6 +102,17 @@ class Settings(BaseSettings):
                 raise ValueError(f"'{url}' is not an http(s):// or file:// URL")
         return urls
 
+    @field_validator("article_hosts", mode="before")
+    @classmethod
+    def _article_hosts(cls, value: object) -> list[str]:
+        hosts = _split_csv(value)
+        for host in hosts:
+            if "/" in host.split("://", 1)[-1] or " " in host:
+                raise ValueError(
+                    f"'{host}' is not a host name (examples: cdn.example.vn, *.gov.vn)"
+                )
+        return hosts
+
     @field_validator("telegram_api_url")
     @classmethod
     def _api_url(cls, value: str) -> str:
@@ -92,6 +128,57 @@ class Settings(BaseSettings):
         if isinstance(value, str) and ":" not in value:
             raise ValueError("does not look like a bot token (expected '<digits>:<secret>')")
         return value
+
+    @field_validator("zalo_admin_ids", mode="before")
+    @classmethod
+    def _zalo_admin_ids(cls, value: object) -> list[str]:
+        return _split_csv(value)  # Zalo ids are opaque strings (e.g. "e4ea2cd5189df1c3a88c")
+
+    @field_validator("zalo_api_url", "zalo_oa_api_url", "zalo_oa_oauth_url")
+    @classmethod
+    def _zalo_urls(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator(
+        "zalo_bot_token",
+        "zalo_webhook_secret",
+        "zalo_oa_secret_key",
+        "zalo_oa_webhook_secret",
+        "zalo_oa_access_token",
+        "zalo_oa_refresh_token",
+        "zalo_staff_chat_id",
+        "zalo_oa_app_id",
+        "zalo_webhook_url",
+        "zalo_webhook_listen",
+        mode="before",
+    )
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("zalo_webhook_listen")
+    @classmethod
+    def _listen(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        host, _, port = value.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("expected host:port, e.g. 0.0.0.0:8443")
+        return value
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet_hours(cls, value: str) -> str:
+        from jobs.digest import parse_quiet
+
+        parsed = parse_quiet(value)
+        if parsed is None:
+            raise ValueError("expected HH:MM-HH:MM (e.g. 22:00-06:00) or off")
+        return parsed
 
     @field_validator("log_level")
     @classmethod
@@ -120,9 +207,34 @@ class Settings(BaseSettings):
             )
         return self
 
+    @model_validator(mode="after")
+    def _zalo_pairs(self) -> Settings:
+        secret = self.zalo_webhook_secret
+        if secret is not None and not 8 <= len(secret.get_secret_value()) <= 256:
+            raise ValueError("BANTIN_ZALO_WEBHOOK_SECRET must be 8 to 256 characters long")
+        if self.zalo_webhook_url and (secret is None or not self.zalo_webhook_listen):
+            raise ValueError(
+                "BANTIN_ZALO_WEBHOOK_URL needs BANTIN_ZALO_WEBHOOK_SECRET and "
+                "BANTIN_ZALO_WEBHOOK_LISTEN (the address this server listens on)"
+            )
+        oa = [self.zalo_oa_app_id, self.zalo_oa_secret_key, self.zalo_oa_refresh_token]
+        if any(v is not None for v in oa) and not all(v is not None for v in oa):
+            raise ValueError(
+                "the Zalo Official Account needs BANTIN_ZALO_OA_APP_ID, "
+                "BANTIN_ZALO_OA_SECRET_KEY and BANTIN_ZALO_OA_REFRESH_TOKEN together"
+            )
+        return self
+
+    @property
+    def zalo_oa_enabled(self) -> bool:
+        return self.zalo_oa_app_id is not None and self.zalo_oa_refresh_token is not None
+
     @property
     def console_mode(self) -> bool:
-        return self.telegram_token is None
+        """No platform configured: the console demo runs instead."""
+        return (
+            self.telegram_token is None and self.zalo_bot_token is None and not self.zalo_oa_enabled
+        )
 
 
 class SettingsError(Exception):
@@ -143,7 +255,7 @@ def settings_errors(err: ValidationError) -> list[str]:
         field = str(problem["loc"][0])
         given = problem.get("input")
         shown = "" if isinstance(given, dict) or given is None else f" (got {given!r})"
-        if field.endswith("token"):
+        if field.endswith(("token", "secret", "secret_key")):
             shown = ""  # never echo a secret, not even a wrong one
         lines.append(f"{PREFIX}{field.upper()}: {message}{shown}")
     return lines

@@ -51,7 +51,7 @@ from bot.telegram_http import AiohttpRequest
 log = logging.getLogger(__name__)
 
 PLATFORM = "telegram"
-ALLOWED_UPDATES = ["message", "callback_query"]
+ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member", "channel_post"]
 COMMANDS = [
     ("start", "Đăng ký nhận tin"),
     ("stop", "Ngừng nhận tin"),
@@ -163,11 +163,44 @@ class TelegramChannel:
             }
         if self.paid_broadcast:
             params["allow_paid_broadcast"] = True
+        if message.photo_url:
+            photo = await self._send_photo(params, message.photo_url)
+            if photo is not None:
+                return photo
         try:
             sent = await self.bot.do_api_request("sendMessage", api_kwargs=params)
         except TelegramError as err:
             raise translate(err) from None
         return str(sent["message_id"])
+
+    async def _send_photo(self, params: dict[str, object], photo_url: str) -> str | None:
+        """sendPhoto with the text as caption; None when Telegram cannot use the image (a
+        dead link, a page that is not an image, too large) so the caller sends text instead.
+
+        Errors that are not about the image (blocked, flood, parse) are raised as usual.
+        """
+        photo = {k: v for k, v in params.items() if k not in ("text", "link_preview_options")}
+        photo["photo"] = photo_url
+        photo["caption"] = params["text"]
+        try:
+            sent = await self.bot.do_api_request("sendPhoto", api_kwargs=photo)
+        except TelegramError as err:
+            mapped = translate(err)
+            if isinstance(mapped, Rejected) and mapped.reason == "other":
+                log.info("photo refused; sending text", extra={"error": mapped.description})
+                return None
+            raise mapped from None
+        return str(sent["message_id"])
+
+    async def is_admin(self, chat_id: str, user_id: str) -> bool:
+        """Whether the user administers the chat, asked of Telegram now (getChatMember)."""
+        try:
+            member = await self.bot.do_api_request(
+                "getChatMember", api_kwargs={"chat_id": _chat(chat_id), "user_id": int(user_id)}
+            )
+        except TelegramError as err:
+            raise translate(err) from None
+        return member.get("status") in ("creator", "administrator")
 
     async def edit(self, chat_id: str, message_id: str, message: OutMessage) -> None:
         try:
@@ -210,7 +243,9 @@ def to_event(update: Update) -> Event | None:
             return None
         who = _who(cq.message, cq.from_user.id, cq.from_user.full_name, cq.from_user.language_code)
         return Press(who=who, data=cq.data, message_id=str(cq.message.message_id), press_id=cq.id)
-    message = update.message
+    if update.my_chat_member is not None:
+        return _membership(update)
+    message = update.message or update.channel_post
     if message is None or message.text is None:
         return None
     user = message.from_user
@@ -231,6 +266,28 @@ def to_event(update: Update) -> Event | None:
         reply_to=str(reply_to.message_id) if reply_to is not None else None,
         message_id=str(message.message_id),
     )
+
+
+def _membership(update: Update) -> Event | None:
+    """The bot made administrator of a channel subscribes it: only a channel's administrators
+    can do that. (A group is subscribed by an administrator's /start; a chat that removed the
+    bot is deactivated by the deliverer on its first refused send.)"""
+    change = update.my_chat_member
+    assert change is not None
+    chat = change.chat
+    if chat.type == "private":
+        return None  # a user blocking the bot: the deliverer learns it from the 403
+    who = Who(
+        platform=PLATFORM,
+        chat_id=str(chat.id),
+        user_id=str(change.from_user.id),
+        chat_type=chat.type,
+        display_name=chat.title,
+    )
+    status = change.new_chat_member.status
+    if chat.type == "channel" and status == "administrator":
+        return Command(who=who, name="start")
+    return None
 
 
 class UpdatePoller:

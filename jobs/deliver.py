@@ -28,11 +28,13 @@ from bot.channel import (
     Rejected,
     Transient,
 )
-from bot.render import render_announcement, render_article, split_message
-from jobs.fanout import ANNOUNCEMENT, ARTICLE
+from bot.render import render_announcement, render_answer, render_article_for, split_message
+from jobs.fanout import ANNOUNCEMENT, ARTICLE, DIGEST, render_item
 from jobs.pacing import Pacer
 from jobs.recorder import SentRecorder
 from jobs.retry import MAX_ATTEMPTS, backoff, exhausted
+from storage.feedback import ANSWER_KIND
+from storage.preferences import extra
 from storage.records import Announcement, Article, Delivery, Subscriber
 from storage.store import Store
 
@@ -72,6 +74,7 @@ class Deliverer:
         self._wake = asyncio.Event()
         self._articles: dict[int, Article | None] = {}
         self._announcements: dict[int, Announcement | None] = {}
+        self._link_preview: dict[int, bool] = {}
         self._gate = asyncio.Semaphore(concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
         self._recorder = SentRecorder(store, clock, max_batch=max(1, concurrency // 2))
@@ -174,6 +177,10 @@ class Deliverer:
         if not rows:
             return 0
         subs = await self._store.subscribers.get_many([r.subscriber_id for r in rows])
+        article_rows = [r.subscriber_id for r in rows if r.kind == ARTICLE]
+        if article_rows:  # one read for the batch's link-preview choices
+            prefs = await extra(self._store).preferences.get_many(article_rows)
+            self._link_preview = {i: p.link_preview for i, p in prefs.items()}
         for i, row in enumerate(rows):
             if stop is not None and stop.is_set():
                 # Stop claiming work: give the rest back right away instead of waiting on leases.
@@ -280,6 +287,11 @@ class Deliverer:
                 chat_id = err.new_chat_id
                 continue
             except Rejected as err:
+                if err.reason == "window":
+                    # Outside the platform's messaging window (Zalo OA: 7 days since the
+                    # citizen last wrote): not a failure to retry, and not the citizen's fault.
+                    await store.deliveries.cancel(row.id, reason=err.description)
+                    return
                 if err.reason == "parse" and not fallback_used:
                     log.warning(
                         "markup rejected; sending as plain text",
@@ -344,7 +356,12 @@ class Deliverer:
                 self._articles[row.item_id] = await self._store.articles.get(row.item_id)
                 self._trim(self._articles)
             article = self._articles[row.item_id]
-            return render_article(article, sub.language, caps) if article else None
+            if article is None:
+                return None
+            preview = self._link_preview.get(sub.id, False)
+            return render_article_for(article, sub.language, caps, link_preview=preview)
+        if row.kind == DIGEST:
+            return await render_item(self._store, row, sub, caps)
         if row.kind == ANNOUNCEMENT:
             if row.item_id not in self._announcements:
                 got = await self._store.announcements.get(row.item_id)
@@ -354,6 +371,9 @@ class Deliverer:
             if ann is None or ann.status != "queued":
                 return None
             return render_announcement(ann, sub.language, caps)
+        if row.kind == ANSWER_KIND:  # a staff answer to a citizen's feedback, quoting it
+            answer = await self._store.feedback.answer_context(row.item_id)
+            return render_answer(answer, sub.language, caps) if answer else None
         log.error("unknown outbox kind", extra={"delivery": row.id, "kind": row.kind})
         return None
 

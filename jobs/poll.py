@@ -1,9 +1,18 @@
 """Polling: fetch each due feed, parse, decide what is new, summarize once, store.
 
 I/O (fetch, storage) stays here and on the event loop; decisions are the pure functions of
-jobs.decide; parsing and summarizing are CPU work and run in a process pool, because feedparser
-costs ~5.5 ms per ordinary feed (a 500-feed poll is seconds of CPU: both cores, not one thread
-holding the GIL) and ~6 s/MB on broken XML (a hostile feed must not stall anything else).
+jobs.decide; parsing is CPU work and runs in a process pool, because feedparser costs ~5.5 ms
+per ordinary feed (a 500-feed poll is seconds of CPU: both cores, not one thread holding the
+GIL) and ~6 s/MB on broken XML (a hostile feed must not stall anything else). The worker also
+turns every entry's HTML into plain text, so one round trip per feed carries all of its CPU
+work except summaries: those are needed only for the few entries that turn out to be new and
+pushed, are made after the database said which ones that is, and are made on the event loop
+when the text is short (~0.2 ms an entry, less than a trip to a worker) or in the pool when it
+is long. Backlog marked seen on a feed's first poll is never pushed, so it gets no summary.
+
+Article pages: a new, pushed entry whose feed carries only a teaser (jobs.article.is_teaser)
+has its page fetched (the feed's host or BANTIN_ARTICLE_HOSTS only, under the same per-host
+limit as feeds) and the page's main text becomes the article body and the summary's source.
 
 Politeness: at most ``concurrency`` feeds in flight overall and ``per_host`` per host name, feeds
 taken in an order that interleaves hosts (so one big portal does not hold every slot), and the
@@ -20,14 +29,15 @@ import asyncio
 import logging
 import multiprocessing
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import AbstractAsyncContextManager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from jobs.article import fetch_article_text, is_teaser
 from jobs.decide import (
     DEFAULT_BOUNDS,
     PollBounds,
@@ -41,7 +51,6 @@ from jobs.decide import (
     retry_after,
     select_new,
     server_asked_to_wait,
-    unique_links,
 )
 from jobs.fetch import fetch_feed
 from jobs.parse import FeedParseError, ParsedEntry, ParsedFeed, parse_feed
@@ -58,6 +67,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 FLUSH_EVERY = 200  # feed records per bookkeeping transaction
+# Up to this many characters of text to summarize for one feed are summarized on the event loop
+# (~1 ms per 3,000 characters): cheaper than a trip to a worker, and too short to stall the
+# loop. Longer texts (a fetched article page, a feed of full articles) go to the pool.
+INLINE_SUMMARY_CHARS = 20_000
+ARTICLE_MAX_BYTES = 2_000_000
+ARTICLE_TIMEOUT = 20.0
 
 
 @dataclass
@@ -84,36 +99,60 @@ class PollReport:
 # -- CPU work, run in worker processes (module-level functions: they are pickled by name) ------
 
 
-def to_new_article(entry: ParsedEntry, summary_chars: int) -> NewArticle:
-    """Extract plain text and summarize one entry (CPU only)."""
+@dataclass(frozen=True)
+class PreparedFeed:
+    """A parsed feed whose entries carry plain text instead of HTML (what a worker returns).
+
+    ``texts[guid]`` is (content, teaser): the plain text of the entry's full content and of
+    its description, '' when absent. The entries' own ``*_html`` fields are emptied, so the
+    HTML does not travel back to the poller beside its text, and their links are already
+    ``normalize_link``-ed (the form stored and compared), so the poller need not do it again
+    for every entry of every feed.
+    """
+
+    feed: ParsedFeed
+    texts: Mapping[str, tuple[str, str]]
+
+
+def entry_texts(entry: ParsedEntry) -> tuple[str, str]:
+    """(content, teaser) as plain text; script and style never reach either (jobs.text)."""
     content = html_to_text(entry.content_html) if entry.content_html else ""
     teaser = html_to_text(entry.summary_html) if entry.summary_html else ""
-    body = content or teaser
-    sapo = teaser if content and teaser else None
-    summary = summarize(entry.title, body, sapo=sapo, max_chars=summary_chars)
-    return NewArticle(
-        guid=entry.guid[:1000],
-        link=normalize_link(entry.link),
-        title=entry.title or "—",
-        summary=summary,
-        body=body or None,
-        image_url=entry.image_url,
-        categories=entry.categories,
-        published_at=entry.published,
-    )
+    return content, teaser
 
 
-def parse_job(body: bytes, url: str, headers: Mapping[str, str]) -> ParsedFeed | str:
-    """parse_feed in a worker; a FeedParseError comes back as its message (exceptions with
-    keyword-only arguments do not survive pickling intact)."""
+def parse_job(body: bytes, url: str, headers: Mapping[str, str]) -> PreparedFeed | str:
+    """parse_feed and the entries' plain text, in a worker; a FeedParseError comes back as its
+    message (exceptions with keyword-only arguments do not survive pickling intact)."""
     try:
-        return parse_feed(body, url=url, headers=headers)
+        parsed = parse_feed(body, url=url, headers=headers)
     except FeedParseError as err:
         return str(err)
+    texts = {e.guid: entry_texts(e) for e in parsed.entries}
+    entries = tuple(
+        replace(e, link=normalize_link(e.link), summary_html="", content_html="")
+        for e in parsed.entries
+    )
+    return PreparedFeed(replace(parsed, entries=entries), texts)
 
 
-def summarize_job(entries: Sequence[ParsedEntry], summary_chars: int) -> list[NewArticle]:
-    return [to_new_article(e, summary_chars) for e in entries]
+def summary_source(content: str, teaser: str, page: str | None = None) -> tuple[str, str | None]:
+    """(body, sapo) to summarize: the fullest text wins, and the feed's description counts as
+    a sapo only beside a fuller text (a summary of a sapo by itself is the sapo again)."""
+    body = page or content or teaser
+    sapo = teaser if (page or content) and teaser else None
+    return body, sapo
+
+
+def summarize_job(texts: Sequence[tuple[str, str, str | None]], summary_chars: int) -> list[str]:
+    """Summaries of (title, body, sapo) triples, in order."""
+    return [
+        summarize(title, body, sapo=sapo, max_chars=summary_chars) for title, body, sapo in texts
+    ]
+
+
+def _ready() -> None:
+    """A no-op job: its answer means the worker is up."""
 
 
 # -- the pool ------------------------------------------------------------------------------------
@@ -131,6 +170,10 @@ class CpuPool:
     it are retried once on the new pool. Jobs are admitted only as workers are free, so the
     deadline measures running time, not time spent queueing behind other feeds.
 
+    Workers start on the first job, in a thread: the first start costs ~0.5 s (the forkserver
+    imports this module) and would otherwise freeze the event loop, and with it every fetch in
+    flight; a poll where every feed answers 304 starts none.
+
     ``workers=0`` runs jobs in a thread instead (no deadline enforcement): for environments
     where processes cannot be started.
     """
@@ -140,6 +183,25 @@ class CpuPool:
         self._deadline = deadline
         self._executor: ProcessPoolExecutor | None = None
         self._slots = asyncio.Semaphore(max(1, workers))
+        self._starting: asyncio.Future[None] | None = None
+        self._starting_for: ProcessPoolExecutor | None = None
+
+    async def _started(self) -> ProcessPoolExecutor:
+        """The executor with its workers running (concurrent callers share one start)."""
+        executor = self._current()
+        if self._starting is None or self._starting_for is not executor:
+            self._starting = asyncio.ensure_future(asyncio.to_thread(self._spawn, executor))
+            self._starting_for = executor
+        await asyncio.shield(self._starting)
+        return executor
+
+    def _spawn(self, executor: ProcessPoolExecutor) -> None:
+        """Start every worker (one no-op job each); a failure shows at the real job's submit."""
+        try:
+            for future in [executor.submit(_ready) for _ in range(self._workers)]:
+                future.result()
+        except Exception as exc:
+            log.warning("worker processes did not start", extra={"error": repr(exc)})
 
     def _current(self) -> ProcessPoolExecutor:
         if self._executor is None:
@@ -157,7 +219,7 @@ class CpuPool:
             return await asyncio.to_thread(fn, *args)
         async with self._slots:
             for attempt in (1, 2):
-                executor = self._current()
+                executor = await self._started()
                 future = asyncio.wrap_future(executor.submit(fn, *args))
                 try:
                     return await asyncio.wait_for(future, self._deadline)
@@ -212,6 +274,7 @@ class Poller:
         workers: int | None = None,
         parse_timeout: float = 20.0,
         fetch_timeout: float = 30.0,
+        article_hosts: Sequence[str] = (),
     ) -> None:
         self._store = store
         self._client = client
@@ -226,11 +289,14 @@ class Poller:
         self._hosts: dict[str, asyncio.Semaphore] = {}
         self._bounds = bounds
         self._fetch_timeout = fetch_timeout
+        self._article_hosts = tuple(article_hosts)
         self._cpu = CpuPool((os.cpu_count() or 1) if workers is None else workers, parse_timeout)
         self._successes: list[PollSuccess] = []
         self._failures: list[PollFailure] = []
-        # Links of articles chosen as new by a poll in progress but perhaps not stored yet: two
-        # feeds of one portal listing one article in the same poll must not both store it.
+        # Links of articles chosen as new but not stored yet: two feeds of one portal listing
+        # one article in the same poll must not both store it. A feed's claims are released
+        # once its insert has committed (from then on the database answers, and its unique
+        # link index settles any race), so the set holds only what is in flight.
         self._claimed: set[str] = set()
         self._active = 0
 
@@ -323,8 +389,9 @@ class Poller:
             return self._failed(feed, str(err))
         if isinstance(parsed, str):
             return self._failed(feed, parsed)
-        stored = await self._store_new(feed, parsed.entries, now)
-        next_poll = next_poll_after_success(now, interval, ttl_minutes=parsed.ttl_minutes, **hints)
+        stored = await self._store_new(feed, parsed.feed.entries, parsed.texts, now)
+        info = parsed.feed
+        next_poll = next_poll_after_success(now, interval, ttl_minutes=info.ttl_minutes, **hints)
         if result.permanent_redirect:  # rare, and may collide with another feed: alone
             await self._store.feeds.record_success(
                 feed.id,
@@ -333,7 +400,7 @@ class Poller:
                 etag=result.etag,
                 last_modified=result.last_modified,
                 new_url=result.permanent_redirect,
-                name=parsed.title or None,
+                name=info.title or None,
             )
         else:
             self._successes.append(
@@ -343,33 +410,105 @@ class Poller:
                     next_poll_at=next_poll,
                     etag=result.etag,
                     last_modified=result.last_modified,
-                    name=parsed.title or None,
+                    name=info.title or None,
                 )
             )
-        if parsed.warning:
-            log.warning("feed has problems", extra={"feed": feed.id, "warning": parsed.warning})
+        if info.warning:
+            log.warning("feed has problems", extra={"feed": feed.id, "warning": info.warning})
         log.info("feed polled", extra={"feed": feed.id, "new": stored})
         return FeedOutcome(feed.id, new=stored)
 
-    async def _store_new(self, feed: Feed, entries: Sequence[ParsedEntry], now: datetime) -> int:
-        """Decide what is new, summarize only that, store it; returns how many were stored."""
+    async def _store_new(
+        self,
+        feed: Feed,
+        entries: Sequence[ParsedEntry],
+        texts: Mapping[str, tuple[str, str]],
+        now: datetime,
+    ) -> int:
+        """Decide what is new, summarize only what will be pushed, store; returns how many
+        were stored."""
         articles = self._store.articles
-        known_guids = await articles.known_guids(feed.id, (e.guid for e in entries))
-        known_links = await articles.known_links(unique_links(entries))
+        known_guids, known_links = await articles.known(
+            feed.id, (e.guid for e in entries), _links(entries)
+        )
         # No await between reading the claims and adding ours: another feed's check either
         # sees our claim or our stored rows.
         fresh = select_new(entries, known_guids, known_links | self._claimed)
-        self._claimed.update(unique_links(fresh))
+        claims = _links(fresh)
+        self._claimed.update(claims)
         if not fresh:
             return 0
-        seen = backlog_flags(fresh, first_poll=feed.last_success_at is None, keep=self._backlog)
         try:
-            items = await self._cpu.run(summarize_job, fresh, self._summary_chars)
+            seen = backlog_flags(fresh, first_poll=feed.last_success_at is None, keep=self._backlog)
+            items = await self._new_articles(feed, fresh, texts, seen)
+            stored = await articles.add(feed.id, items, now=now, seen=seen)
+        finally:
+            self._claimed.difference_update(claims)
+        return len(stored)
+
+    async def _new_articles(
+        self,
+        feed: Feed,
+        fresh: Sequence[ParsedEntry],
+        texts: Mapping[str, tuple[str, str]],
+        seen: Sequence[bool],
+    ) -> list[NewArticle]:
+        """NewArticles for ``fresh``: pushed entries get a summary (from their article page
+        when the feed has only a teaser), backlog entries only their text."""
+        pushed = [i for i, is_seen in enumerate(seen) if not is_seen]
+        pages = await asyncio.gather(*(self._article_page(feed, fresh[i], texts) for i in pushed))
+        no_text = ("", "")
+        bodies = [summary_source(*texts.get(e.guid, no_text))[0] for e in fresh]
+        sources: list[tuple[str, str, str | None]] = []
+        for i, page in zip(pushed, pages, strict=True):
+            body, sapo = summary_source(*texts.get(fresh[i].guid, no_text), page)
+            bodies[i] = body
+            sources.append((fresh[i].title, body, sapo))
+        summaries = dict(zip(pushed, await self._summaries(feed, sources), strict=True))
+        return [
+            NewArticle(
+                guid=e.guid[:1000],
+                link=e.link,
+                title=e.title or "—",
+                summary=summaries.get(i),
+                body=bodies[i] or None,
+                image_url=e.image_url,
+                categories=e.categories,
+                published_at=e.published,
+            )
+            for i, e in enumerate(fresh)
+        ]
+
+    async def _article_page(
+        self, feed: Feed, entry: ParsedEntry, texts: Mapping[str, tuple[str, str]]
+    ) -> str | None:
+        """The article page's main text when the feed carries only a teaser, else None."""
+        content, teaser = texts.get(entry.guid, ("", ""))
+        if not entry.link or not is_teaser(content or teaser, entry.title):
+            return None
+        async with self._host_gate(entry.link):
+            return await fetch_article_text(
+                self._client,
+                entry.link,
+                feed_url=feed.url,
+                allowed_hosts=self._article_hosts,
+                max_bytes=ARTICLE_MAX_BYTES,
+                timeout=ARTICLE_TIMEOUT,
+            )
+
+    async def _summaries(
+        self, feed: Feed, sources: Sequence[tuple[str, str, str | None]]
+    ) -> list[str | None]:
+        """One summary per (title, body, sapo); None for all when the worker fails."""
+        if not sources:
+            return []
+        if sum(len(body) + len(sapo or "") for _, body, sapo in sources) <= INLINE_SUMMARY_CHARS:
+            return list(summarize_job(sources, self._summary_chars))
+        try:
+            return list(await self._cpu.run(summarize_job, sources, self._summary_chars))
         except CpuDeadline as err:  # a summary must never cost the articles themselves
             log.warning("summaries failed", extra={"feed": feed.id, "error": str(err)})
-            items = [_without_summary(e) for e in fresh]
-        stored = await articles.add(feed.id, items, now=now, seen=seen)
-        return len(stored)
+            return [None] * len(sources)
 
     def _failed(self, feed: Feed, error: str, *, retry_after: float | None = None) -> FeedOutcome:
         now = self._clock()
@@ -397,14 +536,7 @@ class Poller:
         await self._store.feeds.record_polls(successes, failures)
 
 
-def _without_summary(entry: ParsedEntry) -> NewArticle:
-    return NewArticle(
-        guid=entry.guid[:1000],
-        link=normalize_link(entry.link),
-        title=entry.title or "—",
-        summary=None,
-        body=None,
-        image_url=entry.image_url,
-        categories=entry.categories,
-        published_at=entry.published,
-    )
+def _links(entries: Iterable[ParsedEntry]) -> set[str]:
+    """The entries' links, which parse_job has already normalized (``unique_links`` without
+    normalizing each one again)."""
+    return {e.link for e in entries if e.link}

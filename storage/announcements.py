@@ -1,16 +1,38 @@
-"""Staff announcements: a draft is previewed, then queued once through the outbox."""
+"""Staff announcements: a draft is previewed, then queued once through the outbox.
+
+Issue 6 adds an audience (everyone, a topic, a source), a time (queued then, status 'scheduled'
+until it comes) and cancelling: a scheduled or running broadcast stops, its pending rows are
+cancelled and what was already sent stays counted. Queuing flips the status and creates the
+outbox rows in one transaction, so a crash leaves either both or neither.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import exists, func, literal, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.base import Repo
-from storage.models import AnnouncementRow, utcnow
-from storage.records import Announcement
+from storage.models import (
+    AnnouncementRow,
+    DeliveryRow,
+    FeedRow,
+    PreferenceRow,
+    SubscriberFeedRow,
+    SubscriberRow,
+    SubscriberTopicRow,
+    TopicRow,
+    utcnow,
+)
+from storage.records import Announcement, BroadcastSummary
 
 DRAFT, QUEUED, CANCELLED = "draft", "queued", "cancelled"
+SCHEDULED = "scheduled"
+ANNOUNCEMENT_KIND = "announcement"  # the outbox kind (jobs.fanout.ANNOUNCEMENT)
+EVERYONE = "all"
+PLAN_FIELDS = frozenset({"audience", "scheduled_at", "urgent", "photo_file_id"})
 
 
 def _announcement(row: AnnouncementRow) -> Announcement:
@@ -26,7 +48,37 @@ def _announcement(row: AnnouncementRow) -> Announcement:
         queued_at=row.queued_at,
         progress_message_id=row.progress_message_id,
         finished_at=row.finished_at,
+        audience=row.audience or EVERYONE,
+        scheduled_at=row.scheduled_at,
+        text_format=row.text_format or "plain",
+        photo_file_id=row.photo_file_id,
+        cancelled_at=row.cancelled_at,
     )
+
+
+def audience_filter(audience: str) -> Any:
+    """The WHERE clause of one audience over SubscriberRow: 'all' is every active subscriber;
+    'topic:ID' and 'feed:ID' are those who follow it or take all news (the same people an
+    article of that topic or source reaches)."""
+    kind, _, ident = audience.partition(":")
+    if kind == EVERYONE or not ident.isdigit():
+        return literal(True)
+    all_news = ~exists().where(
+        PreferenceRow.subscriber_id == SubscriberRow.id, PreferenceRow.all_news.is_(False)
+    )
+    if kind == "topic":
+        follows = exists().where(
+            SubscriberTopicRow.subscriber_id == SubscriberRow.id,
+            SubscriberTopicRow.topic_id == int(ident),
+        )
+    elif kind == "feed":
+        follows = exists().where(
+            SubscriberFeedRow.subscriber_id == SubscriberRow.id,
+            SubscriberFeedRow.feed_id == int(ident),
+        )
+    else:
+        return literal(False)
+    return all_news | follows
 
 
 class AnnouncementRepo(Repo):
@@ -38,10 +90,12 @@ class AnnouncementRepo(Repo):
         origin_platform: str | None = None,
         origin_chat_id: str | None = None,
         status: str = DRAFT,
+        text_format: str = "plain",
     ) -> Announcement:
         async with self._tx() as s:
             row = AnnouncementRow(
                 text=text,
+                text_format=text_format,
                 status=status,
                 created_by=created_by,
                 origin_platform=origin_platform,
@@ -109,3 +163,173 @@ class AnnouncementRepo(Repo):
         q = select(AnnouncementRow).order_by(AnnouncementRow.id.desc()).limit(limit)
         async with self._tx() as s:
             return [_announcement(r) for r in (await s.execute(q)).scalars()]
+
+    # -- issue 6: plan, schedule, queue for an audience, cancel, list -----------------------------
+
+    async def set_plan(self, announcement_id: int, **values: Any) -> bool:
+        """Change a draft's audience, time, urgency or photo; only drafts change."""
+        unknown = set(values) - PLAN_FIELDS
+        if unknown:
+            raise ValueError(f"not plan fields: {sorted(unknown)}")
+        async with self._tx() as s:
+            res = await s.execute(
+                update(AnnouncementRow)
+                .where(AnnouncementRow.id == announcement_id, AnnouncementRow.status == DRAFT)
+                .values(**values)
+            )
+            return bool(res.rowcount)  # type: ignore[attr-defined]
+
+    async def is_urgent(self, announcement_id: int) -> bool:
+        q = select(AnnouncementRow.urgent).where(AnnouncementRow.id == announcement_id)
+        async with self._tx() as s:
+            return bool((await s.execute(q)).scalar_one_or_none())
+
+    async def audience_size(self, audience: str) -> int:
+        q = select(func.count()).where(SubscriberRow.active.is_(True), audience_filter(audience))
+        async with self._tx() as s:
+            return int((await s.execute(q)).scalar_one())
+
+    async def audience_options(self) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
+        """(topics, feeds) staff may pick as an audience: ids with their names."""
+        async with self._tx() as s:
+            topics = [
+                (int(i), str(n))
+                for i, n in (
+                    await s.execute(select(TopicRow.id, TopicRow.name).order_by(TopicRow.name))
+                ).all()
+            ]
+            q = select(FeedRow.id, FeedRow.name, FeedRow.url).where(FeedRow.enabled.is_(True))
+            feeds = [
+                (int(i), str(n or u)) for i, n, u in (await s.execute(q.order_by(FeedRow.id))).all()
+            ]
+        return topics, feeds
+
+    async def queue_now(
+        self, announcement_id: int, *, now: datetime, frm: str = DRAFT
+    ) -> int | None:
+        """`frm` → queued and the outbox rows for its audience, in one transaction. Returns the
+        recipients queued, or None when the announcement was not in `frm` (double tap, race)."""
+        async with self._tx() as s:
+            res = await s.execute(
+                update(AnnouncementRow)
+                .where(AnnouncementRow.id == announcement_id, AnnouncementRow.status == frm)
+                .values(status=QUEUED, queued_at=now)
+            )
+            if not res.rowcount:  # type: ignore[attr-defined]
+                return None
+            return await self._enqueue(s, announcement_id, now)
+
+    async def _enqueue(self, s: AsyncSession, announcement_id: int, now: datetime) -> int:
+        audience = (
+            await s.execute(
+                select(AnnouncementRow.audience).where(AnnouncementRow.id == announcement_id)
+            )
+        ).scalar_one()
+        q = select(
+            SubscriberRow.id,
+            literal(ANNOUNCEMENT_KIND),
+            literal(announcement_id),
+            literal("pending"),
+            literal(0),
+            literal(now, DeliveryRow.next_attempt_at.type),
+            literal(now, DeliveryRow.created_at.type),
+        ).where(SubscriberRow.active.is_(True), audience_filter(audience or EVERYONE))
+        cols = ["subscriber_id", "kind", "item_id", "status", "attempts", "next_attempt_at"]
+        stmt = (
+            self._insert(DeliveryRow)
+            .from_select([*cols, "created_at"], q)
+            .on_conflict_do_nothing(index_elements=["subscriber_id", "kind", "item_id"])
+        )
+        await s.execute(stmt)
+        total = (
+            await s.execute(
+                select(func.count()).where(
+                    DeliveryRow.kind == ANNOUNCEMENT_KIND, DeliveryRow.item_id == announcement_id
+                )
+            )
+        ).scalar_one()
+        await s.execute(
+            update(AnnouncementRow)
+            .where(AnnouncementRow.id == announcement_id)
+            .values(recipients=int(total))
+        )
+        return int(total)
+
+    async def schedule(self, announcement_id: int) -> bool:
+        """Draft → scheduled (its time is already set); the scheduler queues it then."""
+        async with self._tx() as s:
+            res = await s.execute(
+                update(AnnouncementRow)
+                .where(
+                    AnnouncementRow.id == announcement_id,
+                    AnnouncementRow.status == DRAFT,
+                    AnnouncementRow.scheduled_at.is_not(None),
+                )
+                .values(status=SCHEDULED)
+            )
+            return bool(res.rowcount)  # type: ignore[attr-defined]
+
+    async def due_scheduled(self, now: datetime) -> list[Announcement]:
+        q = (
+            select(AnnouncementRow)
+            .where(AnnouncementRow.status == SCHEDULED, AnnouncementRow.scheduled_at <= now)
+            .order_by(AnnouncementRow.scheduled_at, AnnouncementRow.id)
+        )
+        async with self._tx() as s:
+            return [_announcement(r) for r in (await s.execute(q)).scalars()]
+
+    async def cancel(self, announcement_id: int, *, by: str, now: datetime) -> tuple[str, int, int]:
+        """Stop a draft, scheduled or running broadcast: pending rows cancelled, sent ones kept
+        and counted. Returns (outcome, rows cancelled, rows sent); outcome is 'cancelled',
+        'missing', or 'refused' (already cancelled or finished sending)."""
+        async with self._tx() as s:
+            row = await s.get(AnnouncementRow, announcement_id, with_for_update=True)
+            if row is None:
+                return "missing", 0, 0
+            if row.status not in (DRAFT, SCHEDULED, QUEUED) or row.finished_at is not None:
+                return "refused", 0, 0
+            row.status = CANCELLED
+            row.cancelled_by = by[:100]
+            row.cancelled_at = now
+            row.finished_at = row.finished_at or now
+            of_it = (DeliveryRow.kind == ANNOUNCEMENT_KIND) & (
+                DeliveryRow.item_id == announcement_id
+            )
+            res = await s.execute(
+                update(DeliveryRow)
+                .where(of_it, DeliveryRow.status == "pending")
+                .values(status="cancelled", last_error="broadcast cancelled")
+            )
+            sent = (
+                await s.execute(select(func.count()).where(of_it, DeliveryRow.status == "sent"))
+            ).scalar_one()
+            return "cancelled", int(res.rowcount), int(sent)  # type: ignore[attr-defined]
+
+    async def summaries(self, limit: int = 10) -> list[BroadcastSummary]:
+        """Recent broadcasts (drafts left out) with their outbox counts by status."""
+        q = (
+            select(AnnouncementRow)
+            .where(AnnouncementRow.status != DRAFT)
+            .order_by(AnnouncementRow.id.desc())
+            .limit(limit)
+        )
+        async with self._tx() as s:
+            rows = list((await s.execute(q)).scalars())
+            ids = [r.id for r in rows]
+            counts: dict[int, dict[str, int]] = {i: {} for i in ids}
+            if ids:
+                cq = (
+                    select(DeliveryRow.item_id, DeliveryRow.status, func.count())
+                    .where(DeliveryRow.kind == ANNOUNCEMENT_KIND, DeliveryRow.item_id.in_(ids))
+                    .group_by(DeliveryRow.item_id, DeliveryRow.status)
+                )
+                for item_id, status, n in (await s.execute(cq)).all():
+                    counts[int(item_id)][str(status)] = int(n)
+            return [
+                BroadcastSummary(
+                    announcement=_announcement(r),
+                    urgent=bool(r.urgent),
+                    counts=tuple(sorted(counts[r.id].items())),
+                )
+                for r in rows
+            ]

@@ -9,11 +9,10 @@ with ``.values(rows)`` is a new statement for every call and cost ~7 ms to compi
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, func, literal, select, union_all, update
-from sqlalchemy.engine import Row
 
 from storage.base import Repo
 from storage.models import ArticleRow, FeedRow
@@ -42,20 +41,6 @@ def _article(row: ArticleRow, feed_name: str | None = None) -> Article:
 
 
 _ARTICLES = ArticleRow.__table__
-# Columns RETURNING hands back from an insert: everything an Article record holds.
-_RECORD_COLUMNS = (
-    _ARTICLES.c.id,
-    _ARTICLES.c.feed_id,
-    _ARTICLES.c.guid,
-    _ARTICLES.c.link,
-    _ARTICLES.c.title,
-    _ARTICLES.c.summary,
-    _ARTICLES.c.image_url,
-    _ARTICLES.c.categories,
-    _ARTICLES.c.published_at,
-    _ARTICLES.c.created_at,
-    _ARTICLES.c.fanned_out_at,
-)
 # One round trip for both de-duplication checks; UNION ALL rather than OR so each half uses its
 # own index ((feed_id, guid) and the unique link index) on SQLite and PostgreSQL alike.
 _KNOWN = union_all(
@@ -69,20 +54,9 @@ _KNOWN = union_all(
 )
 
 
-def _record(row: Row[Any]) -> Article:
-    return Article(
-        id=row.id,
-        feed_id=row.feed_id,
-        guid=row.guid,
-        link=row.link,
-        title=row.title,
-        summary=row.summary,
-        image_url=row.image_url,
-        categories=_split(row.categories),
-        published_at=row.published_at,
-        created_at=row.created_at,
-        fanned_out_at=row.fanned_out_at,
-    )
+def _utc(value: datetime | None) -> datetime | None:
+    """What the database gives back for ``value`` (UTCDateTime stores aware UTC)."""
+    return value.astimezone(UTC) if value is not None else None
 
 
 class ArticleRepo(Repo):
@@ -153,9 +127,33 @@ class ArticleRepo(Repo):
         ]
         async with self._tx() as s:
             # A list of parameter sets: executemany, which SQLAlchemy sends as batched
-            # multi-row INSERTs ("insertmanyvalues") from one cached statement.
+            # multi-row INSERTs ("insertmanyvalues") from one cached statement. RETURNING only
+            # (id, guid): the records are built from what we inserted, not read back.
             result = await s.execute(self._add_statement(), rows)
-            return sorted((_record(r) for r in result.all()), key=lambda a: a.id)
+            ids = {guid: article_id for article_id, guid in result.all()}
+        created = _utc(now)
+        assert created is not None
+        stored: list[Article] = []
+        for item, is_seen in zip(items, seen, strict=True):
+            article_id = ids.pop(item.guid, None)  # pop: a GUID repeated in ``items`` once
+            if article_id is None:
+                continue
+            stored.append(
+                Article(
+                    id=article_id,
+                    feed_id=feed_id,
+                    guid=item.guid,
+                    link=item.link,
+                    title=item.title,
+                    summary=item.summary,
+                    image_url=item.image_url,
+                    categories=_split("\n".join(item.categories)),
+                    published_at=_utc(item.published_at),
+                    created_at=created,
+                    fanned_out_at=created if is_seen else None,
+                )
+            )
+        return sorted(stored, key=lambda a: a.id)
 
     def _add_statement(self) -> Any:
         """INSERT ... ON CONFLICT DO NOTHING RETURNING, built once per repository."""
@@ -164,7 +162,7 @@ class ArticleRepo(Repo):
             stmt = (
                 self._insert(_ARTICLES)
                 .on_conflict_do_nothing()  # a known GUID in this feed, or a known link anywhere
-                .returning(*_RECORD_COLUMNS)
+                .returning(_ARTICLES.c.id, _ARTICLES.c.guid)
             )
             self._add_stmt = stmt
         return stmt
@@ -220,3 +218,16 @@ class ArticleRepo(Repo):
         async with self._tx() as s:
             q = select(func.count()).select_from(ArticleRow)
             return int((await s.execute(q)).scalar_one())
+
+    async def get_many(self, ids: list[int]) -> list[Article]:
+        """Articles by id with their feed's name, in the order asked (missing ones skipped)."""
+        if not ids:
+            return []
+        q = (
+            select(ArticleRow, FeedRow.name)
+            .join(FeedRow, FeedRow.id == ArticleRow.feed_id)
+            .where(ArticleRow.id.in_(set(ids)))
+        )
+        async with self._tx() as s:
+            found = {r.id: _article(r, n) for r, n in (await s.execute(q)).all()}
+        return [found[i] for i in ids if i in found]

@@ -96,6 +96,53 @@ class DeliveryRepo(Repo):
         async with self._tx() as s:
             return (await s.execute(stmt)).scalar_one_or_none() is not None
 
+    async def enqueue_each(
+        self, kind: str, item_id: int, due: list[tuple[int, datetime]], *, now: datetime
+    ) -> int:
+        """Queue one item to chosen subscribers, each at their own time (quiet hours); returns
+        how many rows are new. Existing (recipient, item) rows are left alone."""
+        if not due:
+            return 0
+        stmt = (
+            self._insert(DeliveryRow)
+            .on_conflict_do_nothing(index_elements=["subscriber_id", "kind", "item_id"])
+            .returning(DeliveryRow.id)
+        )
+        rows = [
+            {
+                "subscriber_id": sid,
+                "kind": kind,
+                "item_id": item_id,
+                "status": PENDING,
+                "attempts": 0,
+                "next_attempt_at": at,
+                "created_at": now,
+            }
+            for sid, at in due
+        ]
+        async with self._tx() as s:
+            result = await s.execute(stmt, rows)
+            return len(list(result.scalars()))
+
+    async def defer(
+        self, kind: str, item_id: int, subscriber_ids: list[int], *, until: datetime
+    ) -> int:
+        """Hold the pending rows of one item for these subscribers until `until`."""
+        if not subscriber_ids:
+            return 0
+        stmt = (
+            update(DeliveryRow)
+            .where(
+                DeliveryRow.kind == kind,
+                DeliveryRow.item_id == item_id,
+                DeliveryRow.status == PENDING,
+                DeliveryRow.subscriber_id.in_(subscriber_ids),
+            )
+            .values(next_attempt_at=until)
+        )
+        async with self._tx() as s:
+            return int((await s.execute(stmt)).rowcount)  # type: ignore[attr-defined]
+
     async def claim_due(self, *, now: datetime, limit: int, lease_seconds: float) -> list[Delivery]:
         """Lease up to `limit` due rows in one statement.
 

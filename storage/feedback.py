@@ -1,15 +1,32 @@
-"""Citizens' feedback ("Gửi phản hồi"): the ticket number is the row id."""
+"""Citizens' feedback ("Gửi phản hồi"): the ticket number is the row id.
+
+A ticket is open, answered or closed. Staff answers and the citizen's replies to them are
+`feedback_messages` of the ticket: an answer reaches the citizen through the outbox (kind
+'answer', item id = the message id), a citizen's reply is forwarded to the staff chat like the
+first feedback. Bans live here too, in the database, so no restart lifts one.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 
 from storage.base import Repo
-from storage.models import ArticleRow, FeedbackRow, SubscriberRow, utcnow
-from storage.records import Feedback
+from storage.models import (
+    ArticleRow,
+    CitizenBanRow,
+    FeedbackMessageRow,
+    FeedbackRow,
+    SubscriberRow,
+    utcnow,
+)
+from storage.records import AnswerContext, Feedback, FeedbackMessage
+
+OPEN, ANSWERED, CLOSED = "open", "answered", "closed"
+ANSWER_KIND = "answer"  # the outbox kind of a staff answer to a citizen
+STAFF, CITIZEN = "staff", "citizen"
 
 
 @dataclass(frozen=True)
@@ -24,6 +41,9 @@ class FeedbackExportRow:
     article_link: str | None
     status: str
     text: str
+    answered_at: datetime | None = None
+    closed_at: datetime | None = None
+    photo_file_id: str | None = None
 
 
 def _feedback(row: FeedbackRow) -> Feedback:
@@ -36,18 +56,46 @@ def _feedback(row: FeedbackRow) -> Feedback:
         created_at=row.created_at,
         forwarded_at=row.forwarded_at,
         forwarded_message_id=row.forwarded_message_id,
+        forwarded_chat_id=row.forwarded_chat_id,
+        photo_file_id=row.photo_file_id,
+        answered_at=row.answered_at,
+        closed_at=row.closed_at,
+    )
+
+
+def _message(row: FeedbackMessageRow) -> FeedbackMessage:
+    return FeedbackMessage(
+        id=row.id,
+        feedback_id=row.feedback_id,
+        author=row.author,
+        staff_user=row.staff_user,
+        text=row.text,
+        created_at=row.created_at,
+        photo_file_id=row.photo_file_id,
+        forwarded_at=row.forwarded_at,
+        forwarded_chat_id=row.forwarded_chat_id,
+        forwarded_message_id=row.forwarded_message_id,
     )
 
 
 class FeedbackRepo(Repo):
-    async def add(self, subscriber_id: int, article_id: int | None, text: str) -> Feedback:
+    async def add(
+        self,
+        subscriber_id: int,
+        article_id: int | None,
+        text: str,
+        *,
+        photo_file_id: str | None = None,
+        now: datetime | None = None,
+    ) -> Feedback:
         async with self._tx() as s:
             row = FeedbackRow(
                 subscriber_id=subscriber_id,
                 article_id=article_id,
                 text=text,
-                status="open",
-                created_at=utcnow(),
+                status=OPEN,
+                created_at=now or utcnow(),
+                photo_file_id=photo_file_id,
             )
             s.add(row)
             await s.flush()
@@ -69,13 +117,20 @@ class FeedbackRepo(Repo):
             return [_feedback(r) for r in (await s.execute(q)).scalars()]
 
     async def mark_forwarded(
-        self, feedback_id: int, *, message_id: str | None, now: datetime
+        self,
+        feedback_id: int,
+        *,
+        message_id: str | None,
+        now: datetime,
+        chat_id: str | None = None,
     ) -> None:
         async with self._tx() as s:
             await s.execute(
                 update(FeedbackRow)
                 .where(FeedbackRow.id == feedback_id)
-                .values(forwarded_at=now, forwarded_message_id=message_id)
+                .values(
+                    forwarded_at=now, forwarded_message_id=message_id, forwarded_chat_id=chat_id
+                )
             )
 
     async def export_rows(self, since: datetime | None = None) -> list[FeedbackExportRow]:
@@ -100,6 +155,9 @@ class FeedbackRepo(Repo):
                     article_link=art.link if art else None,
                     status=f.status,
                     text=f.text,
+                    answered_at=f.answered_at,
+                    closed_at=f.closed_at,
+                    photo_file_id=f.photo_file_id,
                 )
                 for f, sub, art in (await s.execute(q)).all()
             ]
@@ -108,3 +166,192 @@ class FeedbackRepo(Repo):
         async with self._tx() as s:
             q = select(func.count()).select_from(FeedbackRow)
             return int((await s.execute(q)).scalar_one())
+
+    # -- issue 6: tickets, answers, replies, bans, rate limit -------------------------------------
+
+    async def ticket_by_card(self, chat_id: str, message_id: str) -> Feedback | None:
+        """The ticket whose card (first feedback or a citizen's later reply) is that message of
+        that chat: message ids are per chat, so both must match."""
+        first = select(FeedbackRow.id).where(
+            FeedbackRow.forwarded_chat_id == chat_id,
+            FeedbackRow.forwarded_message_id == message_id,
+        )
+        later = select(FeedbackMessageRow.feedback_id).where(
+            FeedbackMessageRow.forwarded_chat_id == chat_id,
+            FeedbackMessageRow.forwarded_message_id == message_id,
+        )
+        q = select(FeedbackRow).where(or_(FeedbackRow.id.in_(first), FeedbackRow.id.in_(later)))
+        async with self._tx() as s:
+            row = (await s.execute(q.limit(1))).scalar_one_or_none()
+            return _feedback(row) if row else None
+
+    async def by_status(self, status: str, *, limit: int = 20) -> list[Feedback]:
+        """Tickets in one status, oldest first (the inbox is worked through in order)."""
+        q = select(FeedbackRow).where(FeedbackRow.status == status)
+        async with self._tx() as s:
+            rows = (await s.execute(q.order_by(FeedbackRow.id).limit(limit))).scalars()
+            return [_feedback(r) for r in rows]
+
+    async def count_by_status(self) -> dict[str, int]:
+        q = select(FeedbackRow.status, func.count()).group_by(FeedbackRow.status)
+        async with self._tx() as s:
+            return {status: int(n) for status, n in (await s.execute(q)).all()}
+
+    async def add_answer(
+        self, ticket_id: int, *, staff_user: str, text: str, now: datetime
+    ) -> FeedbackMessage | None:
+        """Store a staff answer and mark the ticket answered; None if the ticket is gone."""
+        async with self._tx() as s:
+            ticket = await s.get(FeedbackRow, ticket_id, with_for_update=True)
+            if ticket is None:
+                return None
+            row = FeedbackMessageRow(
+                feedback_id=ticket_id,
+                author=STAFF,
+                staff_user=staff_user,
+                text=text,
+                created_at=now,
+            )
+            s.add(row)
+            ticket.status = ANSWERED
+            ticket.answered_at = now
+            ticket.closed_at = None
+            await s.flush()
+            return _message(row)
+
+    async def add_citizen_reply(
+        self, ticket_id: int, text: str, *, now: datetime, photo_file_id: str | None = None
+    ) -> FeedbackMessage | None:
+        """A citizen's reply to an answer joins its ticket and opens it again for staff."""
+        async with self._tx() as s:
+            ticket = await s.get(FeedbackRow, ticket_id, with_for_update=True)
+            if ticket is None:
+                return None
+            row = FeedbackMessageRow(
+                feedback_id=ticket_id,
+                author=CITIZEN,
+                text=text,
+                photo_file_id=photo_file_id,
+                created_at=now,
+            )
+            s.add(row)
+            ticket.status = OPEN
+            ticket.closed_at = None
+            await s.flush()
+            return _message(row)
+
+    async def close(self, ticket_id: int, *, now: datetime) -> bool:
+        """Open or answered → closed, once (a second press changes nothing)."""
+        async with self._tx() as s:
+            res = await s.execute(
+                update(FeedbackRow)
+                .where(FeedbackRow.id == ticket_id, FeedbackRow.status != CLOSED)
+                .values(status=CLOSED, closed_at=now)
+            )
+            return bool(res.rowcount)  # type: ignore[attr-defined]
+
+    async def messages(self, ticket_id: int) -> list[FeedbackMessage]:
+        q = (
+            select(FeedbackMessageRow)
+            .where(FeedbackMessageRow.feedback_id == ticket_id)
+            .order_by(FeedbackMessageRow.id)
+        )
+        async with self._tx() as s:
+            return [_message(r) for r in (await s.execute(q)).scalars()]
+
+    async def message(self, message_id: int) -> FeedbackMessage | None:
+        async with self._tx() as s:
+            row = await s.get(FeedbackMessageRow, message_id)
+            return _message(row) if row else None
+
+    async def answer_context(self, answer_id: int) -> AnswerContext | None:
+        """The answer, its ticket, and the citizen's words it answers: their latest reply before
+        it, or the first feedback."""
+        async with self._tx() as s:
+            answer = await s.get(FeedbackMessageRow, answer_id)
+            if answer is None or answer.author != STAFF:
+                return None
+            ticket = await s.get(FeedbackRow, answer.feedback_id)
+            if ticket is None:
+                return None
+            q = (
+                select(FeedbackMessageRow.text)
+                .where(
+                    FeedbackMessageRow.feedback_id == ticket.id,
+                    FeedbackMessageRow.author == CITIZEN,
+                    FeedbackMessageRow.id < answer.id,
+                )
+                .order_by(FeedbackMessageRow.id.desc())
+                .limit(1)
+            )
+            quoted = (await s.execute(q)).scalar_one_or_none() or ticket.text
+            return AnswerContext(answer=_message(answer), ticket=_feedback(ticket), quoted=quoted)
+
+    async def unforwarded_replies(self, limit: int = 100) -> list[FeedbackMessage]:
+        q = (
+            select(FeedbackMessageRow)
+            .where(FeedbackMessageRow.author == CITIZEN, FeedbackMessageRow.forwarded_at.is_(None))
+            .order_by(FeedbackMessageRow.id)
+            .limit(limit)
+        )
+        async with self._tx() as s:
+            return [_message(r) for r in (await s.execute(q)).scalars()]
+
+    async def mark_reply_forwarded(
+        self, message_id: int, *, chat_id: str, card_message_id: str | None, now: datetime
+    ) -> None:
+        async with self._tx() as s:
+            await s.execute(
+                update(FeedbackMessageRow)
+                .where(FeedbackMessageRow.id == message_id)
+                .values(
+                    forwarded_at=now,
+                    forwarded_chat_id=chat_id,
+                    forwarded_message_id=card_message_id,
+                )
+            )
+
+    async def recent_count(self, subscriber_id: int, since: datetime) -> int:
+        """What the citizen sent since `since`: new tickets and replies (the rate limit)."""
+        tickets = select(func.count()).where(
+            FeedbackRow.subscriber_id == subscriber_id, FeedbackRow.created_at >= since
+        )
+        replies = (
+            select(func.count())
+            .select_from(FeedbackMessageRow)
+            .join(FeedbackRow, FeedbackRow.id == FeedbackMessageRow.feedback_id)
+            .where(
+                FeedbackRow.subscriber_id == subscriber_id,
+                FeedbackMessageRow.author == CITIZEN,
+                FeedbackMessageRow.created_at >= since,
+            )
+        )
+        async with self._tx() as s:
+            return int((await s.execute(tickets)).scalar_one()) + int(
+                (await s.execute(replies)).scalar_one()
+            )
+
+    async def ban(
+        self, subscriber_id: int, *, by: str, now: datetime, ticket: int | None = None
+    ) -> bool:
+        """True when the citizen was not banned before (a second press changes nothing)."""
+        stmt = (
+            self._insert(CitizenBanRow)
+            .values(subscriber_id=subscriber_id, banned_by=by, banned_at=now, ticket=ticket)
+            .on_conflict_do_nothing(index_elements=["subscriber_id"])
+            .returning(CitizenBanRow.subscriber_id)
+        )
+        async with self._tx() as s:
+            return (await s.execute(stmt)).scalar_one_or_none() is not None
+
+    async def unban(self, subscriber_id: int) -> bool:
+        async with self._tx() as s:
+            row = await s.get(CitizenBanRow, subscriber_id)
+            if row is None:
+                return False
+            await s.delete(row)
+            return True
+
+    async def is_banned(self, subscriber_id: int) -> bool:
+        async with self._tx() as s:
+            return await s.get(CitizenBanRow, subscriber_id) is not None

@@ -22,6 +22,9 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
+    func,
+    literal_column,
     text,
 )
 from sqlalchemy.engine import Dialect
@@ -148,6 +151,12 @@ class PreferenceRow(Base):
     all_news: Mapped[bool] = mapped_column(Boolean, default=True)
     mode: Mapped[str] = mapped_column(String(20), default="instant")
     link_preview: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Issue 5. Digest times as "HH:MM,HH:MM" in Asia/Ho_Chi_Minh; used when mode is 'digest'.
+    digest_times: Mapped[str] = mapped_column(
+        String(100), default="07:00,19:00", server_default="07:00,19:00"
+    )
+    # "HH:MM-HH:MM" (local time), "off", or NULL: the operator's default (jobs/digest.py).
+    quiet_hours: Mapped[str | None] = mapped_column(String(20))
 
 
 class DeliveryRow(Base):
@@ -188,6 +197,17 @@ class AnnouncementRow(Base):
     # The staff member's message that shows this broadcast's progress (edited as it goes).
     progress_message_id: Mapped[str | None] = mapped_column(String(100))
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Staff marked it urgent: it goes through subscribers' quiet hours (issue 5).
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Issue 6. Who receives it ('all', 'topic:ID', 'feed:ID'), when ('scheduled' until then),
+    # how its text is read ('plain' is escaped as is; 'staff' maps *bold*, _italic_ and
+    # [links](https://…) to safe HTML), an optional photo (platform file id), who cancelled it.
+    audience: Mapped[str] = mapped_column(String(50), default="all", server_default="all")
+    scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    text_format: Mapped[str] = mapped_column(String(10), default="plain", server_default="plain")
+    photo_file_id: Mapped[str | None] = mapped_column(String(300))
+    cancelled_by: Mapped[str | None] = mapped_column(String(100))
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class FeedbackRow(Base):
@@ -201,6 +221,12 @@ class FeedbackRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     forwarded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     forwarded_message_id: Mapped[str | None] = mapped_column(String(100))
+    # Issue 6. Where the card went (message ids are per chat), a photo the citizen sent (platform
+    # file id, nothing downloaded), and when staff last answered or closed the ticket.
+    forwarded_chat_id: Mapped[str | None] = mapped_column(String(100))
+    photo_file_id: Mapped[str | None] = mapped_column(String(300))
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class StaffRow(Base):
@@ -223,3 +249,214 @@ class KeyValueRow(Base):
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ZaloSeenRow(Base):
+    """Zalo update/message ids already handled: Zalo's getUpdates has no offset and webhooks are
+    retried, so the same message can arrive again and must be recognised across restarts."""
+
+    __tablename__ = "zalo_seen"
+
+    platform: Mapped[str] = mapped_column(String(20), primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class ChoiceMenuRow(Base):
+    """The numbered text menu last shown in a chat of a platform without buttons: the reply
+    "1" becomes a press of the first option's callback data, after a restart too."""
+
+    __tablename__ = "choice_menus"
+
+    platform: Mapped[str] = mapped_column(String(20), primary_key=True)
+    chat_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    message_id: Mapped[str | None] = mapped_column(String(100))
+    options: Mapped[str] = mapped_column(Text)  # JSON list of callback data, option 1 first
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ZaloContactRow(Base):
+    """When a Zalo OA user last wrote to (or followed) the OA: consultation messages may only
+    be sent within 7 days of it."""
+
+    __tablename__ = "zalo_contacts"
+
+    platform: Mapped[str] = mapped_column(String(20), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    last_interaction_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ZaloOATokenRow(Base):
+    """The OA's access/refresh token pair (one row per OA app). `generation` is a compare-and-set
+    counter: a refresh result is stored only over the generation it was made from, and
+    `refresh_started_at` marks a refresh in flight (a crash leaves it set for the next start)."""
+
+    __tablename__ = "zalo_oa_tokens"
+
+    app_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    access_token: Mapped[str | None] = mapped_column(Text)
+    refresh_token: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    generation: Mapped[int] = mapped_column(Integer, default=0)
+    seed_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    refresh_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# -- issue 5: subscriber choices, topics, digests, search -----------------------------------------
+
+
+class TopicRow(Base):
+    """A short operator-made list of topics; feed categories map onto them (TopicCategoryRow)."""
+
+    __tablename__ = "topics"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TopicCategoryRow(Base):
+    """One feed category (compared case- and diacritic-folded) belongs to one topic."""
+
+    __tablename__ = "topic_categories"
+
+    category: Mapped[str] = mapped_column(String(200), primary_key=True)  # folded
+    topic_id: Mapped[int] = mapped_column(ForeignKey("topics.id", ondelete="CASCADE"), index=True)
+
+
+class SubscriberTopicRow(Base):
+    __tablename__ = "subscriber_topics"
+
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True
+    )
+    topic_id: Mapped[int] = mapped_column(
+        ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class SubscriberFeedRow(Base):
+    __tablename__ = "subscriber_feeds"
+
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True
+    )
+    feed_id: Mapped[int] = mapped_column(
+        ForeignKey("feeds.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class KeywordRow(Base):
+    """An include or exclude word of one subscriber, as typed (matching folds it)."""
+
+    __tablename__ = "keywords"
+    __table_args__ = (UniqueConstraint("subscriber_id", "word"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    word: Mapped[str] = mapped_column(String(100))
+    exclude: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class DigestRow(Base):
+    """One digest message: the outbox row (kind 'digest') points here."""
+
+    __tablename__ = "digests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DigestItemRow(Base):
+    """An article waiting for (digest_id NULL) or listed in one subscriber's digest."""
+
+    __tablename__ = "digest_items"
+
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True
+    )
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    digest_id: Mapped[int | None] = mapped_column(
+        ForeignKey("digests.id", ondelete="SET NULL"), index=True
+    )
+
+
+class ArticleSearchRow(Base):
+    """A diacritic-folded copy of title + summary: what full-text search indexes.
+
+    Folding happens in Python (jobs/match.fold: "đ" becomes "d", marks go), so SQLite FTS5 and
+    PostgreSQL's 'simple' text search see the same words and neither needs `unaccent`.
+    """
+
+    __tablename__ = "article_search"
+    __table_args__ = (
+        # PostgreSQL's full-text index (migration 0005); SQLite uses an FTS5 table instead.
+        Index(
+            "ix_article_search_fts",
+            func.to_tsvector(literal_column("'simple'"), text("folded")),
+            postgresql_using="gin",
+        ).ddl_if(dialect="postgresql"),
+    )
+
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
+    )
+    folded: Mapped[str] = mapped_column(Text)
+
+
+# -- issue 6: staff tools ----------------------------------------------------------------------
+
+
+class FeedbackMessageRow(Base):
+    """One message in a ticket after the first: a staff answer (sent to the citizen through the
+    outbox, kind 'answer', item_id = this id) or the citizen's reply to an answer (forwarded to
+    the staff chat as a card, like the first feedback)."""
+
+    __tablename__ = "feedback_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    feedback_id: Mapped[int] = mapped_column(
+        ForeignKey("feedback.id", ondelete="CASCADE"), index=True
+    )
+    author: Mapped[str] = mapped_column(String(10))  # 'staff' | 'citizen'
+    staff_user: Mapped[str | None] = mapped_column(String(100))  # "platform:user_id"
+    text: Mapped[str] = mapped_column(Text)
+    photo_file_id: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    forwarded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    forwarded_chat_id: Mapped[str | None] = mapped_column(String(100))
+    forwarded_message_id: Mapped[str | None] = mapped_column(String(100))
+
+
+class CitizenBanRow(Base):
+    """A citizen whose feedback is refused; kept in the database so a restart never lifts it."""
+
+    __tablename__ = "citizen_bans"
+
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True
+    )
+    banned_by: Mapped[str] = mapped_column(String(100))
+    banned_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ticket: Mapped[int | None] = mapped_column(Integer)  # the feedback that led to it
+
+
+class AuditRow(Base):
+    """Who did what and when: every staff action, from chat or the CLI."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(100))  # "telegram:123", "cli"
+    action: Mapped[str] = mapped_column(String(50))  # e.g. "broadcast.queue", "feedback.answer"
+    target: Mapped[str | None] = mapped_column(String(100))  # e.g. "announcement:12"
+    detail: Mapped[str | None] = mapped_column(Text)

@@ -109,6 +109,12 @@ class Announcement:
     queued_at: datetime | None
     progress_message_id: str | None = None
     finished_at: datetime | None = None
+    # issue 6
+    audience: str = "all"  # 'all' | 'topic:ID' | 'feed:ID'
+    scheduled_at: datetime | None = None
+    text_format: str = "plain"  # 'plain' | 'staff' (see bot.render.staff_html)
+    photo_file_id: str | None = None
+    cancelled_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -121,6 +127,11 @@ class Feedback:
     created_at: datetime
     forwarded_at: datetime | None
     forwarded_message_id: str | None
+    # issue 6
+    forwarded_chat_id: str | None = None
+    photo_file_id: str | None = None
+    answered_at: datetime | None = None
+    closed_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -131,3 +142,87 @@ class StaffMember:
     role: str
     added_by: str | None
     created_at: datetime
+
+
+# -- issue 5 -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Topic:
+    id: int
+    name: str
+    categories: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Preferences:
+    """Everything that decides what one subscriber receives, and when."""
+
+    subscriber_id: int
+    all_news: bool = True
+    mode: str = "instant"  # 'instant' | 'digest'
+    link_preview: bool = False
+    digest_times: tuple[str, ...] = ("07:00", "19:00")
+    quiet_hours: str | None = None  # "HH:MM-HH:MM", "off", or None: the operator's default
+    topics: frozenset[int] = frozenset()
+    feeds: frozenset[int] = frozenset()
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """An active subscriber with their preferences, as fan-out sees them."""
+
+    subscriber: Subscriber
+    preferences: Preferences
+
+
+# -- issue 6 -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FeedbackMessage:
+    """A staff answer or a citizen's reply to one, inside a ticket."""
+
+    id: int
+    feedback_id: int
+    author: str  # 'staff' | 'citizen'
+    staff_user: str | None
+    text: str
+    created_at: datetime
+    photo_file_id: str | None = None
+    forwarded_at: datetime | None = None
+    forwarded_chat_id: str | None = None
+    forwarded_message_id: str | None = None
+
+
+@dataclass(frozen=True)
+class AnswerContext:
+    """What a citizen's answer message needs: the answer, its ticket, the words it answers."""
+
+    answer: FeedbackMessage
+    ticket: Feedback
+    quoted: str
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    target: str | None = None
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class BroadcastSummary:
+    """One line of /broadcasts: the announcement and its outbox counts by status."""
+
+    announcement: Announcement
+    urgent: bool = False
+    counts: tuple[tuple[str, int], ...] = ()
+
+    def count(self, status: str) -> int:
+        return dict(self.counts).get(status, 0)

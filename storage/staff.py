@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from storage.audit import AuditRepo
 from storage.base import Repo
 from storage.models import StaffRow, utcnow
 from storage.records import StaffMember
@@ -23,6 +25,12 @@ def _member(row: StaffRow) -> StaffMember:
 
 
 class StaffRepo(Repo):
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], dialect: str) -> None:
+        super().__init__(sessions, dialect)
+        # The audit log rides on the staff repository so every holder of a Store reaches it
+        # (`store.staff.audit`) without a new attribute on Store.
+        self.audit = AuditRepo(sessions, dialect)
+
     async def ensure(
         self, platform: str, user_id: str, *, role: str, added_by: str | None = None
     ) -> StaffMember:
@@ -61,3 +69,37 @@ class StaffRepo(Repo):
                 delete(StaffRow).where(StaffRow.platform == platform, StaffRow.user_id == user_id)
             )
             return bool(res.rowcount)  # type: ignore[attr-defined]
+
+    # -- issue 6 ---------------------------------------------------------------------------------
+
+    async def get(self, platform: str, user_id: str) -> StaffMember | None:
+        q = select(StaffRow).where(StaffRow.platform == platform, StaffRow.user_id == user_id)
+        async with self._tx() as s:
+            row = (await s.execute(q)).scalar_one_or_none()
+            return _member(row) if row else None
+
+    async def admin_count(self, platform: str | None = None) -> int:
+        q = select(func.count()).select_from(StaffRow).where(StaffRow.role == ADMIN)
+        if platform is not None:
+            q = q.where(StaffRow.platform == platform)
+        async with self._tx() as s:
+            return int((await s.execute(q)).scalar_one())
+
+    async def remove_unless_last_admin(self, platform: str, user_id: str) -> str:
+        """Remove a member in one transaction unless they are the platform's last admin (nobody
+        could manage staff after that). Returns 'removed', 'missing' or 'last_admin'."""
+        async with self._tx() as s:
+            q = select(StaffRow).where(StaffRow.platform == platform, StaffRow.user_id == user_id)
+            row = (await s.execute(q)).scalar_one_or_none()
+            if row is None:
+                return "missing"
+            if row.role == ADMIN:
+                admins = (
+                    select(func.count())
+                    .select_from(StaffRow)
+                    .where(StaffRow.role == ADMIN, StaffRow.platform == platform)
+                )
+                if int((await s.execute(admins)).scalar_one()) <= 1:
+                    return "last_admin"
+            await s.delete(row)
+            return "removed"

@@ -46,6 +46,7 @@ async def test_whole_pipeline(tmp_path: object, telegram_api: FakeTelegram) -> N
         )
         settings = Settings(
             database_url=f"sqlite:///{tmp_path}/e2e.db",
+            quiet_hours="off",  # pushes must not wait for 06:00 when tests run at night
             telegram_token=tg.token,  # type: ignore[arg-type]
             telegram_api_url=tg.api_url,
             admin_ids=[ADMIN],

@@ -240,3 +240,39 @@ async def test_file_url_honors_cap_and_reports_missing(
 def test_redact_url() -> None:
     assert redact_url("https://u:p@host.vn:8443/a?b=1") == "https://host.vn:8443/a?b=1"
     assert redact_url("https://host.vn/a") == "https://host.vn/a"
+
+
+async def test_a_long_header_line_is_accepted(
+    server: FeedServer, client: httpx.AsyncClient
+) -> None:
+    """Portals behind load balancers send long cookies; aiohttp's default limit is 8 KB."""
+    cookie = "session=" + "x" * 12_000
+    url = server.add("/feed.xml", body=RSS, headers={"Set-Cookie": cookie})
+    result = await fetch_feed(client, url)
+    assert (result.error, result.body) == (None, RSS)
+    assert result.headers["set-cookie"] == cookie
+
+
+async def test_a_plain_httpx_client_still_fetches(server: FeedServer) -> None:
+    """Callers holding an httpx.AsyncClient of their own keep working (more slowly)."""
+    url = server.add("/feed.xml", body=RSS, headers={"ETag": '"v1"'})
+    async with httpx.AsyncClient() as plain:
+        result = await fetch_feed(plain, url)
+    assert (result.status, result.body, result.etag) == (200, RSS, '"v1"')
+
+
+async def test_proxy_comes_from_the_environment_and_no_proxy_exempts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.huyen.local:3128")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,.noi-bo.vn")
+    monkeypatch.delenv("HTTPS_PROXY", raising=False)
+    monkeypatch.delenv("https_proxy", raising=False)
+    monkeypatch.delenv("http_proxy", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    async with make_client() as c:
+        c.feed_session()  # the environment is read when the session starts
+        assert c.proxy_for("http://cong.tuyenquang.gov.vn/rss") == "http://proxy.huyen.local:3128"
+        assert c.proxy_for("http://127.0.0.1:8080/rss") is None
+        assert c.proxy_for("http://tin.noi-bo.vn/rss") is None
+        assert c.proxy_for("https://cong.tuyenquang.gov.vn/rss") is None  # no HTTPS_PROXY

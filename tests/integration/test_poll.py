@@ -17,6 +17,7 @@ import html
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -111,7 +112,7 @@ async def make_poller() -> AsyncIterator[MakePoller]:
     """Builds Pollers (the default ones, as the app does) and closes them after the test."""
     made: list[Poller] = []
 
-    def make(store: Store, client: httpx.AsyncClient, clock: Clock, **kw: int) -> Poller:
+    def make(store: Store, client: httpx.AsyncClient, clock: Clock, **kw: Any) -> Poller:
         poller = Poller(store, client, clock=clock, interval=INTERVAL, **kw)
         made.append(poller)
         return poller
@@ -281,8 +282,9 @@ async def test_one_article_in_two_feeds_polled_at_once_reaches_a_subscriber_once
     """Both feeds of one portal fall due together (the usual case: they were added together).
 
     Feeds are polled concurrently, so whether the second feed's link check runs before or after
-    the first feed's insert is up to scheduling. A barrier on ``known_links`` makes the unlucky
-    order (both check, then both insert) happen every time instead of every other run.
+    the first feed's insert is up to scheduling. A barrier on the de-duplication read
+    (``ArticleRepo.known``) makes the unlucky order (both check, then both insert) happen every
+    time instead of every other run.
     """
     store = any_store
     sub, _ = await store.subscribers.subscribe("telegram", "22")
@@ -291,25 +293,28 @@ async def test_one_article_in_two_feeds_polled_at_once_reaches_a_subscriber_once
     news = await add_feed(store, fs.add("/tin-tuc.rss", body=rss([shared]), headers=RSS_TYPE))
     notices = await add_feed(store, fs.add("/thong-bao.rss", body=rss([twin]), headers=RSS_TYPE))
 
-    real_known_links = store.articles.known_links
+    real_known = store.articles.known
     arrived: list[None] = []
     both = asyncio.Event()
 
-    async def known_links_after_both_checked(links: Iterable[str]) -> set[str]:
-        found = await real_known_links(links)
+    async def known_after_both_checked(
+        feed_id: int, guids: Iterable[str], links: Iterable[str]
+    ) -> tuple[set[str], set[str]]:
+        found = await real_known(feed_id, guids, links)
         arrived.append(None)
         if len(arrived) == 2:
             both.set()
         await asyncio.wait_for(both.wait(), timeout=5)
         return found
 
-    monkeypatch.setattr(store.articles, "known_links", known_links_after_both_checked)
+    monkeypatch.setattr(store.articles, "known", known_after_both_checked)
     if pollers == 1:
         reports = [await make_poller(store, client, clock).poll_due()]
     else:  # e.g. the running bot and `bantin poll --once` from cron
         first, second = make_poller(store, client, clock), make_poller(store, client, clock)
-        reports = await asyncio.gather(first.poll([news]), second.poll([notices]))
+        reports = list(await asyncio.gather(first.poll([news]), second.poll([notices])))
     assert not any(r.errors for r in reports)
+    assert len(arrived) == 2  # the barrier really stood between check and insert
     await fan_out_articles(store, now=clock())
     rows = await store.deliveries.all()
     assert [r.subscriber_id for r in rows] == [sub.id], (
