@@ -10,7 +10,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.fakes.telegram_api import FakeTelegram
+from tests.fakes.telegram_api import FakeTelegram, _max_in_window
 
 
 def main() -> None:
@@ -19,16 +19,16 @@ def main() -> None:
     with FakeTelegram(token=token, latency=latency) as fake:
         print(fake.api_url, flush=True)
         for line in sys.stdin:
-            command = line.strip()
+            command, _, arg = line.strip().partition(" ")
             if command == "stats":
-                sent = fake.sent
+                sent = fake.sent[int(arg or 0) :]  # "stats N": only sends after the first N
                 chats = [m.chat_id for m in sent]
                 print(
                     json.dumps(
                         {
                             "sent": len(sent),
                             "distinct": len(set(chats)),
-                            "max_per_second": fake.max_sends_per_second(),
+                            "max_per_second": _max_in_window(sorted(m.at for m in sent), 1.0),
                             "first": sent[0].at if sent else None,
                             "last": sent[-1].at if sent else None,
                         }

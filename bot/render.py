@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Protocol
 
 from bot.channel import HTML, Button, Capabilities, OutMessage
-from bot.i18n import t
+from bot.i18n import t, tn
 from storage.records import (
     Announcement,
     AnswerContext,
@@ -608,9 +608,10 @@ def render_digest_parts(
 def render_article_list(
     articles: list[Article], lang: str, caps: Capabilities, *, header_key: str, **params: object
 ) -> OutMessage:
-    """/moinhat and /tim answers: the same numbered list as a digest, under its own header."""
+    """/moinhat and /tim answers: the same numbered list as a digest, under its own header
+    (a plural message: its form follows the number of articles)."""
     message = render_digest(articles, lang, caps)
-    head = t(header_key, lang, **params)
+    head = tn(header_key, len(articles), lang, count=len(articles), **params)
     head = escape(head) if caps.markup == HTML else head
     _, _, rest = message.text.partition("\n\n")
     text = f"{head}\n\n{rest}" if rest else head

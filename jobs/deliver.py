@@ -28,7 +28,7 @@ from bot.channel import (
     Rejected,
     Transient,
 )
-from bot.render import render_announcement, render_answer, render_article_for, split_message
+from bot.render import render_answer, render_article_for, render_staff_announcement, split_message
 from jobs.fanout import ANNOUNCEMENT, ARTICLE, DIGEST, render_item
 from jobs.pacing import Pacer
 from jobs.recorder import SentRecorder
@@ -57,7 +57,7 @@ class Deliverer:
         store: Store,
         channels: Mapping[str, Channel],
         *,
-        rate: float,
+        rate: float | None,
         concurrency: int = 8,
         clock: Callable[[], datetime],
         max_attempts: int = MAX_ATTEMPTS,
@@ -163,6 +163,8 @@ class Deliverer:
     def _claim_limit(self) -> int:
         # Claim no more than can be sent in about ten seconds, so leases never run out while
         # rows wait for the pacer.
+        if self._pacer.rate is None:
+            return self._concurrency * 4
         return max(1, min(self._concurrency * 4, int(self._pacer.rate * 10) + 1))
 
     async def run_batch(self, stop: asyncio.Event | None = None) -> int:
@@ -370,7 +372,7 @@ class Deliverer:
             ann = self._announcements[row.item_id]
             if ann is None or ann.status != "queued":
                 return None
-            return render_announcement(ann, sub.language, caps)
+            return render_staff_announcement(ann, sub.language, caps)
         if row.kind == ANSWER_KIND:  # a staff answer to a citizen's feedback, quoting it
             answer = await self._store.feedback.answer_context(row.item_id)
             return render_answer(answer, sub.language, caps) if answer else None

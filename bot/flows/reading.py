@@ -44,10 +44,7 @@ def register(dialog: Dialog) -> None:
         if not picked:
             return Outcome([ctx.say(cmd.who, t("latest_none", sub.language))])
         caps = ctx.capabilities(cmd.who.platform)
-        header = "latest_header_one" if len(picked) == 1 else "latest_header_other"
-        message = render_article_list(
-            picked, sub.language, caps, header_key=header, count=len(picked)
-        )
+        message = render_article_list(picked, sub.language, caps, header_key="latest_header")
         return Outcome([message])
 
     async def search(cmd: Command) -> Outcome:
@@ -63,10 +60,7 @@ def register(dialog: Dialog) -> None:
         if not found:
             return Outcome([ctx.say(cmd.who, t("search_none", lang, query=query))])
         caps = ctx.capabilities(cmd.who.platform)
-        header = "search_header_one" if len(found) == 1 else "search_header_other"
-        message = render_article_list(
-            found, lang, caps, header_key=header, count=len(found), query=query
-        )
+        message = render_article_list(found, lang, caps, header_key="search_header", query=query)
         return Outcome([message])
 
     dialog.command(latest, "moinhat", "latest")

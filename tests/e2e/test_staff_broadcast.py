@@ -7,8 +7,6 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
 
-import pytest
-
 from bot.app import App, run_app
 from bot.settings import Settings
 from tests.fakes.telegram_api import FakeTelegram, SentMessage
@@ -96,12 +94,6 @@ async def test_guided_broadcast_reaches_everyone(
     await _with_app(tmp_path, tg, walk)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="jobs/deliver.py still renders announcements with render_announcement; swapping it "
-    "for render_staff_announcement (identical for plain ones) makes recipients see the "
-    "formatting the preview shows. Remove this mark then.",
-)
 async def test_staff_formatting_reaches_recipients(
     tmp_path: object, telegram_api: FakeTelegram
 ) -> None:
