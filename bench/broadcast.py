@@ -18,12 +18,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import os
 import resource
 import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -86,13 +88,27 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def prepare(db: str, subscribers: int) -> int:
+    """Child process: a database with `subscribers` and one queued broadcast to them all."""
+
+    async def go() -> int:
+        store = Store.open(f"sqlite:///{db}")
+        await store.migrate()
+        await seed_subscribers(store, subscribers)
+        queued = await announce(store)
+        await store.aclose()
+        return queued
+
+    return asyncio.run(go())
+
+
 async def run_deliverer(
     server: FakeServer, db: str, subscribers: int, rate: float | None, concurrency: int
 ) -> dict[str, float]:
+    # Seed and queue in a child process, so peak RSS below is the deliverer's own.
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        queued = pool.submit(prepare, db, subscribers).result()
     store = Store.open(f"sqlite:///{db}", pool_size=concurrency + 4)
-    await store.migrate()
-    await seed_subscribers(store, subscribers)
-    queued = await announce(store)
     bot = make_bot(TOKEN, server.url, pool_size=concurrency + 4)
     await bot.initialize()
     deliverer = Deliverer(
