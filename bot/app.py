@@ -24,6 +24,7 @@ from bot.channel import Channel, ChannelError, Fatal
 from bot.dialog import Dialog
 from bot.events import Event
 from bot.flows.broadcast import release_due_broadcasts
+from bot.flows.feedback import RateLimit
 from bot.flows.groups import install_admin_check
 from bot.i18n import t
 from bot.respond import carry_out
@@ -237,7 +238,12 @@ async def build_app(settings: Settings, store: Store, *, out: TextIO | None = No
         settings=settings,
         store=store,
         channels=channels,
-        dialog=Dialog(store, capabilities=lambda p: caps[p], clock=clock),
+        dialog=Dialog(
+            store,
+            capabilities=lambda p: caps[p],
+            clock=clock,
+            feedback_limit=RateLimit(*settings.feedback_rate_limit),
+        ),
         deliverer=Deliverer(
             store,
             channels,

@@ -28,6 +28,7 @@ from bot.flows import (
     zalo_codes,
 )
 from bot.flows.base import FlowContext, Outcome
+from bot.flows.feedback import DEFAULT_RATE_LIMIT, RateLimit
 from bot.i18n import t
 from storage.records import Subscriber
 from storage.store import Store
@@ -62,8 +63,10 @@ class Dialog:
         capabilities: Callable[[str], Capabilities],
         clock: Callable[[], datetime],
         portal_name: str | None = None,
+        feedback_limit: RateLimit = DEFAULT_RATE_LIMIT,
     ) -> None:
         self.ctx = FlowContext(store, capabilities, clock, portal_name)
+        self.feedback_limit = feedback_limit  # read by bot/flows/feedback.py at registration
         self._commands: dict[str, CommandHandler] = {}
         self._presses: dict[str, PressHandler] = {}
         self._states: dict[str, TextHandler] = {}

@@ -27,9 +27,10 @@ class Command:
 @dataclass(frozen=True)
 class Text:
     who: Who
-    text: str
+    text: str  # the message's text, or a photo's caption ("" when it has none)
     reply_to: str | None = None  # the platform message id this text replies to
     message_id: str | None = None
+    photo: str | None = None  # the platform's file id of an attached photo (never downloaded)
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     # Hosts besides a feed's own that its items' article pages may be fetched from ("host",
     # "host:port", "*.domain"): items come from outside, so their links are not trusted.
     article_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Citizens' feedback: at most COUNT messages per SECONDS, written "COUNT/SECONDS".
+    feedback_rate_limit: Annotated[tuple[int, int], NoDecode] = (5, 600)
     log_level: str = "INFO"
     # Zalo Bot Platform (Telegram-like; polling unless a webhook URL is set).
     zalo_bot_token: SecretStr | None = None
@@ -179,6 +181,20 @@ class Settings(BaseSettings):
         if parsed is None:
             raise ValueError("expected HH:MM-HH:MM (e.g. 22:00-06:00) or off")
         return parsed
+
+    @field_validator("feedback_rate_limit", mode="before")
+    @classmethod
+    def _feedback_rate(cls, value: object) -> object:
+        if isinstance(value, str):
+            count, _, seconds = value.partition("/")
+            try:
+                parsed = (int(count), int(seconds))
+            except ValueError:
+                raise ValueError("write it as COUNT/SECONDS, e.g. 5/600") from None
+            if parsed[0] < 1 or parsed[1] < 1:
+                raise ValueError("both numbers must be at least 1")
+            return parsed
+        return value
 
     @field_validator("log_level")
     @classmethod

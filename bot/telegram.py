@@ -246,7 +246,11 @@ def to_event(update: Update) -> Event | None:
     if update.my_chat_member is not None:
         return _membership(update)
     message = update.message or update.channel_post
-    if message is None or message.text is None:
+    if message is None:
+        return None
+    photo = message.photo[-1].file_id if message.photo else None  # the largest size
+    text = message.text if message.text is not None else (message.caption or "")
+    if message.text is None and photo is None:
         return None
     user = message.from_user
     who = _who(
@@ -255,16 +259,17 @@ def to_event(update: Update) -> Event | None:
         user.full_name if user else None,
         user.language_code if user else None,
     )
-    parsed = parse_command(message.text)
+    parsed = parse_command(text) if photo is None else None
     if parsed is not None:
         name, args = parsed
         return Command(who=who, name=name, args=args, message_id=str(message.message_id))
     reply_to = message.reply_to_message
     return Text(
         who=who,
-        text=message.text,
+        text=text,
         reply_to=str(reply_to.message_id) if reply_to is not None else None,
         message_id=str(message.message_id),
+        photo=photo,
     )
 
 

@@ -51,8 +51,9 @@ def photo_of(event: Event) -> str | None:
     return photo if isinstance(photo, str) and photo else None
 
 
-def register(dialog: Dialog, limit: RateLimit = DEFAULT_RATE_LIMIT) -> None:
+def register(dialog: Dialog, limit: RateLimit | None = None) -> None:
     ctx = dialog.ctx
+    limit = limit or dialog.feedback_limit
 
     async def refusal(sub: Subscriber) -> str | None:
         """Why this citizen may not send feedback now (banned, over the limit), or None."""

@@ -9,7 +9,7 @@ from contextlib import suppress
 
 from bot.app import App, run_app
 from bot.settings import Settings
-from tests.fakes.telegram_api import FakeTelegram, SentMessage
+from tests.fakes.telegram_api import FakeTelegram, SentMessage, _photo_sizes
 
 ADMIN = 900
 CITIZENS = (501, 502)
@@ -43,8 +43,11 @@ def _data(message: SentMessage) -> list[str]:
     return [b["callback_data"] for row in rows for b in row]
 
 
-async def _guided(tg: FakeTelegram, text: str) -> tuple[SentMessage, list[SentMessage]]:
-    """Walk the composer as the admin; returns the exact preview and what citizens got."""
+async def _guided(
+    tg: FakeTelegram, text: str, photo: str | None = None
+) -> tuple[SentMessage, list[SentMessage]]:
+    """Walk the composer as the admin (sending `photo` at the photo step instead of skipping
+    it); returns the exact preview and what citizens got."""
     for chat in CITIZENS:
         tg.user_sends(chat, "/start")
         await tg.async_wait_for(lambda m, c=chat: m.chat_id == c)
@@ -53,6 +56,12 @@ async def _guided(tg: FakeTelegram, text: str) -> tuple[SentMessage, list[SentMe
     tg.user_sends(ADMIN, text)
     step = await tg.async_wait_for(lambda m: m.chat_id == ADMIN and "bw:skip:" in str(_data(m)))
     for prefix in ("bw:skip:", "bw:aud:", "bw:now:", "bw:urg:"):
+        if prefix == "bw:skip:" and photo is not None:
+            tg.user_sends(ADMIN, "", photo=photo)
+            step = await tg.async_wait_for(
+                lambda m: m.chat_id == ADMIN and any(d.startswith("bw:aud:") for d in _data(m))
+            )
+            continue
         data = next(d for d in _data(step) if d.startswith(prefix))
         if prefix == "bw:urg:":
             data = data[: data.rindex(":")] + ":0"
@@ -103,5 +112,17 @@ async def test_staff_formatting_reaches_recipients(
         exact, got = await _guided(tg, "Họp *khẩn* lúc _8 giờ_")
         assert "Họp khẩn lúc 8 giờ" in exact.plain_text
         assert got[0].plain_text == exact.plain_text
+
+    await _with_app(tmp_path, tg, walk)
+
+
+async def test_guided_broadcast_with_a_photo(tmp_path: object, telegram_api: FakeTelegram) -> None:
+    """The optional photo of the composer reaches every recipient as that photo (file id)."""
+    tg = telegram_api
+
+    async def walk(app: App) -> None:
+        _, got = await _guided(tg, "Ngày hội hiến máu", photo="poster")
+        expected = _photo_sizes("poster")[-1]["file_id"]
+        assert all(m.method == "sendPhoto" and m.photo == expected for m in got)
 
     await _with_app(tmp_path, tg, walk)

@@ -480,10 +480,12 @@ class FakeTelegram:
         first_name: str = "Dân",
         reply_to_message_id: int | None = None,
         chat_type: str = "private",
+        photo: str | None = None,
     ) -> int:
         """Queue a message update as Telegram would deliver it; return its update_id.
 
         A leading "/word" gets a bot_command entity; a reply carries the full replied message.
+        With ``photo`` (a file id) the message is a photo and ``text`` its caption.
         """
         user = self._user(chat_id, user_id, first_name)
         with self._cond:
@@ -495,7 +497,12 @@ class FakeTelegram:
                 "from": user,
                 "text": text,
             }
-            if text.startswith("/"):
+            if photo is not None:
+                del message["text"]
+                message["photo"] = _photo_sizes(photo)
+                if text:
+                    message["caption"] = text
+            elif text.startswith("/"):
                 command = text.split(maxsplit=1)[0]
                 message["entities"] = [
                     {"type": "bot_command", "offset": 0, "length": utf16_len(command)}

@@ -74,3 +74,13 @@ def test_fast_sending_needs_paid_broadcast(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("BANTIN_PAID_BROADCAST", "true")
     settings = load_settings()
     assert settings.send_rate == 500 and settings.paid_broadcast
+
+
+def test_feedback_rate_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().feedback_rate_limit == (5, 600)
+    monkeypatch.setenv("BANTIN_FEEDBACK_RATE_LIMIT", "3/60")
+    assert load_settings().feedback_rate_limit == (3, 60)
+    monkeypatch.setenv("BANTIN_FEEDBACK_RATE_LIMIT", "nhiều")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert caught.value.lines[0].startswith("BANTIN_FEEDBACK_RATE_LIMIT")
