@@ -32,7 +32,10 @@ test: lint typecheck
 	$(BIN)/python -m pytest -q
 
 bench: $(VENV)/.installed-test
+	$(BIN)/python -m pip install --quiet -e ".[test,bench]"
 	$(BIN)/python bench/summary_quality.py ../shared/data/vnds-dev-2000.jsonl
+	$(BIN)/python bench/broadcast.py
+	$(BIN)/python bench/poll.py --sizes 500 --runs 3
 
 clean:
 	rm -rf $(VENV) bantin.db bantin.db-wal bantin.db-shm .pytest_cache .mypy_cache .ruff_cache
