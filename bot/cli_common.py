@@ -31,8 +31,7 @@ def settings_or_exit() -> Settings:
         for line in exc.lines:
             err(f"  {line}")
         raise typer.Exit(2) from None
-    secrets = [settings.telegram_token.get_secret_value()] if settings.telegram_token else []
-    setup_logging(settings.log_level, secrets=secrets)
+    setup_logging(settings.log_level, secrets=settings.secrets(), fmt=settings.log_format)
     return settings
 
 

@@ -8,6 +8,7 @@ and httpx's per-request INFO lines (which print URLs) are turned down.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sys
@@ -56,16 +57,48 @@ class KeyValueFormatter(logging.Formatter):
         return redact(line, self.secrets)
 
 
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line (time, level, logger, message, extras, exc), for log shippers;
+    scrubbed like the key=value lines."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__()
+        self.secrets = [s for s in secrets if s]
+
+    def format(self, record: logging.LogRecord) -> str:
+        data: dict[str, object] = {
+            "time": self.formatTime(record),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key, value in vars(record).items():
+            if key not in _STANDARD:
+                data[key] = (
+                    value if isinstance(value, (int, float, bool, type(None))) else str(value)
+                )
+        if record.exc_info:
+            data["exc"] = self.formatException(record.exc_info)
+        return redact(json.dumps(data, ensure_ascii=False), self.secrets)
+
+
 def _show(value: object) -> str:
     text = str(value)
     return repr(text) if (" " in text or not text) else text
 
 
 def setup_logging(
-    level: str = "INFO", *, secrets: Iterable[str] = (), stream: TextIO | None = None
+    level: str = "INFO",
+    *,
+    secrets: Iterable[str] = (),
+    stream: TextIO | None = None,
+    fmt: str = "console",
 ) -> None:
+    """`fmt` is "console" (key=value lines) or "json" (one object per line)."""
+    secrets = list(secrets)
     handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(KeyValueFormatter(secrets))
+    formatter = JsonFormatter(secrets) if fmt == "json" else KeyValueFormatter(secrets)
+    handler.setFormatter(formatter)
     handler.addFilter(RedactingFilter(secrets))
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     # Citizens' feedback: at most COUNT messages per SECONDS, written "COUNT/SECONDS".
     feedback_rate_limit: Annotated[tuple[int, int], NoDecode] = (5, 600)
     log_level: str = "INFO"
+    log_format: str = "console"  # "console" (key=value lines) or "json"
     # Zalo Bot Platform (Telegram-like; polling unless a webhook URL is set).
     zalo_bot_token: SecretStr | None = None
     zalo_api_url: str = "https://bot-api.zaloplatforms.com"
@@ -195,6 +196,22 @@ class Settings(BaseSettings):
                 raise ValueError("both numbers must be at least 1")
             return parsed
         return value
+
+    @field_validator("log_format")
+    @classmethod
+    def _log_format(cls, value: str) -> str:
+        if value.lower() not in ("console", "json"):
+            raise ValueError("must be console or json")
+        return value.lower()
+
+    def secrets(self) -> list[str]:
+        """Every secret setting's value, for the log scrubber (tokens, webhook secrets, keys)."""
+        out = []
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr) and value.get_secret_value():
+                out.append(value.get_secret_value())
+        return out
 
     @field_validator("log_level")
     @classmethod

@@ -69,7 +69,14 @@ article = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# derandomize: CI replays the same examples every run (no flaky landings); explore locally
+# with a random seed by removing it and raising max_examples.
+@settings(
+    max_examples=20,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(subs=st.lists(subscriber, min_size=1, max_size=6), arts=st.lists(article, max_size=5))
 def test_fan_out_matches_the_reference_model(subs: list[dict], arts: list[dict]) -> None:  # type: ignore[type-arg]
     with tempfile.TemporaryDirectory() as tmp:
@@ -130,11 +137,14 @@ async def _check(url: str, subs: list[dict], arts: list[dict]) -> None:  # type:
                     or a["feed"] in s["feeds"]
                     or any(CATEGORIES[t] in a["categories"] for t in s["topics"])
                 )
+                # A word is either included or excluded: marking it again re-marks it, and
+                # the excludes are added after the includes above.
+                include = s["include"] - s["exclude"]
                 ok = (
                     s["active"]
                     and scoped
                     and not any(ref_has(text, w) for w in s["exclude"])
-                    and (not s["include"] or any(ref_has(text, w) for w in s["include"]))
+                    and (not include or any(ref_has(text, w) for w in include))
                 )
                 if not ok:
                     continue

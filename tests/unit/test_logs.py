@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import logging
 
+import pytest
+
 from bot.logs import REDACTED, redact, setup_logging
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
@@ -31,3 +33,34 @@ def test_log_lines_are_scrubbed_and_structured() -> None:
     out = stream.getvalue()
     assert TOKEN not in out and "s3cr3t-value" not in out
     assert "feed=3" in out and REDACTED in out
+
+
+def test_json_lines_are_scrubbed_too() -> None:
+    import json
+
+    stream = io.StringIO()
+    setup_logging("INFO", secrets=["zalo-secret-123"], stream=stream, fmt="json")
+    log = logging.getLogger("bantin.test")
+    log.warning(
+        "sent to https://x/bot%s/sendMessage",
+        TOKEN,
+        extra={"delivery": 7, "key": "zalo-secret-123"},
+    )
+    [line] = stream.getvalue().splitlines()
+    data = json.loads(line)
+    assert data["level"] == "WARNING" and data["delivery"] == 7
+    assert TOKEN not in line and "zalo-secret-123" not in line and REDACTED in data["message"]
+
+
+def test_every_secret_setting_is_scrubbed(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.settings import load_settings
+
+    monkeypatch.setenv("BANTIN_TELEGRAM_TOKEN", TOKEN)
+    monkeypatch.setenv("BANTIN_ZALO_BOT_TOKEN", "1234567890:zalo-bot-token-value")
+    monkeypatch.setenv("BANTIN_ZALO_WEBHOOK_SECRET", "hook-secret-value")
+    monkeypatch.setenv("BANTIN_LOG_FORMAT", "json")
+    settings = load_settings()
+    assert settings.log_format == "json"
+    assert {TOKEN, "1234567890:zalo-bot-token-value", "hook-secret-value"} <= set(
+        settings.secrets()
+    )
