@@ -201,41 +201,31 @@ class FeedbackRepo(Repo):
         self, ticket_id: int, *, staff_user: str, text: str, now: datetime
     ) -> FeedbackMessage | None:
         """Store a staff answer and mark the ticket answered; None if the ticket is gone."""
-        async with self._tx() as s:
-            ticket = await s.get(FeedbackRow, ticket_id, with_for_update=True)
-            if ticket is None:
-                return None
-            row = FeedbackMessageRow(
-                feedback_id=ticket_id,
-                author=STAFF,
-                staff_user=staff_user,
-                text=text,
-                created_at=now,
-            )
-            s.add(row)
-            ticket.status = ANSWERED
-            ticket.answered_at = now
-            ticket.closed_at = None
-            await s.flush()
-            return _message(row)
+        return await self._append(
+            ticket_id, ANSWERED, now, author=STAFF, staff_user=staff_user, text=text
+        )
 
     async def add_citizen_reply(
         self, ticket_id: int, text: str, *, now: datetime, photo_file_id: str | None = None
     ) -> FeedbackMessage | None:
         """A citizen's reply to an answer joins its ticket and opens it again for staff."""
+        return await self._append(
+            ticket_id, OPEN, now, author=CITIZEN, text=text, photo_file_id=photo_file_id
+        )
+
+    async def _append(
+        self, ticket_id: int, status: str, now: datetime, **fields: object
+    ) -> FeedbackMessage | None:
+        """Add one message to a ticket and move the ticket to `status`, in one transaction."""
         async with self._tx() as s:
             ticket = await s.get(FeedbackRow, ticket_id, with_for_update=True)
             if ticket is None:
                 return None
-            row = FeedbackMessageRow(
-                feedback_id=ticket_id,
-                author=CITIZEN,
-                text=text,
-                photo_file_id=photo_file_id,
-                created_at=now,
-            )
+            row = FeedbackMessageRow(feedback_id=ticket_id, created_at=now, **fields)
             s.add(row)
-            ticket.status = OPEN
+            ticket.status = status
+            if status == ANSWERED:
+                ticket.answered_at = now
             ticket.closed_at = None
             await s.flush()
             return _message(row)
