@@ -18,7 +18,9 @@ Politeness: at most ``concurrency`` feeds in flight overall and ``per_host`` per
 taken in an order that interleaves hosts (so one big portal does not hold every slot), and the
 next poll honours what the server asked for within the operator's bounds (jobs.decide).
 
-Storage: a feed's articles are written in one transaction as soon as it is parsed; the feeds'
+Storage: a feed's articles are written as soon as it is parsed, in one transaction shared with
+the feeds parsed while the previous one was running (jobs.batch: one writer, few transactions,
+no added wait when idle), and so are the reads that de-duplicate them; the feeds'
 own bookkeeping (last success, validators, next poll, error counts) is batched across feeds and
 flushed before ``poll`` returns, since hundreds of 304s would otherwise cost a transaction each.
 """
@@ -38,6 +40,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from jobs.article import fetch_article_text, is_teaser
+from jobs.batch import GroupRunner
 from jobs.decide import (
     DEFAULT_BOUNDS,
     PollBounds,
@@ -56,6 +59,7 @@ from jobs.fetch import fetch_feed
 from jobs.parse import FeedParseError, ParsedEntry, ParsedFeed, parse_feed
 from jobs.summarize import summarize
 from jobs.text import html_to_text
+from storage.articles import NewBatch
 from storage.feeds import PollFailure, PollSuccess
 from storage.records import Feed, NewArticle
 
@@ -67,6 +71,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 FLUSH_EVERY = 200  # feed records per bookkeeping transaction
+GROUP_FEEDS = 50  # feeds per de-duplication read or article insert transaction
 # Up to this many characters of text to summarize for one feed are summarized on the event loop
 # (~1 ms per 3,000 characters): cheaper than a trip to a worker, and too short to stall the
 # loop. Longer texts (a fetched article page, a feed of full articles) go to the pool.
@@ -299,6 +304,10 @@ class Poller:
         # link index settles any race), so the set holds only what is in flight.
         self._claimed: set[str] = set()
         self._active = 0
+        # Feeds parsed while a read or insert is in flight share the next one (jobs.batch).
+        articles = store.articles
+        self._known = GroupRunner(articles.known_many, GROUP_FEEDS)
+        self._add = GroupRunner(articles.add_many, GROUP_FEEDS)
 
     async def aclose(self) -> None:
         await self._cpu.aclose()
@@ -427,9 +436,8 @@ class Poller:
     ) -> int:
         """Decide what is new, summarize only what will be pushed, store; returns how many
         were stored."""
-        articles = self._store.articles
-        known_guids, known_links = await articles.known(
-            feed.id, (e.guid for e in entries), _links(entries)
+        known_guids, known_links = await self._known.submit(
+            (feed.id, [e.guid for e in entries], _links(entries))
         )
         # No await between reading the claims and adding ours: another feed's check either
         # sees our claim or our stored rows.
@@ -441,7 +449,7 @@ class Poller:
         try:
             seen = backlog_flags(fresh, first_poll=feed.last_success_at is None, keep=self._backlog)
             items = await self._new_articles(feed, fresh, texts, seen)
-            stored = await articles.add(feed.id, items, now=now, seen=seen)
+            stored = await self._add.submit(NewBatch(feed.id, items, now, seen))
         finally:
             self._claimed.difference_update(claims)
         return len(stored)

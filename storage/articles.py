@@ -9,6 +9,7 @@ with ``.values(rows)`` is a new statement for every call and cost ~7 ms to compi
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -59,6 +60,43 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.astimezone(UTC) if value is not None else None
 
 
+@dataclass(frozen=True)
+class NewBatch:
+    """One feed's new articles for ``ArticleRepo.add_many``; ``seen[i]`` marks backlog."""
+
+    feed_id: int
+    items: Sequence[NewArticle]
+    now: datetime
+    seen: Sequence[bool]
+
+
+def _stored(batch: NewBatch, ids: dict[tuple[int, str], int]) -> list[Article]:
+    """The Articles of ``batch`` that the INSERT stored (``ids`` by (feed, GUID)), by id."""
+    created = _utc(batch.now)
+    assert created is not None
+    stored: list[Article] = []
+    for item, is_seen in zip(batch.items, batch.seen, strict=True):
+        article_id = ids.pop((batch.feed_id, item.guid), None)  # pop: a repeated GUID once
+        if article_id is None:
+            continue
+        stored.append(
+            Article(
+                id=article_id,
+                feed_id=batch.feed_id,
+                guid=item.guid,
+                link=item.link,
+                title=item.title,
+                summary=item.summary,
+                image_url=item.image_url,
+                categories=_split("\n".join(item.categories)),
+                published_at=_utc(item.published_at),
+                created_at=created,
+                fanned_out_at=created if is_seen else None,
+            )
+        )
+    return sorted(stored, key=lambda a: a.id)
+
+
 class ArticleRepo(Repo):
     async def known(
         self, feed_id: int, guids: Iterable[str], links: Iterable[str]
@@ -67,18 +105,33 @@ class ArticleRepo(Repo):
 
         What the poller asks for every feed with a changed body: one query, not two.
         """
-        wanted_guids = list(set(guids))
-        wanted_links = list({link for link in links if link})
-        if not wanted_guids and not wanted_links:
-            return set(), set()
-        params = {"feed_id": feed_id, "guids": wanted_guids, "links": wanted_links}
-        known_guids: set[str] = set()
-        known_links: set[str] = set()
+        return (await self.known_many([(feed_id, guids, links)]))[0]
+
+    async def known_many(
+        self, asks: Sequence[tuple[int, Iterable[str], Iterable[str]]]
+    ) -> list[tuple[set[str], set[str]]]:
+        """``known`` for several feeds in one transaction: the poller groups the feeds parsed
+        while the previous group was being read, since a transaction costs more than its query."""
+        out: list[tuple[set[str], set[str]]] = []
+        params: list[dict[str, Any] | None] = []
+        for feed_id, guids, links in asks:
+            wanted_guids = list(set(guids))
+            wanted_links = list({link for link in links if link})
+            out.append((set(), set()))
+            if wanted_guids or wanted_links:
+                params.append({"feed_id": feed_id, "guids": wanted_guids, "links": wanted_links})
+            else:
+                params.append(None)
+        if not any(params):
+            return out
         async with self._tx() as s:
-            for kind, value in (await s.execute(_KNOWN, params)).all():
-                if value:
-                    (known_guids if kind == "g" else known_links).add(value)
-        return known_guids, known_links
+            for (known_guids, known_links), p in zip(out, params, strict=True):
+                if p is None:
+                    continue
+                for kind, value in (await s.execute(_KNOWN, p)).all():
+                    if value:
+                        (known_guids if kind == "g" else known_links).add(value)
+        return out
 
     async def known_guids(self, feed_id: int, guids: Iterable[str]) -> set[str]:
         wanted = list(set(guids))
@@ -107,11 +160,18 @@ class ArticleRepo(Repo):
         A GUID stored already for this feed, or a link stored under any feed, is skipped (ON
         CONFLICT DO NOTHING), so two pollers racing cannot create a duplicate push.
         """
-        if not items:
-            return []
+        return (await self.add_many([NewBatch(feed_id, items, now, seen)]))[0]
+
+    async def add_many(self, batches: Sequence[NewBatch]) -> list[list[Article]]:
+        """``add`` for several feeds in one transaction and one executemany INSERT; returns the
+        stored articles of each batch, in order.
+
+        Why: on a first poll every feed inserts its whole backlog, and one transaction per feed
+        (with SQLite's single writer, others waiting on its lock) cost more than the rows.
+        """
         rows = [
             dict(
-                feed_id=feed_id,
+                feed_id=b.feed_id,
                 guid=item.guid,
                 link=item.link,
                 title=item.title,
@@ -120,40 +180,21 @@ class ArticleRepo(Repo):
                 image_url=item.image_url,
                 categories="\n".join(item.categories) or None,
                 published_at=item.published_at,
-                created_at=now,
-                fanned_out_at=now if is_seen else None,
+                created_at=b.now,
+                fanned_out_at=b.now if is_seen else None,
             )
-            for item, is_seen in zip(items, seen, strict=True)
+            for b in batches
+            for item, is_seen in zip(b.items, b.seen, strict=True)
         ]
+        if not rows:
+            return [[] for _ in batches]
         async with self._tx() as s:
             # A list of parameter sets: executemany, which SQLAlchemy sends as batched
             # multi-row INSERTs ("insertmanyvalues") from one cached statement. RETURNING only
-            # (id, guid): the records are built from what we inserted, not read back.
+            # (id, feed_id, guid): the records are built from what we inserted, not read back.
             result = await s.execute(self._add_statement(), rows)
-            ids = {guid: article_id for article_id, guid in result.all()}
-        created = _utc(now)
-        assert created is not None
-        stored: list[Article] = []
-        for item, is_seen in zip(items, seen, strict=True):
-            article_id = ids.pop(item.guid, None)  # pop: a GUID repeated in ``items`` once
-            if article_id is None:
-                continue
-            stored.append(
-                Article(
-                    id=article_id,
-                    feed_id=feed_id,
-                    guid=item.guid,
-                    link=item.link,
-                    title=item.title,
-                    summary=item.summary,
-                    image_url=item.image_url,
-                    categories=_split("\n".join(item.categories)),
-                    published_at=_utc(item.published_at),
-                    created_at=created,
-                    fanned_out_at=created if is_seen else None,
-                )
-            )
-        return sorted(stored, key=lambda a: a.id)
+            ids = {(fid, guid): article_id for article_id, fid, guid in result.all()}
+        return [_stored(b, ids) for b in batches]
 
     def _add_statement(self) -> Any:
         """INSERT ... ON CONFLICT DO NOTHING RETURNING, built once per repository."""
@@ -162,7 +203,7 @@ class ArticleRepo(Repo):
             stmt = (
                 self._insert(_ARTICLES)
                 .on_conflict_do_nothing()  # a known GUID in this feed, or a known link anywhere
-                .returning(_ARTICLES.c.id, _ARTICLES.c.guid)
+                .returning(_ARTICLES.c.id, _ARTICLES.c.feed_id, _ARTICLES.c.guid)
             )
             self._add_stmt = stmt
         return stmt

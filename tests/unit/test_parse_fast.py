@@ -1,0 +1,175 @@
+"""jobs.fastfeed gives exactly what feedparser gives, and hands anything unusual back to it."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.poll import make_feed
+from jobs.fastfeed import Unusual, read_rss
+from jobs.parse import ParsedFeed, parse_feed
+from tests.unit.test_parse import ATOM, RSS1, RSS2, URL, rss_items
+
+NS = (
+    'xmlns:content="http://purl.org/rss/1.0/modules/content/" '
+    'xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:media="http://search.yahoo.com/mrss/" '
+    'xmlns:atom="http://www.w3.org/2005/Atom" '
+    'xmlns:sy="http://purl.org/rss/1.0/modules/syndication/" '
+    'xmlns:slash="http://purl.org/rss/1.0/modules/slash/"'
+)
+
+
+def rss(*items: str, channel: str = "<title>Kênh</title><link>/</link>") -> bytes:
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0" {NS}><channel>{channel}'
+        + "".join(f"<item>{i}</item>" for i in items)
+        + "</channel></rss>"
+    ).encode()
+
+
+# Each of these is read by the fast path (and must agree with feedparser).
+ORDINARY = {
+    "bench feed": make_feed(7),
+    "RSS2 fixture": RSS2,
+    "no entries": rss_items(),
+    "ttl": rss_items(extra="<ttl> 60 </ttl>"),
+    "guid permalink resolved": rss("<title>a</title><guid>bai/1.html</guid>"),
+    "guid permalink not a link when link given": rss(
+        "<guid>https://a.vn/g</guid><link>https://a.vn/l</link>"
+    ),
+    "guid isPermaLink=false": rss("<guid isPermaLink='false'>x-1</guid><title>t</title>"),
+    "guid isPermaLink=True is not 'true'": rss("<guid isPermaLink='True'>x-2</guid>"),
+    "guid empty": rss("<guid></guid><title>t</title>"),
+    "link with &amp; query": rss("<link>https://a.vn/?a=1&amp;b=2&amp;amp;c=3</link>"),
+    "link empty": rss("<link></link><title>t</title>"),
+    "link relative and whitespace": rss("<link>\n  ../x/y.html \n</link>"),
+    "title that looks like html": rss("<title>A &amp; B &lt;b&gt;đậm&lt;/b&gt;</title>"),
+    "title plain with angle brackets": rss("<title>Cổng &lt;dichvucong.gov.vn&gt;</title>"),
+    "title with entity text": rss("<title>Giá &amp;nbsp; xăng &amp;amp; dầu</title>"),
+    "title in CDATA": rss("<title><![CDATA[Tin <i>mới</i> & cũ]]></title>"),
+    "c1 controls": rss("<title>Gi\u0093a\u0094 \u0080 x</title>"),
+    "mojibake repaired": rss("<title>Ã©tÃ©</title>"),
+    "content before description": rss(
+        "<content:encoded><![CDATA[<p>Toàn văn</p>]]></content:encoded>"
+        "<description>Sapo</description>"
+    ),
+    "content only": rss("<title>t</title><content:encoded>&lt;p&gt;A&lt;/p&gt;</content:encoded>"),
+    "dates": rss(
+        "<title>a</title><pubDate>Tue, 05 Mar 2024 08:30:00 +0700</pubDate>",
+        "<title>b</title><dc:date>2024-03-05T10:00:00+07:00</dc:date>",
+        "<title>c</title><pubDate>không phải ngày</pubDate>",
+        "<title>d</title><pubDate>2024-03-05 10:00:00</pubDate>",
+    ),
+    "categories": rss(
+        "<category>An ninh</category><category>An ninh</category><category> </category>"
+        "<category>Kinh &amp;amp; tế</category>"
+    ),
+    "authors": rss("<dc:creator>Phóng viên</dc:creator>", "<author>a@b.vn (Ban)</author>"),
+    "images": rss(
+        "<enclosure url='/a.JPG' length='1'/><title>a</title>",
+        "<enclosure url='https://a.vn/s.mp3' type='audio/mpeg'/>"
+        "<media:content url='/m.png' medium='image'/><media:thumbnail url='/t.jpg'/>",
+        "<media:thumbnail url='/t.jpg'/>",
+        "<description>&lt;img src='/i.png'&gt;</description>",
+    ),
+    "ignored extras": rss(
+        "<title>a</title><comments>/c</comments><slash:comments>3</slash:comments>",
+        channel=(
+            "<title>K</title><atom:link href='https://a.vn/rss' rel='self'/>"
+            "<image><url>/l.png</url><title>Logo</title><link>/logo</link></image>"
+            "<sy:updatePeriod>hourly</sy:updatePeriod><lastBuildDate>x</lastBuildDate>"
+        ),
+    ),
+    "nfd text": rss(
+        "<title>Ho\u0323i nghi\u0323</title><description>Tie\u0302\u0301ng</description>"
+    ),
+    "comment between items": rss("<title>a</title><!-- x -->", "<title>b</title>"),
+    "no title, date or link": rss(
+        "<description>một</description>", "<description>hai</description>"
+    ),
+    "duplicate guids": rss(
+        "<guid isPermaLink='false'>x</guid><title>đầu</title>",
+        "<guid isPermaLink='false'>x</guid><title>lặp</title>",
+    ),
+    "header charset, ascii body": rss("<title>ASCII only &#7879;</title>"),
+}
+
+# Each of these must go to feedparser (and still come out as feedparser reads it).
+UNUSUAL = {
+    "atom": ATOM,
+    "rss 1.0": RSS1,
+    "malformed": rss("<title>hai &nbsp; <b>đậm</title>"),
+    "doctype": (
+        b'<?xml version="1.0"?>\n<!DOCTYPE rss [\n<!ENTITY nbsp "&#160;">\n]>\n'
+        b'<rss version="2.0"><channel><title>t</title><item><title>a&nbsp;b</title>'
+        b"</item></channel></rss>"
+    ),
+    "xml:base": rss("<title>a</title>").replace(b"<channel>", b'<channel xml:base="/x/">'),
+    "unknown item element": rss("<title>a</title><source url='https://a.vn'>A</source>"),
+    "unknown namespace": rss("<title>a</title>").replace(
+        b"<title>a", b'<x:y xmlns:x="urn:x">1</x:y><title>a'
+    ),
+    "markup in description": rss("<description><p>Đoạn</p></description>"),
+    "two titles": rss("<title>a</title><title>b</title>"),
+    "title with type": rss("<title type='html'>a</title>"),
+    "two channels titles": rss(channel="<title>a</title><title>b</title>"),
+    "dc:title in channel": rss(channel="<dc:title>a</dc:title>"),
+    "atom alternate link": rss(channel="<atom:link href='https://a.vn/'/>"),
+    "items outside channel": b'<rss version="0.91"><channel><title>t</title></channel>'
+    b"<item><title>a</title></item></rss>",
+    "media thumbnail text": rss("<media:thumbnail>https://a.vn/t.jpg</media:thumbnail>"),
+    "legacy charset": rss("<title>Café</title>")
+    .replace(b'encoding="utf-8"', b'encoding="iso-8859-1"')
+    .decode()
+    .encode("iso-8859-1"),
+}
+
+BASE = "https://chiemhoa.tuyenquang.gov.vn/rss/tin-tuc.rss"
+
+
+def both(body: bytes, headers: dict[str, str] | None = None) -> tuple[ParsedFeed, ParsedFeed]:
+    fast = parse_feed(body, url=BASE, headers=headers, fast=True)
+    slow = parse_feed(body, url=BASE, headers=headers, fast=False)
+    return fast, slow
+
+
+@pytest.mark.parametrize("body", ORDINARY.values(), ids=ORDINARY.keys())
+def test_fast_path_reads_ordinary_rss_exactly_as_feedparser(body: bytes) -> None:
+    read_rss(body, BASE)  # really the fast path: no Unusual
+    fast, slow = both(body)
+    assert fast.entries == slow.entries
+    assert fast == slow
+
+
+@pytest.mark.parametrize("body", UNUSUAL.values(), ids=UNUSUAL.keys())
+def test_unusual_documents_fall_back_to_feedparser(body: bytes) -> None:
+    with pytest.raises(Unusual):
+        read_rss(body, BASE)
+    fast, slow = both(body)
+    assert fast == slow
+
+
+def test_charset_claims_are_settled_before_the_fast_path() -> None:
+    body = rss("<title>Hội nghị</title>").replace(b'encoding="utf-8"', b'encoding="windows-1252"')
+    for headers in ({"Content-Type": "text/xml; charset=ISO-8859-1"}, None):
+        fast, slow = both(body, headers)
+        assert fast == slow
+        assert fast.entries[0].title == "Hội nghị"
+        assert fast.warning is not None and "UTF-8" in fast.warning
+
+
+def test_a_feed_without_rss_version_is_still_a_feed() -> None:
+    body = b"<rss><channel><title>t</title><item><title>a</title></item></channel></rss>"
+    fast, slow = both(body)
+    assert fast == slow and len(fast.entries) == 1
+
+
+def test_hostile_documents_are_refused_before_either_parser() -> None:
+    xxe = (
+        b'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+        b'<rss version="2.0"><channel><title>t</title><item><title>&x;</title></item>'
+        b"</channel></rss>"
+    )
+    with pytest.raises(Exception, match="declares XML entities"):
+        parse_feed(xxe, url=URL)
+    with pytest.raises(Unusual):  # and the fast reader alone never expands them either
+        read_rss(xxe, BASE)
