@@ -37,7 +37,7 @@ from jobs.forward import forward_feedback
 from jobs.health import send_health_notices
 from jobs.poll import Poller
 from jobs.progress import ProgressReporter
-from jobs.scheduler import build_scheduler
+from jobs.scheduler import Job, build_scheduler
 from storage.db import safe_url
 from storage.preferences import QUIET_DEFAULT_KEY
 from storage.staff import ADMIN
@@ -89,12 +89,23 @@ class App:
         self.progress = ProgressReporter(self.store, self.channels, self.clock)
 
     async def handle(self, event: Event) -> None:
+        respond = await self.take(event)
+        await respond()
+
+    async def take(self, event: Event) -> Callable[[], Awaitable[None]]:
+        """The dialog's work for `event` now (all of it stored); its replies as a step to run
+        next. The webhook server answers Telegram between the two (bot/webhook.py)."""
         outcome = await self.dialog.handle(event)
-        await carry_out(self.channels[event.who.platform], event, outcome, self.deliverer.pacer)
-        if outcome.wake_outbox:
-            self.deliverer.wake()
-        if outcome.wake_feedback:
-            await self.forward()
+
+        async def respond() -> None:
+            channel = self.channels[event.who.platform]
+            await carry_out(channel, event, outcome, self.deliverer.pacer)
+            if outcome.wake_outbox:
+                self.deliverer.wake()
+            if outcome.wake_feedback:
+                await self.forward()
+
+        return respond
 
     async def poll_cycle(self, *, force: bool = False) -> None:
         """Poll due feeds (every enabled feed with force), fan out, wake the deliverer."""
@@ -344,42 +355,16 @@ async def run_app(
             raise Fatal(f"cannot reach Telegram: {err}") from None
         tasks.append(asyncio.create_task(poller.run(stop), name="updates"))
     try:
-        zalo_runner = await _start_zalo(app, settings, stop, tasks)
+        zalo_runner = await _serve_zalo_routes(
+            settings, await start_zalo(app, settings, stop, tasks)
+        )
     except Exception:
-        await _stop_zalo(app, None)
+        await stop_zalo(app, None)
         await app.aclose()
         raise
 
-    # Issue 5: the operator's default quiet hours (console demo: none, it shows what is sent
-    # now), the group-admin rule asked of Telegram, and digests on a timer.
-    quiet_default = "off" if settings.console_mode else settings.quiet_hours
-    await store.state.set(QUIET_DEFAULT_KEY, quiet_default)
-    is_admin = getattr(app.channels.get("telegram"), "is_admin", None)
-    if is_admin is not None:
-        install_admin_check(app.dialog, "telegram", is_admin)
-
-    async def queue_digests() -> None:
-        if await queue_due_digests(app.store, now=app.clock()):
-            app.deliverer.wake()
-
-    every = float(min(30, settings.poll_interval))
-
-    async def release_scheduled() -> None:
-        """Queue scheduled broadcasts whose time has come (issue 6)."""
-        if await release_due_broadcasts(app.store, app.clock()):
-            app.deliverer.wake()
-
-    scheduler = build_scheduler(
-        {
-            "scheduled-broadcasts": (release_scheduled, 15.0),
-            "poll": (app.poll_cycle, every),
-            "forward-feedback": (app.forward, 30.0),
-            "feed-health": (app.feed_health, 60.0),
-            "broadcast-progress": (app.report_progress, 3.0),
-            "housekeeping": (app.housekeeping, 60.0),
-            "digests": (queue_digests, settings.digest_check_interval),
-        }
-    )
+    await prepare_dialog(app)
+    scheduler = build_scheduler(scheduler_jobs(app))
     scheduler.start()
     sender = asyncio.create_task(_supervised(app.deliverer.run_forever, stop), name="deliverer")
     mode = "console" if settings.console_mode else "+".join(sorted(app.channels))
@@ -398,17 +383,55 @@ async def run_app(
         for task in tasks:
             with suppress(asyncio.CancelledError, Exception):
                 await task
-        await _stop_zalo(app, zalo_runner)
+        await stop_zalo(app, zalo_runner)
         await app.aclose()
     return 0
 
 
-async def _start_zalo(
+async def prepare_dialog(app: App) -> None:
+    """The operator's default quiet hours (console demo: none, it shows what is sent now) and
+    the group-admin rule asked of Telegram (issue 5)."""
+    quiet_default = "off" if app.settings.console_mode else app.settings.quiet_hours
+    await app.store.state.set(QUIET_DEFAULT_KEY, quiet_default)
+    is_admin = getattr(app.channels.get("telegram"), "is_admin", None)
+    if is_admin is not None:
+        install_admin_check(app.dialog, "telegram", is_admin)
+
+
+def scheduler_jobs(app: App) -> dict[str, tuple[Job, float]]:
+    """Every periodic job of the active scheduler, with its period in seconds.
+
+    `bantin run` runs them beside the bot and the deliverer; `bantin scheduler` runs them only
+    while it holds the scheduler lock (jobs/leader.py).
+    """
+    settings = app.settings
+
+    async def queue_digests() -> None:
+        if await queue_due_digests(app.store, now=app.clock()):
+            app.deliverer.wake()
+
+    async def release_scheduled() -> None:
+        """Queue scheduled broadcasts whose time has come (issue 6)."""
+        if await release_due_broadcasts(app.store, app.clock()):
+            app.deliverer.wake()
+
+    return {
+        "scheduled-broadcasts": (release_scheduled, 15.0),
+        "poll": (app.poll_cycle, float(min(30, settings.poll_interval))),
+        "forward-feedback": (app.forward, 30.0),
+        "feed-health": (app.feed_health, 60.0),
+        "broadcast-progress": (app.report_progress, 3.0),
+        "housekeeping": (app.housekeeping, 60.0),
+        "digests": (queue_digests, settings.digest_check_interval),
+    }
+
+
+async def start_zalo(
     app: App, settings: Settings, stop: asyncio.Event, tasks: list[asyncio.Task[None]]
-) -> object | None:
+) -> dict[str, object]:
     """Zalo admins from settings; the OA's tokens seeded and checked; the Bot's update polling,
     or the webhook server (Bot with BANTIN_ZALO_WEBHOOK_URL, OA events) when configured.
-    Returns the webhook server's runner (or None) for `_stop_zalo`."""
+    Returns the webhook routes (path → handler) for the caller's web server."""
     from bot import zalo_bot, zalo_oa
     from bot.menus import MenuChannel, menu_aware
     from storage.zalo import ZaloRepo
@@ -416,7 +439,7 @@ async def _start_zalo(
     bot_channel = app.channels.get(zalo_bot.PLATFORM)
     oa_channel = app.channels.get(zalo_oa.PLATFORM)
     if bot_channel is None and oa_channel is None:
-        return None
+        return {}
     repo = ZaloRepo.of(app.store)
     for admin in settings.zalo_admin_ids:
         await app.store.staff.ensure(zalo_bot.PLATFORM, admin, role=ADMIN, added_by="settings")
@@ -462,6 +485,14 @@ async def _start_zalo(
                 handle=menu_aware(oa_channel, app.handle),
                 clock=app.clock,
             )
+    return routes
+
+
+async def _serve_zalo_routes(settings: Settings, routes: dict[str, object]) -> object | None:
+    """`bantin run` serves Zalo's webhooks on BANTIN_ZALO_WEBHOOK_LISTEN (`bantin serve` mounts
+    them beside Telegram's instead)."""
+    from bot import zalo_bot
+
     if routes and settings.zalo_webhook_listen:
         return await zalo_bot.start_webhook_server(settings.zalo_webhook_listen, routes)  # type: ignore[arg-type]
     if routes:
@@ -469,7 +500,7 @@ async def _start_zalo(
     return None
 
 
-async def _stop_zalo(app: App, runner: object | None) -> None:
+async def stop_zalo(app: App, runner: object | None) -> None:
     """Stop the webhook server; flush coalesced edits and close the Zalo HTTP clients."""
     if runner is not None:
         with suppress(Exception):

@@ -72,6 +72,63 @@ def run() -> None:
     raise typer.Exit(run_sync(run_app(settings)))
 
 
+@app.command()
+def serve() -> None:
+    """Webhooks (Telegram, Zalo), /healthz and /metrics on BANTIN_LISTEN (scale-out)."""
+    from bot.roles import run_serve
+
+    raise typer.Exit(run_sync(run_serve(settings_or_exit())))
+
+
+@app.command()
+def scheduler() -> None:
+    """Feeds, digests and timers; one is active, others stand by (scale-out, PostgreSQL)."""
+    from bot.roles import run_scheduler
+
+    raise typer.Exit(run_sync(run_scheduler(settings_or_exit())))
+
+
+@app.command()
+def worker() -> None:
+    """Deliver the outbox; run as many as you like (scale-out, PostgreSQL)."""
+    from bot.roles import run_worker
+
+    raise typer.Exit(run_sync(run_worker(settings_or_exit())))
+
+
+@app.command()
+def healthcheck(
+    url: Annotated[str, typer.Option(help="The /healthz to ask (default: this role's).")] = "",
+    role: Annotated[str, typer.Option(help="run, serve, scheduler or worker.")] = "",
+) -> None:
+    """Ask a running process's /healthz (Docker HEALTHCHECK); exit 0 when healthy.
+
+    Without --url: BANTIN_METRICS_PORT if set, else BANTIN_LISTEN for `serve`; `bantin run`
+    without a metrics port serves no HTTP, and then the database itself is asked.
+    """
+    settings = settings_or_exit()
+    if not url:
+        if settings.metrics_port is not None:
+            url = f"http://127.0.0.1:{settings.metrics_port}/healthz"
+        elif role == "serve":
+            url = f"http://127.0.0.1:{int(settings.listen.rpartition(':')[2])}/healthz"
+    if not url:
+
+        async def ping(store: Store) -> None:
+            await store.ping()
+
+        run_sync(with_store(settings, ping))  # an unreachable database exits 2 with the reason
+        typer.echo("database ok")
+        raise typer.Exit(0)
+    try:
+        response = httpx.get(url, timeout=5.0)
+    except httpx.HTTPError as exc:
+        err(f"{url}: {type(exc).__name__}")
+        raise typer.Exit(1) from None
+    typer.echo(response.text)
+    raise typer.Exit(0 if response.status_code == 200 else 1)
+
+
 # -- db ----------------------------------------------------------------------------------------
 
 

@@ -62,6 +62,12 @@ class Settings(BaseSettings):
     feedback_rate_limit: Annotated[tuple[int, int], NoDecode] = (5, 600)
     log_level: str = "INFO"
     log_format: str = "console"  # "console" (key=value lines) or "json"
+    # Port of /healthz and /metrics for processes without BANTIN_LISTEN (scheduler, worker).
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    # Retention, in days (0 keeps forever): final outbox rows (sent, cancelled, blocked, dead)
+    # and articles no feed still lists and nothing still needs (jobs/retention.py).
+    retention_delivered_days: int = Field(default=30, ge=0, le=36500)
+    retention_article_days: int = Field(default=180, ge=0, le=36500)
     # Zalo Bot Platform (Telegram-like; polling unless a webhook URL is set).
     zalo_bot_token: SecretStr | None = None
     zalo_api_url: str = "https://bot-api.zaloplatforms.com"
@@ -84,6 +90,13 @@ class Settings(BaseSettings):
     quiet_hours: str = "22:00-06:00"
     digest_check_interval: float = Field(default=60.0, ge=5, le=3600)  # seconds
     bot_username: str | None = None  # for invitation links when getMe is not at hand (bantin qr)
+    # Issue 8: the split processes (`bantin serve|scheduler|worker`).
+    listen: str = "0.0.0.0:8080"  # where `bantin serve` binds: webhooks, /healthz, /metrics
+    telegram_webhook_url: str | None = None  # public https URL that reaches serve's /telegram
+    telegram_webhook_secret: SecretStr | None = None  # X-Telegram-Bot-Api-Secret-Token
+    leader_retry: float = Field(default=5.0, ge=0.5, le=60)  # standby scheduler's retry, s
+    heartbeat_max_age: float = Field(default=120.0, ge=5, le=86400)  # /healthz: scheduler
+    outbox_max_lag: float = Field(default=900.0, ge=5, le=7 * 86400)  # /healthz: oldest due row
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -155,6 +168,8 @@ class Settings(BaseSettings):
         "zalo_oa_app_id",
         "zalo_webhook_url",
         "zalo_webhook_listen",
+        "telegram_webhook_url",
+        "telegram_webhook_secret",
         mode="before",
     )
     @classmethod
@@ -163,7 +178,7 @@ class Settings(BaseSettings):
             return None
         return value.strip() if isinstance(value, str) else value
 
-    @field_validator("zalo_webhook_listen")
+    @field_validator("zalo_webhook_listen", "listen")
     @classmethod
     def _listen(cls, value: str | None) -> str | None:
         if value is None:
@@ -250,6 +265,21 @@ class Settings(BaseSettings):
                 "BANTIN_ZALO_WEBHOOK_URL needs BANTIN_ZALO_WEBHOOK_SECRET and "
                 "BANTIN_ZALO_WEBHOOK_LISTEN (the address this server listens on)"
             )
+        tg_secret = self.telegram_webhook_secret
+        if tg_secret is not None:
+            if not valid_webhook_secret(tg_secret.get_secret_value()):
+                raise ValueError(
+                    "BANTIN_TELEGRAM_WEBHOOK_SECRET must be 1 to 256 characters of "
+                    "A-Z, a-z, 0-9, _ and -"
+                )
+        if self.telegram_webhook_url:
+            if tg_secret is None:
+                raise ValueError(
+                    "BANTIN_TELEGRAM_WEBHOOK_URL needs BANTIN_TELEGRAM_WEBHOOK_SECRET "
+                    "(Telegram sends it with every update; others are refused)"
+                )
+            if not self.telegram_webhook_url.startswith(("https://", "http://")):
+                raise ValueError("BANTIN_TELEGRAM_WEBHOOK_URL must be an https:// URL")
         oa = [self.zalo_oa_app_id, self.zalo_oa_secret_key, self.zalo_oa_refresh_token]
         if any(v is not None for v in oa) and not all(v is not None for v in oa):
             raise ValueError(
@@ -268,6 +298,13 @@ class Settings(BaseSettings):
         return (
             self.telegram_token is None and self.zalo_bot_token is None and not self.zalo_oa_enabled
         )
+
+
+def valid_webhook_secret(secret: str) -> bool:
+    """Telegram accepts 1-256 characters of A-Z, a-z, 0-9, _ and - as a webhook secret."""
+    return 1 <= len(secret) <= 256 and all(
+        c.isascii() and (c.isalnum() or c in "_-") for c in secret
+    )
 
 
 class SettingsError(Exception):

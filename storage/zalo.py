@@ -87,6 +87,14 @@ class ZaloRepo(Repo):
             await self.prune_seen(now - SEEN_KEEP)
         return fresh
 
+    async def was_seen(self, platform: str, message_id: str) -> bool:
+        """True if `mark_seen` recorded this id (webhooks check first, record after handling)."""
+        q = select(ZaloSeenRow.message_id).where(
+            ZaloSeenRow.platform == platform, ZaloSeenRow.message_id == message_id[:100]
+        )
+        async with self._tx() as s:
+            return (await s.execute(q)).first() is not None
+
     async def prune_seen(self, before: datetime) -> int:
         async with self._tx() as s:
             res = await s.execute(delete(ZaloSeenRow).where(ZaloSeenRow.seen_at < before))

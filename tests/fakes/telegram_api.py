@@ -241,6 +241,7 @@ class _State:
     blocked: dict[int, str] = field(default_factory=dict)
     commands: dict[str, list[JSON]] = field(default_factory=dict)
     webhook_url: str = ""
+    webhook_secret: str = ""
 
 
 class FakeTelegram:
@@ -391,6 +392,19 @@ class FakeTelegram:
         """Updates queued and not yet confirmed by a getUpdates offset."""
         with self._cond:
             return len(self._state.updates)
+
+    @property
+    def webhook(self) -> tuple[str, str]:
+        """(url, secret_token) as the bot last set them with setWebhook."""
+        with self._cond:
+            return self._state.webhook_url, self._state.webhook_secret
+
+    def take_updates(self) -> list[JSON]:
+        """Remove and return every queued update: a test posts them to a webhook itself, as
+        Telegram would once setWebhook is active."""
+        with self._cond:
+            taken, self._state.updates = self._state.updates, []
+            return copy.deepcopy(taken)
 
     def messages_to(self, chat_id: int) -> list[SentMessage]:
         """Accepted sends to one chat, oldest first."""
@@ -893,6 +907,7 @@ class FakeTelegram:
 
     def _m_setwebhook(self, params: JSON) -> bool:
         self._state.webhook_url = str(params.get("url") or "")
+        self._state.webhook_secret = str(params.get("secret_token") or "")
         self._wake_pollers()
         return True
 

@@ -1,0 +1,183 @@
+"""Throughput of `bantin worker` processes sharing one PostgreSQL outbox (issue 8).
+
+For each worker count: a fresh PostgreSQL database, N subscribers and one queued announcement,
+the fake Bot API in its own process with --latency per call and no rate limit, then that many
+`bantin worker` processes. Prints messages/s measured by the server (first to last arrival, so
+interpreter start-up is not counted), wall time until the outbox is empty, and whether every
+recipient got the message exactly once. Ratios are against the first worker count of the run.
+
+    .venv/bin/python bench/scale.py [--workers 1,2,4] [--subscribers 20000] [--latency 0.02]
+        [--concurrency 100] [--database-url postgresql://postgres@127.0.0.1:5432/test]
+
+The machine's cores are shared by the workers, PostgreSQL and the fake server: on 2 cores the
+figures show the outbox scaling until the CPU is the limit, not the limit of the design.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from jobs.fanout import queue_announcement  # noqa: E402
+from storage.announcements import DRAFT, QUEUED  # noqa: E402
+from storage.store import Store  # noqa: E402
+from tests.fakes.seed import seed_subscribers  # noqa: E402
+
+TOKEN = "123:SCALE"
+DEFAULT_URL = os.environ.get(
+    "BANTIN_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+
+class FakeServer:
+    """bench/fake_botapi.py in its own process: prints its URL, answers 'stats' lines."""
+
+    def __init__(self, latency: float) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "bench" / "fake_botapi.py"), str(latency), TOKEN],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        self.url = self.proc.stdout.readline().strip()
+
+    def stats(self) -> dict[str, Any]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write("stats\n")
+        self.proc.stdin.flush()
+        return dict(json.loads(self.proc.stdout.readline()))
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write("quit\n")
+        self.proc.stdin.flush()
+        self.proc.wait(10)
+
+
+async def fresh_database(admin_url: str, subscribers: int) -> str:
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    name = f"bantin_scale_{uuid.uuid4().hex[:10]}"
+    conn = await asyncpg.connect(admin_url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    store = Store.open(url)
+    try:
+        await store.migrate()
+        await seed_subscribers(store, subscribers)
+        ann = await store.announcements.create("Thông báo: lịch tiêm chủng", created_by="bench")
+        now = datetime.now(UTC)
+        await store.announcements.transition(ann.id, frm=DRAFT, to=QUEUED, now=now)
+        await queue_announcement(store, ann.id, now=now)
+    finally:
+        await store.aclose()
+    return url
+
+
+async def drop_database(admin_url: str, url: str) -> None:
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    conn = await asyncpg.connect(admin_url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+def run_once(workers: int, args: argparse.Namespace) -> dict[str, float]:
+    url = asyncio.run(fresh_database(args.database_url, args.subscribers))
+    server = FakeServer(args.latency)
+    bantin = shutil.which("bantin", path=str(Path(sys.executable).parent)) or "bantin"
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("BANTIN_")},
+        "BANTIN_DATABASE_URL": url,
+        "BANTIN_TELEGRAM_TOKEN": TOKEN,
+        "BANTIN_TELEGRAM_API_URL": server.url,
+        "BANTIN_SEND_RATE": "1000",
+        "BANTIN_PAID_BROADCAST": "true",
+        "BANTIN_SEND_CONCURRENCY": str(args.concurrency),
+        "BANTIN_LOG_LEVEL": "WARNING",
+    }
+    started = time.monotonic()
+    procs = [
+        subprocess.Popen([bantin, "worker"], env=env, stdin=subprocess.DEVNULL)
+        for _ in range(workers)
+    ]
+    try:
+        while True:
+            stats = server.stats()
+            if stats["sent"] >= args.subscribers:
+                break
+            if any(p.poll() is not None for p in procs):
+                raise SystemExit("a worker exited early")
+            if time.monotonic() - started > 600:
+                raise SystemExit(f"timed out with {stats['sent']} sent")
+            time.sleep(0.25)
+        wall = time.monotonic() - started
+        time.sleep(1.0)  # a duplicate would arrive now
+        stats = server.stats()
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(30)
+        server.close()
+        asyncio.run(drop_database(args.database_url, url))
+    span = max(1e-9, float(stats["last"]) - float(stats["first"]))
+    return {
+        "workers": workers,
+        "rate": stats["sent"] / span,
+        "wall": wall,
+        "sent": stats["sent"],
+        "distinct": stats["distinct"],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workers", default="1,2,4")
+    parser.add_argument("--subscribers", type=int, default=20_000)
+    parser.add_argument("--latency", type=float, default=0.02)
+    parser.add_argument("--concurrency", type=int, default=100)
+    parser.add_argument("--database-url", default=DEFAULT_URL)
+    args = parser.parse_args()
+    print(
+        f"# {args.subscribers} recipients, {args.latency * 1000:.0f} ms per call, "
+        f"concurrency {args.concurrency} per worker, no rate limit; "
+        f"load {os.getloadavg()[0]:.2f}, {os.cpu_count()} cores"
+    )
+    print(f"{'workers':>7} {'msg/s':>8} {'ratio':>6} {'wall s':>7} {'sent':>7} {'once':>5}")
+    base = None
+    for n in (int(x) for x in args.workers.split(",")):
+        r = run_once(n, args)
+        base = base or r["rate"]
+        once = "yes" if r["sent"] == r["distinct"] == args.subscribers else "NO"
+        print(
+            f"{n:>7} {r['rate']:>8.0f} {r['rate'] / base:>6.2f} {r['wall']:>7.1f} "
+            f"{r['sent']:>7.0f} {once:>5}",
+            flush=True,
+        )
+    print(f"# load {os.getloadavg()[0]:.2f} at the end")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,265 @@
+"""The split processes for scale: `bantin serve`, `bantin scheduler`, `bantin worker`.
+
+`bantin run` keeps everything in one process (bot/app.py). For a province or a newsroom the same
+parts run apart, all sharing one PostgreSQL database:
+- serve: receives Telegram and Zalo webhooks, does the dialog's work, answers fast; also
+  /healthz and /metrics. Any number behind a load balancer (update ids are de-duplicated in
+  the database).
+- scheduler: feeds, digests, scheduled broadcasts, staff notices, retention. Exactly one is
+  active (jobs/leader.py); the others stand by and take over within seconds of its death.
+- worker: delivers the outbox. Any number; rows are claimed with FOR UPDATE SKIP LOCKED and
+  leased, so none is sent twice and a dead worker's rows come back after the lease.
+
+Each is built from the same App as `bantin run` and only runs its own part of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from contextlib import suppress
+from typing import Any, TextIO
+
+from bot.app import (
+    STOP_GRACE_SECONDS,
+    App,
+    _supervised,
+    bootstrap,
+    build_app,
+    open_store,
+    prepare_dialog,
+    scheduler_jobs,
+    start_zalo,
+    stop_on_signals,
+    stop_zalo,
+)
+from bot.channel import Fatal
+from bot.settings import Settings
+from jobs.leader import LEADER_STATE_KEY, Leadership, describe, identity
+from jobs.scheduler import build_scheduler
+
+log = logging.getLogger(__name__)
+
+OnStart = Callable[[App], object] | None
+
+
+async def _open(settings: Settings, out: TextIO | None) -> App:
+    store = await open_store(settings)
+    try:
+        await bootstrap(settings, store)
+        app = await build_app(settings, store, out=out)
+    except BaseException:
+        await store.aclose()
+        raise
+    if app.bot is not None:
+        try:
+            await app.bot.initialize()  # type: ignore[attr-defined]
+        except Exception as err:
+            await app.aclose()
+            raise Fatal(f"cannot reach Telegram: {type(err).__name__}") from None
+    return app
+
+
+async def _metrics_server(app: App, extra_routes: dict[str, Any] | None = None) -> Any:
+    """/healthz and /metrics (plus `extra_routes`) on BANTIN_METRICS_PORT, if it is set."""
+    port = app.settings.metrics_port
+    if port is None and not extra_routes:
+        return None
+    from bot.ops_http import start_ops_server
+
+    listen = f"0.0.0.0:{port}" if port is not None else app.settings.listen
+    return await start_ops_server(listen, _web_app(app, extra_routes))
+
+
+def _web_app(app: App, extra_routes: dict[str, Any] | None) -> Any:
+    from bot.ops_http import ops_app
+
+    return ops_app(
+        app.store,
+        clock=app.clock,
+        extra_routes=extra_routes,
+        max_heartbeat_age=app.settings.heartbeat_max_age,
+        max_outbox_lag=app.settings.outbox_max_lag,
+    )
+
+
+async def _stop_server(runner: Any) -> None:
+    if runner is not None:
+        with suppress(Exception):
+            await runner.cleanup()
+
+
+async def run_worker(
+    settings: Settings,
+    *,
+    stop: asyncio.Event | None = None,
+    out: TextIO | None = None,
+    on_start: OnStart = None,
+) -> int:
+    """Deliver the outbox until stopped; expired leases (a dead worker's rows) are released."""
+    stop = stop or asyncio.Event()
+    stop_on_signals(stop)
+    app = await _open(settings, out)
+    runner = None
+    scheduler = build_scheduler({"housekeeping": (app.housekeeping, 60.0)})
+    try:
+        runner = await _metrics_server(app)
+        scheduler.start()
+        sender = asyncio.create_task(_supervised(app.deliverer.run_forever, stop), name="worker")
+        log.info(
+            "worker running",
+            extra={"who": identity(), "concurrency": settings.send_concurrency},
+        )
+        if on_start is not None:
+            on_start(app)
+        await stop.wait()
+        log.info("stopping")
+        with suppress(TimeoutError, asyncio.CancelledError):
+            await asyncio.wait_for(sender, timeout=STOP_GRACE_SECONDS)
+    finally:
+        if scheduler.running:
+            scheduler.shutdown(wait=False)
+        await _stop_server(runner)
+        await app.aclose()
+    return 0
+
+
+async def run_scheduler(
+    settings: Settings,
+    *,
+    stop: asyncio.Event | None = None,
+    out: TextIO | None = None,
+    on_start: OnStart = None,
+) -> int:
+    """Stand by until this process holds the scheduler lock, then run every periodic job
+    while it does. Losing the lock (its connection broke) returns to standby."""
+    from bot.health import beat
+
+    stop = stop or asyncio.Event()
+    stop_on_signals(stop)
+    app = await _open(settings, out)
+    leader = Leadership(app.store.engine, retry_seconds=settings.leader_retry)
+    runner = None
+    try:
+        runner = await _metrics_server(app)
+        await prepare_dialog(app)
+        if on_start is not None:
+            on_start(app)
+        while not stop.is_set():
+            if not await leader.acquire(stop):
+                break
+            since = app.clock()
+            await app.store.state.set(LEADER_STATE_KEY, describe(identity(), since))
+            log.info("scheduler active", extra={"who": identity()})
+
+            async def heartbeat() -> None:
+                await beat(app.store, app.clock())
+
+            jobs = {
+                "heartbeat": (heartbeat, min(10.0, settings.leader_retry)),
+                **scheduler_jobs(app),
+            }
+            scheduler = build_scheduler(jobs)
+            scheduler.start()
+            try:
+                while not stop.is_set():
+                    with suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), timeout=settings.leader_retry)
+                    if not stop.is_set() and not await leader.held():
+                        log.error("scheduler lock lost; standing by", extra={"who": identity()})
+                        break
+            finally:
+                scheduler.shutdown(wait=False)
+        log.info("stopping")
+    finally:
+        await leader.release()
+        await _stop_server(runner)
+        await app.aclose()
+    return 0
+
+
+async def run_serve(
+    settings: Settings,
+    *,
+    stop: asyncio.Event | None = None,
+    out: TextIO | None = None,
+    on_start: OnStart = None,
+) -> int:
+    """Webhooks (Telegram with BANTIN_TELEGRAM_WEBHOOK_URL, else long polling; Zalo as
+    configured), /healthz and /metrics on BANTIN_LISTEN."""
+    from bot.telegram import ALLOWED_UPDATES, UpdatePoller
+    from bot.webhook import PATH, ChatQueues, TelegramWebhook
+    from storage.zalo import ZaloRepo
+
+    stop = stop or asyncio.Event()
+    stop_on_signals(stop)
+    app = await _open(settings, out)
+    tasks: list[asyncio.Task[None]] = []
+    routes: dict[str, Any] = {}
+    replies = ChatQueues()
+    runner = None
+    try:
+        await prepare_dialog(app)
+        bot = app.bot
+        if bot is not None and settings.telegram_webhook_url:
+            secret = settings.telegram_webhook_secret
+            assert secret is not None  # settings insist on it
+            seen = ZaloRepo.of(app.store)
+
+            async def was_seen(key: str) -> bool:
+                return await seen.was_seen("telegram-update", key)
+
+            async def remember(key: str) -> None:
+                await seen.mark_seen("telegram-update", key, app.clock())
+
+            routes[PATH] = TelegramWebhook(
+                bot,  # type: ignore[arg-type]
+                secret.get_secret_value(),
+                app.take,
+                seen=was_seen,
+                remember=remember,
+                replies=replies,
+            )
+        elif bot is not None:
+            log.warning("no BANTIN_TELEGRAM_WEBHOOK_URL: long polling (run one serve only)")
+            poller = UpdatePoller(bot, app.handle)  # type: ignore[arg-type]
+            await poller.prepare()
+            tasks.append(asyncio.create_task(poller.run(stop), name="updates"))
+        routes.update(await start_zalo(app, settings, stop, tasks))
+        runner = await _serve_routes(app, routes)
+        if bot is not None and settings.telegram_webhook_url:
+            secret = settings.telegram_webhook_secret
+            assert secret is not None
+            await bot.set_webhook(  # type: ignore[attr-defined]
+                url=settings.telegram_webhook_url,
+                secret_token=secret.get_secret_value(),
+                allowed_updates=ALLOWED_UPDATES,
+                max_connections=100,
+            )
+        log.info("serve running", extra={"listen": settings.listen, "routes": sorted(routes)})
+        if on_start is not None:
+            on_start(app)
+        await stop.wait()
+        log.info("stopping")
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with suppress(asyncio.CancelledError, Exception):
+                await task
+        await _stop_server(runner)  # no new requests; then the replies already promised
+        await replies.drain(STOP_GRACE_SECONDS)
+        await stop_zalo(app, None)
+        await app.aclose()
+    return 0
+
+
+async def _serve_routes(app: App, routes: dict[str, Any]) -> Any:
+    from bot.ops_http import start_ops_server
+
+    return await start_ops_server(app.settings.listen, _web_app(app, routes))
+
+
+Runner = Callable[..., Awaitable[int]]
+ROLES: dict[str, Runner] = {"serve": run_serve, "scheduler": run_scheduler, "worker": run_worker}

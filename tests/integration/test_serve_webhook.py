@@ -1,0 +1,133 @@
+"""`bantin serve` with a Telegram webhook (issue 8), in-process against the fake Bot API.
+
+Telegram posts updates to /telegram with the secret it was given in setWebhook; anything
+without that secret is refused before it is read and changes nothing. A handled update is
+stored before the 200, replied to after it, and a retried update id is handled once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from bot.app import App
+from bot.roles import run_serve
+from bot.settings import Settings
+from bot.webhook import SECRET_HEADER
+from tests.fakes.telegram_api import FakeTelegram
+
+SECRET = "s3cret-Token_value"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Served:
+    app: App
+    url: str
+    tg: FakeTelegram
+
+    async def post(self, update: Any, secret: str | None = SECRET) -> httpx.Response:
+        headers = {SECRET_HEADER: secret} if secret is not None else {}
+        async with httpx.AsyncClient() as client:
+            return await client.post(self.url + "/telegram", json=update, headers=headers)
+
+    async def subscribers(self) -> int:
+        return (await self.app.store.subscribers.counts()).get("active", 0)
+
+
+@pytest.fixture
+async def served(tmp_path: Path, telegram_api: FakeTelegram) -> AsyncIterator[Served]:
+    port = _free_port()
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path}/serve.db",
+        quiet_hours="off",
+        telegram_token=telegram_api.token,  # type: ignore[arg-type]
+        telegram_api_url=telegram_api.api_url,
+        telegram_webhook_url="https://bantin.example.vn/telegram",
+        telegram_webhook_secret=SECRET,  # type: ignore[arg-type]
+        listen=f"127.0.0.1:{port}",
+    )
+    stop = asyncio.Event()
+    started: asyncio.Future[App] = asyncio.get_running_loop().create_future()
+    task = asyncio.create_task(run_serve(settings, stop=stop, on_start=started.set_result))
+    try:
+        app = await asyncio.wait_for(started, 30)
+        yield Served(app, f"http://127.0.0.1:{port}", telegram_api)
+    finally:
+        stop.set()
+        assert await asyncio.wait_for(task, 30) == 0
+
+
+async def test_serve_registers_the_webhook_with_its_secret(served: Served) -> None:
+    url, secret = served.tg.webhook
+    assert url == "https://bantin.example.vn/telegram"
+    assert secret == SECRET
+
+
+@pytest.mark.parametrize("secret", [None, "", "wrong-secret", SECRET + "x", SECRET[:-1]])
+async def test_wrong_or_missing_secret_is_rejected_and_changes_nothing(
+    served: Served, secret: str | None
+) -> None:
+    served.tg.user_sends(501, "/start")
+    (update,) = served.tg.take_updates()
+    response = await served.post(update, secret=secret)
+    assert response.status_code == 401
+    await asyncio.sleep(0.3)
+    assert await served.subscribers() == 0
+    assert served.tg.sent == []
+    # the same update with the right secret is then handled: nothing was marked as seen
+    assert (await served.post(update)).status_code == 200
+    assert await served.subscribers() == 1
+
+
+async def test_start_by_webhook_subscribes_and_replies(served: Served) -> None:
+    served.tg.user_sends(502, "/start", first_name="Lan")
+    (update,) = served.tg.take_updates()
+    response = await served.post(update)
+    assert response.status_code == 200
+    assert await served.subscribers() == 1  # stored before the answer
+    replies = await served.tg.async_wait_until_count(1)
+    assert replies[0].chat_id == 502
+
+
+async def test_a_retried_update_is_handled_once(served: Served) -> None:
+    served.tg.user_sends(503, "/start")
+    (update,) = served.tg.take_updates()
+    first, second = await asyncio.gather(served.post(update), served.post(update))
+    assert first.status_code == second.status_code == 200
+    assert (await served.post(update)).status_code == 200
+    await served.tg.async_wait_until_count(1)
+    await asyncio.sleep(0.5)
+    assert len(served.tg.messages_to(503)) == 1
+
+
+@pytest.mark.parametrize("body", [b"not json", b"[1, 2]", b'{"no_update_id": 1}'])
+async def test_a_body_that_is_not_an_update_is_refused(served: Served, body: bytes) -> None:
+    async with httpx.AsyncClient() as client:
+        response = await client.post(
+            served.url + "/telegram", content=body, headers={SECRET_HEADER: SECRET}
+        )
+    assert response.status_code == 400
+    assert await served.subscribers() == 0
+
+
+async def test_serve_also_answers_healthz_and_metrics(served: Served) -> None:
+    async with httpx.AsyncClient() as client:
+        metrics = await client.get(served.url + "/metrics")
+        health = await client.get(served.url + "/healthz")
+    assert metrics.status_code == 200
+    assert "bantin_" in metrics.text
+    assert health.status_code in (200, 503)  # no scheduler runs here: its heartbeat is absent
+    assert "database" in health.text
