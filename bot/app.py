@@ -367,6 +367,7 @@ async def run_app(
     scheduler = build_scheduler(scheduler_jobs(app))
     scheduler.start()
     sender = asyncio.create_task(_supervised(app.deliverer.run_forever, stop), name="deliverer")
+    ops_runner = await start_metrics(app)
     mode = "console" if settings.console_mode else "+".join(sorted(app.channels))
     log.info("bantin running", extra={"mode": mode})
     if on_start is not None:
@@ -384,8 +385,28 @@ async def run_app(
             with suppress(asyncio.CancelledError, Exception):
                 await task
         await stop_zalo(app, zalo_runner)
+        await stop_runner(ops_runner)
         await app.aclose()
     return 0
+
+
+async def start_metrics(app: App, extra_routes: dict[str, object] | None = None) -> object | None:
+    """/healthz and /metrics on BANTIN_METRICS_PORT if set (on BANTIN_LISTEN with routes):
+    every role and `bantin run` can be scraped and health-checked."""
+    port = app.settings.metrics_port
+    if port is None and not extra_routes:
+        return None
+    from bot.ops_http import ops_app, start_ops_server
+
+    web_app = ops_app(
+        app.store,
+        clock=app.clock,
+        extra_routes=extra_routes,  # type: ignore[arg-type]
+        max_heartbeat_age=app.settings.heartbeat_max_age,
+        max_outbox_lag=app.settings.outbox_max_lag,
+    )
+    listen = f"0.0.0.0:{port}" if port is not None and not extra_routes else app.settings.listen
+    return await start_ops_server(listen, web_app)
 
 
 async def prepare_dialog(app: App) -> None:
@@ -415,7 +436,14 @@ def scheduler_jobs(app: App) -> dict[str, tuple[Job, float]]:
         if await release_due_broadcasts(app.store, app.clock()):
             app.deliverer.wake()
 
+    async def heartbeat() -> None:
+        """The active scheduler's sign of life, read by every process's /healthz."""
+        from bot.health import beat
+
+        await beat(app.store, app.clock())
+
     return {
+        "heartbeat": (heartbeat, min(10.0, settings.leader_retry)),
         "scheduled-broadcasts": (release_scheduled, 15.0),
         "poll": (app.poll_cycle, float(min(30, settings.poll_interval))),
         "forward-feedback": (app.forward, 30.0),
@@ -498,6 +526,13 @@ async def _serve_zalo_routes(settings: Settings, routes: dict[str, object]) -> o
     if routes:
         log.warning("Zalo webhooks configured but BANTIN_ZALO_WEBHOOK_LISTEN is not set")
     return None
+
+
+async def stop_runner(runner: object | None) -> None:
+    """Stop an aiohttp server started here (None: nothing to do)."""
+    if runner is not None:
+        with suppress(Exception):
+            await runner.cleanup()  # type: ignore[attr-defined]
 
 
 async def stop_zalo(app: App, runner: object | None) -> None:

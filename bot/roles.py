@@ -30,8 +30,10 @@ from bot.app import (
     open_store,
     prepare_dialog,
     scheduler_jobs,
+    start_metrics,
     start_zalo,
     stop_on_signals,
+    stop_runner,
     stop_zalo,
 )
 from bot.channel import Fatal
@@ -61,35 +63,6 @@ async def _open(settings: Settings, out: TextIO | None) -> App:
     return app
 
 
-async def _metrics_server(app: App, extra_routes: dict[str, Any] | None = None) -> Any:
-    """/healthz and /metrics (plus `extra_routes`) on BANTIN_METRICS_PORT, if it is set."""
-    port = app.settings.metrics_port
-    if port is None and not extra_routes:
-        return None
-    from bot.ops_http import start_ops_server
-
-    listen = f"0.0.0.0:{port}" if port is not None else app.settings.listen
-    return await start_ops_server(listen, _web_app(app, extra_routes))
-
-
-def _web_app(app: App, extra_routes: dict[str, Any] | None) -> Any:
-    from bot.ops_http import ops_app
-
-    return ops_app(
-        app.store,
-        clock=app.clock,
-        extra_routes=extra_routes,
-        max_heartbeat_age=app.settings.heartbeat_max_age,
-        max_outbox_lag=app.settings.outbox_max_lag,
-    )
-
-
-async def _stop_server(runner: Any) -> None:
-    if runner is not None:
-        with suppress(Exception):
-            await runner.cleanup()
-
-
 async def run_worker(
     settings: Settings,
     *,
@@ -104,7 +77,7 @@ async def run_worker(
     runner = None
     scheduler = build_scheduler({"housekeeping": (app.housekeeping, 60.0)})
     try:
-        runner = await _metrics_server(app)
+        runner = await start_metrics(app)
         scheduler.start()
         sender = asyncio.create_task(_supervised(app.deliverer.run_forever, stop), name="worker")
         log.info(
@@ -120,7 +93,7 @@ async def run_worker(
     finally:
         if scheduler.running:
             scheduler.shutdown(wait=False)
-        await _stop_server(runner)
+        await stop_runner(runner)
         await app.aclose()
     return 0
 
@@ -134,15 +107,13 @@ async def run_scheduler(
 ) -> int:
     """Stand by until this process holds the scheduler lock, then run every periodic job
     while it does. Losing the lock (its connection broke) returns to standby."""
-    from bot.health import beat
-
     stop = stop or asyncio.Event()
     stop_on_signals(stop)
     app = await _open(settings, out)
     leader = Leadership(app.store.engine, retry_seconds=settings.leader_retry)
     runner = None
     try:
-        runner = await _metrics_server(app)
+        runner = await start_metrics(app)
         await prepare_dialog(app)
         if on_start is not None:
             on_start(app)
@@ -153,14 +124,7 @@ async def run_scheduler(
             await app.store.state.set(LEADER_STATE_KEY, describe(identity(), since))
             log.info("scheduler active", extra={"who": identity()})
 
-            async def heartbeat() -> None:
-                await beat(app.store, app.clock())
-
-            jobs = {
-                "heartbeat": (heartbeat, min(10.0, settings.leader_retry)),
-                **scheduler_jobs(app),
-            }
-            scheduler = build_scheduler(jobs)
+            scheduler = build_scheduler(scheduler_jobs(app))
             scheduler.start()
             try:
                 while not stop.is_set():
@@ -174,7 +138,7 @@ async def run_scheduler(
         log.info("stopping")
     finally:
         await leader.release()
-        await _stop_server(runner)
+        await stop_runner(runner)
         await app.aclose()
     return 0
 
@@ -227,7 +191,7 @@ async def run_serve(
             await poller.prepare()
             tasks.append(asyncio.create_task(poller.run(stop), name="updates"))
         routes.update(await start_zalo(app, settings, stop, tasks))
-        runner = await _serve_routes(app, routes)
+        runner = await start_metrics(app, routes)
         if bot is not None and settings.telegram_webhook_url:
             secret = settings.telegram_webhook_secret
             assert secret is not None
@@ -248,17 +212,11 @@ async def run_serve(
         for task in tasks:
             with suppress(asyncio.CancelledError, Exception):
                 await task
-        await _stop_server(runner)  # no new requests; then the replies already promised
+        await stop_runner(runner)  # no new requests; then the replies already promised
         await replies.drain(STOP_GRACE_SECONDS)
         await stop_zalo(app, None)
         await app.aclose()
     return 0
-
-
-async def _serve_routes(app: App, routes: dict[str, Any]) -> Any:
-    from bot.ops_http import start_ops_server
-
-    return await start_ops_server(app.settings.listen, _web_app(app, routes))
 
 
 Runner = Callable[..., Awaitable[int]]

@@ -1,0 +1,97 @@
+"""`bantin scheduler` and `bantin worker` in-process on SQLite: each runs only its own part and
+answers /healthz and /metrics on BANTIN_METRICS_PORT."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+from bot.app import App
+from bot.roles import run_scheduler, run_worker
+from bot.settings import Settings
+from jobs.fanout import queue_announcement
+from jobs.leader import LEADER_STATE_KEY
+from storage.announcements import DRAFT, QUEUED
+from tests.fakes.seed import seed_subscribers
+from tests.fakes.telegram_api import FakeTelegram
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def _running(
+    role: Callable[..., Awaitable[int]], settings: Settings
+) -> tuple[App, asyncio.Event, asyncio.Task[int]]:
+    stop = asyncio.Event()
+    started: asyncio.Future[App] = asyncio.get_running_loop().create_future()
+    task = asyncio.create_task(role(settings, stop=stop, on_start=started.set_result))
+    return await asyncio.wait_for(started, 30), stop, task
+
+
+async def _get(url: str) -> httpx.Response:
+    async with httpx.AsyncClient() as client:
+        return await client.get(url)
+
+
+async def test_scheduler_leads_beats_and_is_healthy(tmp_path: Path) -> None:
+    port = _free_port()
+    settings = Settings(database_url=f"sqlite:///{tmp_path}/s.db", metrics_port=port)
+    app, stop, task = await _running(run_scheduler, settings)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            health = await _get(base + "/healthz")
+            if health.status_code == 200:
+                break
+            await asyncio.sleep(0.1)
+        assert health.status_code == 200, health.text
+        leader = await app.store.state.get(LEADER_STATE_KEY)
+        assert leader is not None and " since " in leader
+        metrics = await _get(base + "/metrics")
+        assert metrics.status_code == 200 and "bantin_" in metrics.text
+    finally:
+        stop.set()
+        assert await asyncio.wait_for(task, 30) == 0
+
+
+async def test_worker_delivers_the_outbox_and_stops_cleanly(
+    tmp_path: Path, telegram_api: FakeTelegram
+) -> None:
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path}/w.db",
+        quiet_hours="off",
+        telegram_token=telegram_api.token,  # type: ignore[arg-type]
+        telegram_api_url=telegram_api.api_url,
+    )
+    app, stop, task = await _running(run_worker, settings)
+    try:
+        await seed_subscribers(app.store, 20)
+        ann = await app.store.announcements.create("Lịch cắt điện", created_by="t")
+        now = datetime.now(UTC)
+        await app.store.announcements.transition(ann.id, frm=DRAFT, to=QUEUED, now=now)
+        assert await queue_announcement(app.store, ann.id, now=now) == 20
+        # no wake-up from another process: the worker finds the rows by itself
+        await telegram_api.async_wait_until_count(20, timeout=30)
+        assert await app.store.state.get(LEADER_STATE_KEY) is None, "a worker never leads"
+    finally:
+        stop.set()
+        assert await asyncio.wait_for(task, 30) == 0
+    assert (await _counts(settings)) == {"sent": 20}
+
+
+async def _counts(settings: Settings) -> dict[str, int]:
+    from storage.store import Store
+
+    store = Store.open(settings.database_url)
+    try:
+        return await store.deliveries.counts()
+    finally:
+        await store.aclose()
