@@ -1,0 +1,52 @@
+"""One send rate shared by every worker process on PostgreSQL.
+
+Why: Telegram's limit (about 30 messages/s, or the paid-broadcast rate) is per bot, not per
+process. Each process paces itself (jobs/pacing.py), but two workers at 25/s each would send 50/s.
+So before a worker sends a batch of n messages it reserves n slots of the shared schedule: a
+GCRA whose "theoretical arrival time" (TAT) lives in one `app_state` row and moves with one
+atomic UPDATE per batch. Each reservation gets its own stretch of time, [TAT - n/rate, TAT];
+the worker waits until its stretch starts and its local pacer spreads the n sends across it,
+so all workers together never exceed the rate, whatever their number.
+
+Times are PostgreSQL's own clock (clock_timestamp()) and the caller gets back only a delay in
+seconds, so the machines' clocks need not agree. SQLite has one process: no reservation needed.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+BUDGET_KEY = "send.budget.tat"
+
+_RESERVE = text(
+    """
+    INSERT INTO app_state (key, value, updated_at)
+    VALUES (:key, (extract(epoch from clock_timestamp()) + :cost)::text, now())
+    ON CONFLICT (key) DO UPDATE SET
+        value = (GREATEST(app_state.value::float8, extract(epoch from clock_timestamp()))
+                 + :cost)::text,
+        updated_at = now()
+    RETURNING value::float8 - :cost - extract(epoch from clock_timestamp())
+    """
+)
+
+
+class SendBudget:
+    """`await reserve(n)` → seconds to wait before sending n messages (0 when not shared)."""
+
+    def __init__(self, engine: AsyncEngine, rate: float | None, *, key: str = BUDGET_KEY) -> None:
+        self._engine = engine
+        self._rate = rate
+        self._key = key
+        self.shared = engine.dialect.name == "postgresql" and rate is not None
+
+    async def reserve(self, n: int) -> float:
+        if not self.shared or n <= 0:
+            return 0.0
+        assert self._rate is not None
+        async with self._engine.begin() as conn:
+            delay = (
+                await conn.execute(_RESERVE, {"key": self._key, "cost": n / self._rate})
+            ).scalar_one()
+        return max(0.0, float(delay))
