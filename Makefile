@@ -36,6 +36,8 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python bench/summary_quality.py ../shared/data/vnds-dev-2000.jsonl
 	$(BIN)/python bench/broadcast.py
 	$(BIN)/python bench/poll.py --sizes 500 --runs 3
+	if pg_isready -q -h 127.0.0.1; then $(BIN)/python bench/scale.py; \
+	else echo "bench/scale.py skipped: no PostgreSQL at 127.0.0.1:5432"; fi
 
 clean:
 	rm -rf $(VENV) bantin.db bantin.db-wal bantin.db-shm .pytest_cache .mypy_cache .ruff_cache
