@@ -46,6 +46,7 @@ OPEN_STATUSES = (PENDING, SENDING)
 ARTICLE_KIND = "article"  # jobs.fanout.ARTICLE (storage does not import jobs)
 DIGEST_KIND = "digest"  # jobs.fanout.DIGEST
 LISTING_PREFIX = "retention.listing."
+GUID_MAX = 1000  # the length of ArticleRow.guid
 
 
 @dataclass(frozen=True)
@@ -174,7 +175,11 @@ class RetentionRepo(Repo):
             {
                 "key": f"{LISTING_PREFIX}{listing.feed_id}",
                 "value": json.dumps(
-                    {"guids": sorted(listing.guids), "links": sorted(listing.links)},
+                    {
+                        # Stored GUIDs are cut at 1000 characters (jobs/poll.py): compare alike.
+                        "guids": sorted({g[:GUID_MAX] for g in listing.guids}),
+                        "links": sorted(listing.links),
+                    },
                     ensure_ascii=False,
                 ),
                 "updated_at": now,

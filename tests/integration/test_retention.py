@@ -14,7 +14,7 @@ from jobs.fetch import make_client
 from jobs.poll import Poller
 from jobs.retention import Protection, cutoff, keep_article, prune, record_listings
 from storage.records import NewArticle
-from storage.retention import ArticleCandidate, Listing
+from storage.retention import ArticleCandidate, Listing, RetentionRepo
 from storage.store import Store
 from tests.fakes.feed_server import FeedServer
 
@@ -258,3 +258,13 @@ async def test_a_repoll_after_prune_does_not_push_a_listed_article_again(
         assert await store.deliveries.all(limit=100) == []  # nothing queued again
     finally:
         await poller.aclose()
+
+
+async def test_listings_round_trip_and_compare_guids_as_stored(store: Store) -> None:
+    long_guid = "g" * 1200  # the poller stores the first 1000 characters
+    await record_listings(store, [Listing(7, frozenset({long_guid}), frozenset({"https://a/1"}))])
+    await record_listings(store, [Listing(8, frozenset({"x"}), frozenset())])
+    await record_listings(store, [Listing(8, frozenset({"y"}), frozenset())])  # replaced
+    got = {li.feed_id: li for li in await RetentionRepo.of(store).listings()}
+    assert got[7].guids == {"g" * 1000} and got[7].links == {"https://a/1"}
+    assert got[8].guids == {"y"}
