@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from lxml import etree
@@ -132,8 +133,17 @@ def _version(attr: str | None) -> str:
 
 def _name(el: Any) -> tuple[str | None, str]:
     """(namespace, lower-cased local name): feedparser lower-cases element names."""
-    qname = etree.QName(el)
-    return qname.namespace, qname.localname.lower()
+    tag = el.tag
+    found = _NAMES.get(tag)
+    if found is None:
+        qname = etree.QName(el)
+        found = (qname.namespace, qname.localname.lower())
+        if len(_NAMES) < 1000:  # the handful of names feeds use; never unbounded
+            _NAMES[tag] = found
+    return found
+
+
+_NAMES: dict[str, tuple[str | None, str]] = {}
 
 
 def _channel(channel: Any, base: str, version: str) -> dict[str, Any]:
@@ -261,6 +271,8 @@ def _text(el: Any) -> str:
 def _fix(value: str) -> str:
     """What feedparser does to every value of a UTF-8 document: text that is UTF-8 read as
     Latin-1 is repaired, and C1 controls become the cp1252 characters they were meant as."""
+    if value.isascii():
+        return value  # both steps leave ASCII as it is
     try:
         value = value.encode("iso-8859-1").decode("utf-8")
     except (UnicodeEncodeError, UnicodeDecodeError):
@@ -297,6 +309,29 @@ def _enclosure(el: Any) -> dict[str, str]:
     return attrs
 
 
+_RFC822 = re.compile(
+    r"(?:(?:mon|tue|wed|thu|fri|sat|sun), )?(\d{1,2}) "
+    r"(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec) (\d{4}) "
+    r"(\d{2}):(\d{2}):(\d{2}) (?:([+-])(\d{2})(\d{2})|gmt|ut|utc|z)",
+    re.IGNORECASE,
+)
+_MONTHS = {m: i for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), 1)}
+
+
 def _date(value: str) -> time.struct_time | None:
+    """feedparser's date for ``value``: an ordinary RFC 822 date ("Tue, 05 Mar 2024 08:30:00
+    +0700", what RSS asks for) is computed here as feedparser's RFC 822 reader computes it;
+    anything else goes to feedparser's own chain of date readers."""
+    m = _RFC822.fullmatch(value)
+    if m:
+        day, month, year, hour, minute, second, sign, tz_h, tz_m = m.groups()
+        try:
+            stamp = datetime(
+                int(year), _MONTHS[month.lower()], int(day), int(hour), int(minute), int(second)
+            )
+            offset = timedelta(hours=int(tz_h), minutes=int(tz_m)) if sign else timedelta(0)
+            return (stamp + offset if sign == "-" else stamp - offset).utctimetuple()
+        except (ValueError, OverflowError):
+            pass
     parsed: time.struct_time | None = _parse_date(value)
     return parsed

@@ -1,14 +1,15 @@
 """Polling: fetch each due feed, parse, decide what is new, summarize once, store.
 
 I/O (fetch, storage) stays here and on the event loop; decisions are the pure functions of
-jobs.decide; parsing is CPU work and runs in a process pool, because feedparser costs ~5.5 ms
-per ordinary feed (a 500-feed poll is seconds of CPU: both cores, not one thread holding the
-GIL) and ~6 s/MB on broken XML (a hostile feed must not stall anything else). The worker also
-turns every entry's HTML into plain text, so one round trip per feed carries all of its CPU
-work except summaries: those are needed only for the few entries that turn out to be new and
-pushed, are made after the database said which ones that is, and are made on the event loop
-when the text is short (~0.2 ms an entry, less than a trip to a worker) or in the pool when it
-is long. Backlog marked seen on a feed's first poll is never pushed, so it gets no summary.
+jobs.decide; parsing is CPU work and runs in a process pool (jobs.cpu), because parsing costs
+milliseconds per ordinary feed (a 500-feed poll is seconds of CPU: both cores, not one thread
+holding the GIL) and feedparser ~6 s/MB on broken XML (a hostile feed must not stall anything
+else). The worker also turns every entry's HTML into plain text, so one round trip carries all
+of a feed's CPU work except summaries: those are needed only for the few entries that turn out
+to be new and pushed, are made after the database said which ones that is, and are made on the
+event loop when the text is short (~0.2 ms an entry, less than a trip to a worker) or in the
+pool when it is long. Backlog marked seen on a feed's first poll is never pushed, so it gets no
+summary.
 
 Article pages: a new, pushed entry whose feed carries only a teaser (jobs.article.is_teaser)
 has its page fetched (the feed's host or BANTIN_ARTICLE_HOSTS only, under the same per-host
@@ -29,18 +30,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from contextlib import AbstractAsyncContextManager, nullcontext
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from jobs.article import fetch_article_text, is_teaser
 from jobs.batch import GroupRunner
+from jobs.cpu import CpuDeadline, CpuPool, ParseQueue, summarize_job, summary_source
 from jobs.decide import (
     DEFAULT_BOUNDS,
     PollBounds,
@@ -50,15 +49,12 @@ from jobs.decide import (
     interleave_by_host,
     next_poll_after_failure,
     next_poll_after_success,
-    normalize_link,
     retry_after,
     select_new,
     server_asked_to_wait,
 )
 from jobs.fetch import fetch_feed
-from jobs.parse import FeedParseError, ParsedEntry, ParsedFeed, parse_feed
-from jobs.summarize import summarize
-from jobs.text import html_to_text
+from jobs.parse import ParsedEntry
 from storage.articles import NewBatch
 from storage.feeds import PollFailure, PollSuccess
 from storage.records import Feed, NewArticle
@@ -101,162 +97,6 @@ class PollReport:
         return [f for f in self.feeds if f.error]
 
 
-# -- CPU work, run in worker processes (module-level functions: they are pickled by name) ------
-
-
-@dataclass(frozen=True)
-class PreparedFeed:
-    """A parsed feed whose entries carry plain text instead of HTML (what a worker returns).
-
-    ``texts[guid]`` is (content, teaser): the plain text of the entry's full content and of
-    its description, '' when absent. The entries' own ``*_html`` fields are emptied, so the
-    HTML does not travel back to the poller beside its text, and their links are already
-    ``normalize_link``-ed (the form stored and compared), so the poller need not do it again
-    for every entry of every feed.
-    """
-
-    feed: ParsedFeed
-    texts: Mapping[str, tuple[str, str]]
-
-
-def entry_texts(entry: ParsedEntry) -> tuple[str, str]:
-    """(content, teaser) as plain text; script and style never reach either (jobs.text)."""
-    content = html_to_text(entry.content_html) if entry.content_html else ""
-    teaser = html_to_text(entry.summary_html) if entry.summary_html else ""
-    return content, teaser
-
-
-def parse_job(body: bytes, url: str, headers: Mapping[str, str]) -> PreparedFeed | str:
-    """parse_feed and the entries' plain text, in a worker; a FeedParseError comes back as its
-    message (exceptions with keyword-only arguments do not survive pickling intact)."""
-    try:
-        parsed = parse_feed(body, url=url, headers=headers)
-    except FeedParseError as err:
-        return str(err)
-    texts = {e.guid: entry_texts(e) for e in parsed.entries}
-    entries = tuple(
-        replace(e, link=normalize_link(e.link), summary_html="", content_html="")
-        for e in parsed.entries
-    )
-    return PreparedFeed(replace(parsed, entries=entries), texts)
-
-
-def summary_source(content: str, teaser: str, page: str | None = None) -> tuple[str, str | None]:
-    """(body, sapo) to summarize: the fullest text wins, and the feed's description counts as
-    a sapo only beside a fuller text (a summary of a sapo by itself is the sapo again)."""
-    body = page or content or teaser
-    sapo = teaser if (page or content) and teaser else None
-    return body, sapo
-
-
-def summarize_job(texts: Sequence[tuple[str, str, str | None]], summary_chars: int) -> list[str]:
-    """Summaries of (title, body, sapo) triples, in order."""
-    return [
-        summarize(title, body, sapo=sapo, max_chars=summary_chars) for title, body, sapo in texts
-    ]
-
-
-def _ready() -> None:
-    """A no-op job: its answer means the worker is up."""
-
-
-# -- the pool ------------------------------------------------------------------------------------
-
-
-class CpuDeadline(Exception):
-    """A CPU job overran its deadline or killed its worker; the message is for the feed."""
-
-
-class CpuPool:
-    """A process pool with a per-job deadline, recycled when a job hangs or crashes a worker.
-
-    A running job cannot be cancelled in a ProcessPoolExecutor, so a job past its deadline gets
-    its whole pool replaced: the old workers are killed and jobs that were running there beside
-    it are retried once on the new pool. Jobs are admitted only as workers are free, so the
-    deadline measures running time, not time spent queueing behind other feeds.
-
-    Workers start on the first job, in a thread: the first start costs ~0.5 s (the forkserver
-    imports this module) and would otherwise freeze the event loop, and with it every fetch in
-    flight; a poll where every feed answers 304 starts none.
-
-    ``workers=0`` runs jobs in a thread instead (no deadline enforcement): for environments
-    where processes cannot be started.
-    """
-
-    def __init__(self, workers: int, deadline: float) -> None:
-        self._workers = workers
-        self._deadline = deadline
-        self._executor: ProcessPoolExecutor | None = None
-        self._slots = asyncio.Semaphore(max(1, workers))
-        self._starting: asyncio.Future[None] | None = None
-        self._starting_for: ProcessPoolExecutor | None = None
-
-    async def _started(self) -> ProcessPoolExecutor:
-        """The executor with its workers running (concurrent callers share one start)."""
-        executor = self._current()
-        if self._starting is None or self._starting_for is not executor:
-            self._starting = asyncio.ensure_future(asyncio.to_thread(self._spawn, executor))
-            self._starting_for = executor
-        await asyncio.shield(self._starting)
-        return executor
-
-    def _spawn(self, executor: ProcessPoolExecutor) -> None:
-        """Start every worker (one no-op job each); a failure shows at the real job's submit."""
-        try:
-            for future in [executor.submit(_ready) for _ in range(self._workers)]:
-                future.result()
-        except Exception as exc:
-            log.warning("worker processes did not start", extra={"error": repr(exc)})
-
-    def _current(self) -> ProcessPoolExecutor:
-        if self._executor is None:
-            # forkserver: workers fork from a clean, single-threaded server that has imported
-            # this module once, so they start fast and never inherit the loop's threads/locks.
-            methods = multiprocessing.get_all_start_methods()
-            ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-            if "forkserver" in methods:
-                ctx.set_forkserver_preload([__name__])
-            self._executor = ProcessPoolExecutor(max_workers=self._workers, mp_context=ctx)
-        return self._executor
-
-    async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        if self._workers <= 0:
-            return await asyncio.to_thread(fn, *args)
-        async with self._slots:
-            for attempt in (1, 2):
-                executor = await self._started()
-                future = asyncio.wrap_future(executor.submit(fn, *args))
-                try:
-                    return await asyncio.wait_for(future, self._deadline)
-                except TimeoutError:
-                    self._discard(executor)
-                    raise CpuDeadline(
-                        f"reading the feed took longer than {self._deadline:g} s and was stopped "
-                        "(the feed is very large or badly broken)"
-                    ) from None
-                except BrokenProcessPool:
-                    self._discard(executor)
-                    if attempt == 2:
-                        raise CpuDeadline(
-                            "the feed reader crashed on this feed (out of memory or a fatal "
-                            "parser error)"
-                        ) from None
-        raise AssertionError("unreachable")
-
-    def _discard(self, executor: ProcessPoolExecutor) -> None:
-        if self._executor is executor:
-            self._executor = None
-        processes: dict[int, Any] = getattr(executor, "_processes", None) or {}
-        for process in list(processes.values()):
-            process.kill()
-        executor.shutdown(wait=False, cancel_futures=True)
-
-    async def aclose(self) -> None:
-        executor, self._executor = self._executor, None
-        if executor is not None:
-            await asyncio.to_thread(executor.shutdown, wait=True, cancel_futures=True)
-
-
 # -- the poller ----------------------------------------------------------------------------------
 
 
@@ -295,7 +135,9 @@ class Poller:
         self._bounds = bounds
         self._fetch_timeout = fetch_timeout
         self._article_hosts = tuple(article_hosts)
-        self._cpu = CpuPool((os.cpu_count() or 1) if workers is None else workers, parse_timeout)
+        n_workers = (os.cpu_count() or 1) if workers is None else workers
+        self._cpu = CpuPool(n_workers, parse_timeout)
+        self._parser = ParseQueue(self._cpu, n_workers)
         self._successes: list[PollSuccess] = []
         self._failures: list[PollFailure] = []
         # Links of articles chosen as new but not stored yet: two feeds of one portal listing
@@ -393,7 +235,7 @@ class Poller:
             )
             return FeedOutcome(feed.id, not_modified=True)
         try:
-            parsed = await self._cpu.run(parse_job, result.body, result.url, dict(result.headers))
+            parsed = await self._parser.parse(result.body, result.url, dict(result.headers))
         except CpuDeadline as err:
             return self._failed(feed, str(err))
         if isinstance(parsed, str):

@@ -117,6 +117,9 @@ def html_to_text(html_text: str) -> str:
         return ""
     if "<" not in html_text and "&" not in html_text:
         return "\n".join(p for p in (normalize(line) for line in html_text.splitlines()) if p)
+    paragraphs = _simple_paragraphs(html_text)
+    if paragraphs is not None:
+        return "\n".join(paragraphs)
     parser = _TextExtractor()
     try:
         parser.feed(html_text)
@@ -124,6 +127,49 @@ def html_to_text(html_text: str) -> str:
     except Exception:  # html.parser is lenient, but "never raises" must hold for any input
         paragraphs = [normalize(html.unescape(_TAG.sub(" ", html_text)))]
     return "\n".join(p for p in paragraphs if p)
+
+
+# A fragment made only of text and plain tags (attributes allowed, quoted or not, but no
+# comments, declarations, stray "<", or script-like elements) is split by one regex in C, which
+# is what html.parser would find too; anything else goes through html.parser. Feed
+# descriptions are mostly <p>, <br>, <a>, <img>, <strong>: this is the common case, ~5x faster.
+_ATTRIBUTE = r"""(?:\s+[a-zA-Z_:][-a-zA-Z0-9_:.]*(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s"'=<>`]+))?)"""
+_SIMPLE_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9]*)(" + _ATTRIBUTE + r"*)\s*(/?)>")
+_SIMPLE_FRAGMENT = re.compile(r"(?:[^<]|" + _SIMPLE_TAG.pattern + r")*")
+
+
+def _simple_paragraphs(html_text: str) -> list[str] | None:
+    """``html_to_text``'s paragraphs for a simple fragment, None when it is not simple.
+
+    Mirrors _TextExtractor event for event: a start or end tag of a block (or br) ends a
+    paragraph, a table cell's start or end tag adds a space, a self-closed tag (<br/>) ends a
+    paragraph only for blocks and br, and text between tags is unescaped like html.parser does.
+    """
+    if not _SIMPLE_FRAGMENT.fullmatch(html_text):
+        return None
+    parts = _SIMPLE_TAG.split(html_text)  # text, (slash, name, attributes, selfclose), text...
+    paragraphs: list[str] = []
+    current: list[str] = []
+    for i in range(0, len(parts), 5):
+        text = parts[i]
+        if text:
+            current.append(html.unescape(text) if "&" in text else text)
+        if i + 1 >= len(parts):
+            break
+        end, name, self_closed = parts[i + 1], parts[i + 2].lower(), parts[i + 4]
+        if name in _SKIPPED:
+            return None  # script/style content is raw text in html.parser: not simple
+        if name in _BLOCKS or name == "br":
+            paragraph = normalize("".join(current))
+            if paragraph:
+                paragraphs.append(paragraph)
+            current = []
+        elif name in _CELLS and not (self_closed and not end):
+            current.append(" ")
+    paragraph = normalize("".join(current))
+    if paragraph:
+        paragraphs.append(paragraph)
+    return paragraphs
 
 
 def plain_title(s: str) -> str:

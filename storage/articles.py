@@ -54,6 +54,19 @@ _KNOWN = union_all(
     ),
 )
 
+# The same for several feeds at once (ArticleRepo.known_many), with at most about KNOWN_PARAMS
+# values in one statement (SQLite allows 32,766 parameters; a feed may list thousands of items).
+KNOWN_PARAMS = 5_000
+_KNOWN_MANY = union_all(
+    select(literal("g").label("kind"), _ARTICLES.c.feed_id, _ARTICLES.c.guid.label("value")).where(
+        _ARTICLES.c.feed_id.in_(bindparam("feed_ids", expanding=True)),
+        _ARTICLES.c.guid.in_(bindparam("guids", expanding=True)),
+    ),
+    select(literal("l").label("kind"), _ARTICLES.c.feed_id, _ARTICLES.c.link.label("value")).where(
+        _ARTICLES.c.link.in_(bindparam("links", expanding=True))
+    ),
+)
+
 
 def _utc(value: datetime | None) -> datetime | None:
     """What the database gives back for ``value`` (UTCDateTime stores aware UTC)."""
@@ -110,28 +123,47 @@ class ArticleRepo(Repo):
     async def known_many(
         self, asks: Sequence[tuple[int, Iterable[str], Iterable[str]]]
     ) -> list[tuple[set[str], set[str]]]:
-        """``known`` for several feeds in one transaction: the poller groups the feeds parsed
-        while the previous group was being read, since a transaction costs more than its query."""
-        out: list[tuple[set[str], set[str]]] = []
-        params: list[dict[str, Any] | None] = []
-        for feed_id, guids, links in asks:
-            wanted_guids = list(set(guids))
-            wanted_links = list({link for link in links if link})
-            out.append((set(), set()))
-            if wanted_guids or wanted_links:
-                params.append({"feed_id": feed_id, "guids": wanted_guids, "links": wanted_links})
-            else:
-                params.append(None)
-        if not any(params):
-            return out
-        async with self._tx() as s:
-            for (known_guids, known_links), p in zip(out, params, strict=True):
-                if p is None:
-                    continue
-                for kind, value in (await s.execute(_KNOWN, p)).all():
-                    if value:
-                        (known_guids if kind == "g" else known_links).add(value)
-        return out
+        """``known`` for several feeds (feed id, GUIDs, links) in one transaction and, unless
+        they are very large, one query.
+
+        Why: the poller groups the feeds parsed while the previous group was being read, and a
+        transaction and a statement per feed cost more than the rows they find. GUIDs are
+        matched as ``feed_id IN (...) AND guid IN (...)`` (both columns of the unique index,
+        on SQLite and PostgreSQL alike) and the cross-feed surplus is dropped here.
+        """
+        wanted = [
+            (feed_id, set(guids), {link for link in links if link})
+            for feed_id, guids, links in asks
+        ]
+        chunks: list[list[tuple[int, set[str], set[str]]]] = [[]]
+        size = 0
+        for ask in wanted:
+            if not ask[1] and not ask[2]:
+                continue
+            if size and size + len(ask[1]) + len(ask[2]) > KNOWN_PARAMS:
+                chunks.append([])
+                size = 0
+            chunks[-1].append(ask)
+            size += len(ask[1]) + len(ask[2])
+        found_guids: set[tuple[int, str]] = set()
+        found_links: set[str] = set()
+        if chunks[0]:
+            async with self._tx() as s:
+                for chunk in chunks:
+                    params = {
+                        "feed_ids": sorted({feed_id for feed_id, g, _ in chunk if g}) or [-1],
+                        "guids": list(set().union(*(g for _, g, _ in chunk))) or [""],
+                        "links": list(set().union(*(k for _, _, k in chunk))) or [""],
+                    }
+                    for kind, feed_id, value in (await s.execute(_KNOWN_MANY, params)).all():
+                        if kind == "g":
+                            found_guids.add((feed_id, value))
+                        elif value:
+                            found_links.add(value)
+        return [
+            ({g for g in guids if (feed_id, g) in found_guids}, links & found_links)
+            for feed_id, guids, links in wanted
+        ]
 
     async def known_guids(self, feed_id: int, guids: Iterable[str]) -> set[str]:
         wanted = list(set(guids))
