@@ -1,16 +1,22 @@
 """Broadcast throughput of bantin's outbox against a Bot API stand-in with latency.
 
     python bench/broadcast.py [--subscribers 20000] [--latency 0.02] [--concurrency 100]
-                              [--limited-rate 200] [--baseline 1000]
+                              [--limited-rate 200] [--limited-subscribers 3000] [--runs 1]
+                              [--server lean|full] [--baseline 600]
 
 Prints, for one broadcast to every subscriber:
 - unlimited: the deliverer with no overall rate limit (per-chat spacing still applies):
   messages/s, CPU seconds per 1,000 messages, peak RSS;
-- limited: the deliverer at --limited-rate: achieved rate and its ratio to the limit, the most
-  messages the server saw in any one-second window;
+- limited: the deliverer at --limited-rate, --runs times (then the medians): achieved rate
+  (sent / wall time, start and drain included) and its ratio to the limit, the most sends in
+  any one-second window counted twice: at the client (when bantin calls channel.send, i.e.
+  what bantin sends) and at the server (arrival), and how long a send took to arrive (p50,
+  p99, max): the spread of that delay is what lets a server window hold more than a client
+  window;
 - baseline: a plain python-telegram-bot loop with AIORateLimiter (its default limits), on
   --baseline messages (it is slow: ~30/s), same figures.
-Figures are from this run only; compare ratios, not absolutes, across machines.
+The load average is printed first and last: the cores are shared, compare runs made at similar
+load. Figures are from this run only; compare ratios, not absolutes, across machines.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import json
 import multiprocessing
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -32,6 +39,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bot.channel import Capabilities, OutMessage  # noqa: E402
 from bot.telegram import TelegramChannel, make_bot  # noqa: E402
 from jobs.deliver import Deliverer  # noqa: E402
 from jobs.fanout import queue_announcement  # noqa: E402
@@ -46,10 +54,50 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+class StampingChannel:
+    """The real channel, with the moment bantin hands each message to it recorded: the
+    client's side of "never more than the rate in any one-second window"."""
+
+    def __init__(self, inner: TelegramChannel) -> None:
+        self.inner = inner
+        self.platform = inner.platform
+        self.capabilities: Capabilities = inner.capabilities
+        self.stamps: dict[int, float] = {}
+
+    async def send(self, chat_id: str, message: OutMessage) -> str:
+        self.stamps[int(chat_id)] = time.monotonic()
+        return await self.inner.send(chat_id, message)
+
+    async def edit(self, chat_id: str, message_id: str, message: OutMessage) -> None:
+        await self.inner.edit(chat_id, message_id, message)
+
+    async def answer_press(self, press_id: str, text: str | None = None) -> None:
+        await self.inner.answer_press(press_id, text)
+
+
+def max_in_window(times: list[float], window: float = 1.0) -> int:
+    """Most of the sorted `times` inside any half-open interval of `window` seconds."""
+    best, start = 0, 0
+    for end, t in enumerate(times):
+        while t - times[start] >= window:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else 0.0
+
+
+def load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 class FakeServer:
-    def __init__(self, latency: float) -> None:
+    def __init__(self, latency: float, kind: str = "lean") -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "bench" / "fake_botapi.py"), str(latency), TOKEN],
+            [sys.executable, str(ROOT / "bench" / "fake_botapi.py"), str(latency), TOKEN, kind],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -62,6 +110,13 @@ class FakeServer:
         self.proc.stdin.write(f"stats {since}\n")
         self.proc.stdin.flush()
         return json.loads(self.proc.stdout.readline())  # type: ignore[no-any-return]
+
+    def stamps(self, since: int = 0) -> list[tuple[int, float]]:
+        """(chat_id, arrival) of every send after the first `since`, as the server saw them."""
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(f"stamps {since}\n")
+        self.proc.stdin.flush()
+        return [(int(c), float(t)) for c, t in json.loads(self.proc.stdout.readline())]
 
     def close(self) -> None:
         assert self.proc.stdin is not None
@@ -111,18 +166,25 @@ async def run_deliverer(
     store = Store.open(f"sqlite:///{db}", pool_size=concurrency + 4)
     bot = make_bot(TOKEN, server.url, pool_size=concurrency + 4)
     await bot.initialize()
+    channel = StampingChannel(TelegramChannel(bot))
     deliverer = Deliverer(
-        store, {"telegram": TelegramChannel(bot)}, rate=rate, concurrency=concurrency, clock=now
+        store,
+        {"telegram": channel},  # type: ignore[dict-item]
+        rate=rate,
+        concurrency=concurrency,
+        clock=now,
     )
     before_stats = server.stats()
     cpu0, t0 = cpu_seconds(), time.perf_counter()
     await deliverer.run_until_idle()
     wall, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
     stats = server.stats(int(before_stats["sent"]))
+    arrivals = server.stamps(int(before_stats["sent"]))
     counts = await store.deliveries.counts()
     await bot.shutdown()
     await store.aclose()
     sent = stats["sent"]
+    delays = [t - channel.stamps[c] for c, t in arrivals if c in channel.stamps]
     return {
         "queued": queued,
         "sent": sent,
@@ -130,6 +192,10 @@ async def run_deliverer(
         "rate": sent / wall,
         "cpu_per_1000": cpu / max(1, sent) * 1000,
         "max_per_second": stats["max_per_second"],
+        "client_max_per_second": max_in_window(sorted(channel.stamps.values())),
+        "delay_p50_ms": percentile(delays, 0.5) * 1000,
+        "delay_p99_ms": percentile(delays, 0.99) * 1000,
+        "delay_max_ms": max(delays, default=0.0) * 1000,
         "outbox_sent": counts.get("sent", 0),
     }
 
@@ -166,15 +232,18 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=100)
     parser.add_argument("--limited-rate", type=float, default=200)
     parser.add_argument("--limited-subscribers", type=int, default=3000)
+    parser.add_argument("--runs", type=int, default=1, help="limited runs (medians printed)")
+    parser.add_argument("--server", choices=["lean", "full"], default="lean")
     parser.add_argument("--baseline", type=int, default=600)
     parser.add_argument(
         "--skip", nargs="*", default=[], choices=["unlimited", "limited", "baseline"]
     )
     args = parser.parse_args()
-    server = FakeServer(args.latency)
+    server = FakeServer(args.latency, args.server)
     print(
-        f"fake Bot API at {server.url}, {args.latency * 1000:.0f} ms latency per call; "
-        f"python {sys.version.split()[0]}, {os.cpu_count()} cores"
+        f"{args.server} fake Bot API at {server.url}, {args.latency * 1000:.0f} ms latency per "
+        f"call; python {sys.version.split()[0]}, {os.cpu_count()} cores; "
+        f"load average {load_average()}"
     )
     try:
         with tempfile.TemporaryDirectory() as tmp:
@@ -191,16 +260,22 @@ def main() -> None:
                 )
             if "limited" not in args.skip:
                 rate = args.limited_rate
-                r = asyncio.run(
-                    run_deliverer(
-                        server, f"{tmp}/l.db", args.limited_subscribers, rate, args.concurrency
+                runs = []
+                for i in range(args.runs):
+                    r = asyncio.run(
+                        run_deliverer(
+                            server,
+                            f"{tmp}/l{i}.db",
+                            args.limited_subscribers,
+                            rate,
+                            args.concurrency,
+                        )
                     )
-                )
-                print(
-                    f"bantin limited to {rate:.0f}/s: {r['sent']:.0f} sent in {r['wall']:.1f} s"
-                    f" = {r['rate']:.1f} msg/s ({r['rate'] / rate * 100:.1f} % of the limit); "
-                    f"max in any 1 s window {r['max_per_second']:.0f}"
-                )
+                    runs.append(r)
+                    print(limited_line(f"bantin limited to {rate:.0f}/s", r, rate))
+                if len(runs) > 1:
+                    median = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+                    print(limited_line(f"median of {len(runs)} runs", median, rate))
             if "baseline" not in args.skip:
                 r = asyncio.run(run_baseline(server, args.baseline))
                 print(
@@ -210,6 +285,17 @@ def main() -> None:
                 )
     finally:
         server.close()
+    print(f"load average {load_average()}")
+
+
+def limited_line(label: str, r: dict[str, float], rate: float) -> str:
+    return (
+        f"{label}: {r['sent']:.0f} sent in {r['wall']:.1f} s = {r['rate']:.1f} msg/s "
+        f"({r['rate'] / rate * 100:.1f} % of the limit); max in any 1 s window: "
+        f"{r['client_max_per_second']:.0f} sent by bantin, {r['max_per_second']:.0f} at the "
+        f"server; arrival after send p50 {r['delay_p50_ms']:.1f} ms, p99 "
+        f"{r['delay_p99_ms']:.1f} ms, max {r['delay_max_ms']:.1f} ms"
+    )
 
 
 if __name__ == "__main__":

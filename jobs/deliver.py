@@ -30,7 +30,7 @@ from bot.channel import (
 )
 from bot.render import render_answer, render_article_for, render_staff_announcement, split_message
 from jobs.fanout import ANNOUNCEMENT, ARTICLE, DIGEST, render_item
-from jobs.pacing import Pacer
+from jobs.pacing import Pacer, Slot
 from jobs.recorder import SentRecorder
 from jobs.retry import MAX_ATTEMPTS, backoff, exhausted
 from storage.feedback import ANSWER_KIND
@@ -196,42 +196,58 @@ class Deliverer:
                 await self._store.deliveries.cancel(row.id, reason="recipient inactive")
                 continue
             chat_key = f"{sub.platform}:{sub.chat_id}"
-            mono = time.monotonic()
-            ready = self._pacer.chat_ready_at(chat_key, mono)
-            if ready > mono:
-                at = self._clock() + timedelta(seconds=ready - mono)
-                await self._store.deliveries.reschedule(
-                    row.id, at=at, error=None, count_attempt=False
-                )
+            if await self._chat_waits(row, chat_key):
                 continue
-            delay = self._pacer.global_delay(time.monotonic())
-            if delay > LONG_PAUSE:
+            if not await self._wait_for_pacer():
                 # A flood pause (429): hand the rest back for after the pause instead of
                 # holding leases through it.
-                at = self._clock() + timedelta(seconds=delay)
+                at = self._clock() + timedelta(seconds=self._pacer.global_delay(time.monotonic()))
                 for rest in rows[i:]:
                     await self._store.deliveries.reschedule(
                         rest.id, at=at, error=None, count_attempt=False
                     )
                 break
-            await self._gate.acquire()
-            delay = self._pacer.global_delay(time.monotonic())
-            while delay > 0:
-                await asyncio.sleep(delay)
-                delay = self._pacer.global_delay(time.monotonic())
+            if await self._chat_waits(row, chat_key):  # a 429 for this chat came meanwhile
+                self._gate.release()
+                continue
             mono = time.monotonic()
-            self._pacer.take_global(mono)
+            slot = self._pacer.reserve(mono)
             self._pacer.take_chat(chat_key, sub.chat_type, mono)
-            task = asyncio.create_task(self._send_released(row, sub))
+            task = asyncio.create_task(self._send_released(row, sub, slot))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         return len(rows)
 
+    async def _chat_waits(self, row: Delivery, chat_key: str) -> bool:
+        """Reschedule `row` for when its chat may receive again, if that is later than now."""
+        mono = time.monotonic()
+        ready = self._pacer.chat_ready_at(chat_key, mono)
+        if ready <= mono:
+            return False
+        at = self._clock() + timedelta(seconds=ready - mono)
+        await self._store.deliveries.reschedule(row.id, at=at, error=None, count_attempt=False)
+        return True
+
+    async def _wait_for_pacer(self) -> bool:
+        """Take a place among the sends in flight and wait for the pacer; False (holding no
+        place) when a flood pause longer than LONG_PAUSE stands in the way."""
+        if self._pacer.global_delay(time.monotonic()) > LONG_PAUSE:
+            return False
+        await self._gate.acquire()
+        delay = self._pacer.global_delay(time.monotonic())
+        while delay > 0:
+            if delay > LONG_PAUSE:  # a 429 arrived while we waited
+                self._gate.release()
+                return False
+            await asyncio.sleep(delay)
+            delay = self._pacer.global_delay(time.monotonic())
+        return True
+
     # -- one row -----------------------------------------------------------------------------
 
-    async def _send_released(self, row: Delivery, sub: Subscriber) -> None:
+    async def _send_released(self, row: Delivery, sub: Subscriber, slot: Slot) -> None:
         try:
-            await self._send(row, sub)
+            await self._send(row, sub, slot)
         except Exception:  # never let one row kill the loop; it returns via its lease
             log.exception("delivery crashed", extra={"delivery": row.id})
             await self._store.deliveries.reschedule(
@@ -241,9 +257,10 @@ class Deliverer:
                 count_attempt=True,
             )
         finally:
+            slot.release()  # a no-op once started: only sends that never went out free it
             self._gate.release()
 
-    async def _send(self, row: Delivery, sub: Subscriber) -> None:
+    async def _send(self, row: Delivery, sub: Subscriber, slot: Slot) -> None:
         store = self._store
         channel = self._channels.get(sub.platform)
         if channel is None:
@@ -262,20 +279,26 @@ class Deliverer:
         fallback_used = False
         parts = split_message(message, channel.capabilities.max_text)
         for _ in range(3):  # original, then after a chat move or a markup fallback
+            # The pacer's window counts this send from here, where it really goes out.
+            slot.start(time.monotonic())
             try:
                 message_id = await self._send_parts(channel, chat_id, parts)
             except RateLimited as err:
-                self._pacer.pause(
+                scope = self._pacer.rate_limited(
+                    f"{sub.platform}:{chat_id}",
+                    sub.chat_type,
                     err.retry_after,
                     time.monotonic(),
-                    chat=None if err.scope == "global" else f"{sub.platform}:{chat_id}",
+                    started=slot.started_at,
+                    scope=err.scope,
                 )
                 at = self._clock() + timedelta(seconds=err.retry_after)
                 await store.deliveries.reschedule(
                     row.id, at=at, error=err.description, count_attempt=False
                 )
                 log.warning(
-                    "rate limited", extra={"delivery": row.id, "retry_after": err.retry_after}
+                    "rate limited",
+                    extra={"delivery": row.id, "retry_after": err.retry_after, "scope": scope},
                 )
                 return
             except RecipientGone as err:
@@ -312,6 +335,8 @@ class Deliverer:
             except (Transient, ChannelError) as err:
                 await self._retry_later(row, err.description)
                 return
+            if slot.started_at is not None:
+                self._pacer.succeeded(f"{sub.platform}:{chat_id}", slot.started_at)
             await self._recorder.record(row.id, message_id)
             self.sent += 1
             return

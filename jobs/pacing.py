@@ -1,10 +1,23 @@
 """Send pacing: the overall rate, spacing per chat, and flood pauses. Pure: `now` is passed in.
 
-The overall limit is a sliding window (at most floor(rate) sends in any window of a little
-over one second; one send per 1/rate seconds below 1/s), so no one-second window ever holds
-more than the configured rate, with sends spread evenly (1/rate apart, a few ms of slack).
+The overall limit is a true sliding window over the moments sends actually start: at most
+floor(rate) starts in any window of a little over one second. A send is let through in two
+steps, `reserve` (the pacer's loop decides) and `Slot.start` (the message is handed to the
+platform); a reserved slot counts as starting now until it does. So an event-loop stall between
+the decision and the HTTP call cannot make two batches of sends land in the same second: the
+window is checked against what really went out, not against what was meant to.
+
+Inside that cap the sends are spread:
+- below 500/s, sliding window with at least half the average spacing between two sends (short
+  bursts, exact average; Telegram tolerates them at these rates);
+- from 500/s, even spacing (a GCRA: one send every window/n seconds) with catch-up: when the
+  sender was late (a claim from the database, a stall), the sends it owes go at once, up to
+  CATCH_UP seconds' worth, instead of being lost. The window then keeps catch-up bursts from
+  ever exceeding the limit, and the spacing keeps them rare. Without catch-up every 30 ms
+  database claim cost 3 % of the rate; without the window, catch-up could overshoot.
+
 Per chat, Telegram tolerates about one message a second to a private chat and twenty a minute
-to a group.
+to a group. A 429 pauses one chat or everyone: see `rate_limited`.
 """
 
 from __future__ import annotations
@@ -14,9 +27,37 @@ from collections import deque
 
 PRIVATE_INTERVAL = 1.0
 GROUP_INTERVAL = 3.0  # 20 per minute
-WINDOW_MARGIN = 1.02  # a little slack for clock and network jitter between us and the server
+WINDOW_MARGIN = 1.02  # below FAST_RATE: slack for clock and network jitter up to the server
 FAST_RATE = 500.0  # messages/s from which sends are spread evenly rather than in short bursts
-SLACK = 0.004  # seconds a send may run ahead of even spacing (the loop's timer is coarse)
+FAST_MARGIN = 0.01  # seconds added to the window from FAST_RATE: arrival jitter up to Telegram
+CATCH_UP = 0.2  # seconds of sends a late sender may make up at once (fast rates)
+POLL = 0.002  # seconds to wait when only reserved-but-unstarted sends fill the window
+FLOOD_WINDOW = 2.0  # seconds: 429s for two different chats this close together mean a flood
+OTHERS_OK = 2  # later sends to other chats that must succeed to clear a private chat's 429
+GROUP_TYPES = frozenset({"group", "supergroup", "channel"})
+
+
+class Slot:
+    """One send the pacer let through: `start` it when it reaches the platform, or `release`
+    it if it never does (item gone, no channel), so the window frees its place."""
+
+    __slots__ = ("_open", "_pacer", "started_at")
+
+    def __init__(self, pacer: Pacer) -> None:
+        self._pacer = pacer
+        self.started_at: float | None = None
+        self._open = True
+
+    def start(self, now: float) -> None:
+        if self._open:
+            self._open = False
+            self.started_at = now
+            self._pacer._started(now)
+
+    def release(self) -> None:
+        if self._open:
+            self._open = False
+            self._pacer._released()
 
 
 class Pacer:
@@ -26,38 +67,71 @@ class Pacer:
         if rate is not None and rate <= 0:
             raise ValueError("rate must be positive")
         self.rate = rate
+        fast = bool(rate and rate >= FAST_RATE)
         self._n = max(1, math.floor(rate)) if rate else 1
-        self._window = max(1.0, self._n / rate) * WINDOW_MARGIN if rate else 0.0
-        # Below 500/s: at least half the average spacing between two sends (short bursts,
-        # exact average). Above: even spacing 1/rate apart with a few ms of slack, so no burst
-        # at a window's start can reach the server bunched up and over the limit, and the
-        # event loop's coarse timer does not cost a sleep per message.
-        self._spacing = self._window / self._n / 2 if rate and rate < FAST_RATE else 0.0
-        self._interval = 1.0 / rate if rate and rate >= FAST_RATE else 0.0
-        self._tat = 0.0  # theoretical time of the next send (fast rates)
-        self._sent: deque[float] = deque(maxlen=self._n)
+        if not rate:
+            self._window = 0.0
+        elif fast:
+            self._window = self._n / rate + FAST_MARGIN
+        else:
+            self._window = max(1.0, self._n / rate) * WINDOW_MARGIN
+        self._spacing = self._window / self._n / 2 if rate and not fast else 0.0
+        self._interval = self._window / self._n if fast else 0.0
+        self._tat: float | None = None  # theoretical time of the next send (fast rates)
+        self._last = -math.inf  # the latest reservation (slow rates' spacing)
+        self._sent: deque[float] = deque()  # starts inside the current window, oldest first
+        self._pending = 0  # reserved slots not started yet
         self._chat_next: dict[str, float] = {}
         self._paused_until = 0.0
+        self._ok: deque[tuple[float, str]] = deque(maxlen=64)  # (started, chat) of successes
+        self._limited: deque[tuple[float, str]] = deque(maxlen=64)  # (when, chat) of 429s
+
+    # -- the overall rate --------------------------------------------------------------------
 
     def global_delay(self, now: float) -> float:
-        """Seconds to wait before the next send may start."""
+        """Seconds to wait before the next send may be reserved."""
         wait = max(0.0, self._paused_until - now)
         if self.rate is None:
             return wait
-        if len(self._sent) == self._n:
-            wait = max(wait, self._sent[0] + self._window - now)
-        if self._sent and self._spacing:
-            wait = max(wait, self._sent[-1] + self._spacing - now)
-        if self._interval:
-            wait = max(wait, self._tat - SLACK - now)
+        sent = self._sent
+        while sent and sent[0] <= now - self._window:
+            sent.popleft()
+        excess = len(sent) + self._pending + 1 - self._n
+        if excess > 0:
+            # Reserved slots will start at `now` or later, so only old starts can free places.
+            free_at = sent[excess - 1] + self._window if excess <= len(sent) else now + POLL
+            wait = max(wait, free_at - now)
+        if self._spacing:
+            wait = max(wait, self._last + self._spacing - now)
+        if self._interval and self._tat is not None:
+            wait = max(wait, self._tat - now)
         return wait
+
+    def reserve(self, now: float) -> Slot:
+        """Let one send through (call after waiting `global_delay`); start or release it."""
+        if self.rate is not None:
+            self._pending += 1
+            self._last = now
+            if self._interval:
+                # A late sender keeps its schedule for up to CATCH_UP, so the average holds.
+                tat = now if self._tat is None else max(self._tat, now - CATCH_UP)
+                self._tat = tat + self._interval
+        return Slot(self)
 
     def take_global(self, now: float) -> None:
         """Record a send starting now (call after waiting `global_delay`)."""
+        self.reserve(now).start(now)
+
+    def _started(self, now: float) -> None:
         if self.rate is not None:
+            self._pending -= 1
             self._sent.append(now)
-            # Late wake-ups within the slack are caught up, so the average rate stays exact.
-            self._tat = max(self._tat, now - SLACK) + self._interval
+
+    def _released(self) -> None:
+        if self.rate is not None:
+            self._pending -= 1
+
+    # -- per chat ----------------------------------------------------------------------------
 
     def chat_ready_at(self, chat: str, now: float) -> float:
         """Monotonic time when `chat` may receive its next message (<= now: ready)."""
@@ -75,6 +149,58 @@ class Pacer:
             self._paused_until = max(self._paused_until, now + seconds)
         else:
             self._chat_next[chat] = max(self._chat_next.get(chat, now), now + seconds)
+
+    # -- 429s: one chat or everyone ----------------------------------------------------------
+
+    def succeeded(self, chat: str, started: float) -> None:
+        """A send to `chat` that started at `started` was accepted (evidence for
+        `rate_limited`: the platform was not refusing everyone then)."""
+        self._ok.append((started, chat))
+
+    def rate_limited(
+        self,
+        chat: str,
+        chat_type: str,
+        retry_after: float,
+        now: float,
+        *,
+        started: float | None = None,
+        scope: str = "global",
+    ) -> str:
+        """A 429 for `chat` (its send started at `started`): pause that chat, or everyone, for
+        `retry_after` seconds; returns the scope chosen, "chat" or "global".
+
+        Telegram's 429 does not say whether it is the bot-wide flood limit (~30/s, or what the
+        paid broadcast allows) or one chat's own (a group takes 20 a minute, a private chat
+        about one a second). Pausing everyone for one busy group would stall a broadcast for up
+        to a minute; pausing one chat during a real flood makes Telegram answer 429 again, and
+        repeated floods lengthen its bans. So everyone waits unless the 429 is plausibly the
+        chat's own:
+        - the adapter knows it is per chat (`scope="chat"`, e.g. Zalo OA's daily quota); or
+        - the chat is a group or channel, whose own limit (20/min) is the likely cause; or
+        - a private chat, and at least OTHERS_OK sends to other chats that started no earlier
+          than this one have already been accepted: Telegram was not refusing everyone.
+        and in every case no other chat got a 429 in the last FLOOD_WINDOW seconds and no global
+        pause is running: several chats refused at once is a flood, whatever their type. A
+        global pause also pauses the chat itself (its row waits `retry_after` either way).
+        """
+        if scope != "chat":
+            flood = now < self._paused_until or any(
+                at > now - FLOOD_WINDOW and other != chat for at, other in self._limited
+            )
+            if flood:
+                scope = "global"
+            elif chat_type in GROUP_TYPES:
+                scope = "chat"
+            else:
+                since = now if started is None else started
+                others = sum(1 for s, other in self._ok if s >= since and other != chat)
+                scope = "chat" if others >= OTHERS_OK else "global"
+        self._limited.append((now, chat))
+        self.pause(retry_after, now, chat=chat)
+        if scope == "global":
+            self.pause(retry_after, now)
+        return scope
 
     def _forget(self, now: float) -> None:
         self._chat_next = {c: t for c, t in self._chat_next.items() if t > now}
