@@ -390,9 +390,12 @@ async def run_app(
     return 0
 
 
-async def start_metrics(app: App, extra_routes: dict[str, object] | None = None) -> object | None:
+async def start_metrics(
+    app: App, extra_routes: dict[str, object] | None = None, *, judge_scheduler: bool = True
+) -> object | None:
     """/healthz and /metrics on BANTIN_METRICS_PORT if set (on BANTIN_LISTEN with routes):
-    every role and `bantin run` can be scraped and health-checked."""
+    every role and `bantin run` can be scraped and health-checked. Workers and webhook servers
+    show the scheduler's heartbeat without being judged by it: restarting them would not help."""
     port = app.settings.metrics_port
     if port is None and not extra_routes:
         return None
@@ -402,7 +405,7 @@ async def start_metrics(app: App, extra_routes: dict[str, object] | None = None)
         app.store,
         clock=app.clock,
         extra_routes=extra_routes,  # type: ignore[arg-type]
-        max_heartbeat_age=app.settings.heartbeat_max_age,
+        max_heartbeat_age=app.settings.heartbeat_max_age if judge_scheduler else None,
         max_outbox_lag=app.settings.outbox_max_lag,
     )
     listen = f"0.0.0.0:{port}" if port is not None and not extra_routes else app.settings.listen
@@ -442,8 +445,21 @@ def scheduler_jobs(app: App) -> dict[str, tuple[Job, float]]:
 
         await beat(app.store, app.clock())
 
+    async def retention() -> None:
+        """Prune delivered outbox rows and old articles (BANTIN_RETENTION_*_DAYS)."""
+        from jobs.retention import prune
+
+        report = await prune(
+            app.store,
+            now=app.clock(),
+            delivered_days=settings.retention_delivered_days,
+            article_days=settings.retention_article_days,
+        )
+        log.info("retention", extra={"deliveries": report.deliveries, "articles": report.articles})
+
     return {
         "heartbeat": (heartbeat, min(10.0, settings.leader_retry)),
+        "retention": (retention, 6 * 3600.0),
         "scheduled-broadcasts": (release_scheduled, 15.0),
         "poll": (app.poll_cycle, float(min(30, settings.poll_interval))),
         "forward-feedback": (app.forward, 30.0),

@@ -77,7 +77,7 @@ async def run_worker(
     runner = None
     scheduler = build_scheduler({"housekeeping": (app.housekeeping, 60.0)})
     try:
-        runner = await start_metrics(app)
+        runner = await start_metrics(app, judge_scheduler=False)
         scheduler.start()
         sender = asyncio.create_task(_supervised(app.deliverer.run_forever, stop), name="worker")
         log.info(
@@ -191,7 +191,7 @@ async def run_serve(
             await poller.prepare()
             tasks.append(asyncio.create_task(poller.run(stop), name="updates"))
         routes.update(await start_zalo(app, settings, stop, tasks))
-        runner = await start_metrics(app, routes)
+        runner = await start_metrics(app, routes, judge_scheduler=False)
         if bot is not None and settings.telegram_webhook_url:
             secret = settings.telegram_webhook_secret
             assert secret is not None

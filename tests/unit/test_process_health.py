@@ -41,7 +41,15 @@ def test_verdicts(seen: Observed, ok: bool, failing: set[str]) -> None:
 
 def test_a_limit_of_none_skips_that_check() -> None:
     report = verdict(Observed(None, None, AGO[5000]), heartbeat=None, lag=None)
-    assert report.ok and set(report.checks) == {"database"}
+    assert report.ok and set(report.checks) == {"database", "scheduler"}
+    # the heartbeat is still shown (a worker's /healthz), only not judged
+    assert report.checks["scheduler"] == {
+        "ok": True,
+        "judged": False,
+        "heartbeat_age_seconds": None,
+    }
+    shown = verdict(Observed(None, AGO[5000], None), heartbeat=None, lag=None)
+    assert shown.ok and shown.checks["scheduler"]["heartbeat_age_seconds"] == 5000
 
 
 def test_an_unreachable_database_says_only_that() -> None:
