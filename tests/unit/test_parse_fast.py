@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from bench.poll import make_feed
@@ -173,3 +175,46 @@ def test_hostile_documents_are_refused_before_either_parser() -> None:
         parse_feed(xxe, url=URL)
     with pytest.raises(Unusual):  # and the fast reader alone never expands them either
         read_rss(xxe, BASE)
+
+
+def test_rfc822_dates_come_out_as_feedparser_reads_them() -> None:
+    from feedparser.datetimes import _parse_date
+
+    from jobs.fastfeed import _date
+
+    rnd = random.Random(5)
+    days = "Mon Tue Wed Thu Fri Sat Sun".split()
+    months = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
+    zones = ["+0700", "-0330", "+0000", "GMT", "UT", "Z", "gmt", "+1400", "-1200", "UTC"]
+    samples = [
+        f"{rnd.choice([*days, ''])}{', ' if rnd.random() < 0.7 else ''}{rnd.randint(1, 31):02d} "
+        f"{rnd.choice(months)} {rnd.randint(1900, 2100)} {rnd.randint(0, 24):02d}:"
+        f"{rnd.randint(0, 60):02d}:{rnd.randint(0, 60):02d} {rnd.choice(zones)}".strip()
+        for _ in range(3000)
+    ]
+    samples += ["", "không phải ngày", "2024-03-05T10:00:00+07:00", "31 Feb 2024 10:00:00 +0700"]
+    for sample in samples:
+        assert _date(sample) == _parse_date(sample), sample
+
+
+def test_simple_html_is_split_as_html_parser_splits_it() -> None:
+    from jobs.text import _simple_paragraphs, _TextExtractor
+
+    rnd = random.Random(3)
+    pieces = [
+        "<p>", "</p>", "<br>", "<br/>", "<br />", "<td>", "</td>", "<td/>", "<b>", "</b>",
+        "<DIV class='a'>", "</div >", "<a href=\"/x?a=1&amp;b=2\">", "</a>", "<img src=x.png>",
+        "<li data-x=\"a>b\">", "Hội nghị ", "&amp;", "&nbsp;", "&#7879;", " \n ", "a > b", "&",
+        "<script>", "</script>", "<!-- c -->", "< p>", "<o:p>", "x<", "&lt;b&gt;", "\u00ad",
+    ]  # fmt: skip
+    simple = 0
+    for _ in range(4000):
+        fragment = "".join(rnd.choice(pieces) for _ in range(rnd.randint(1, 12)))
+        fast = _simple_paragraphs(fragment)
+        if fast is None:
+            continue
+        simple += 1
+        extractor = _TextExtractor()
+        extractor.feed(fragment)
+        assert fast == [p for p in extractor.finish() if p], fragment
+    assert simple > 500  # the fast path was really exercised

@@ -1,0 +1,72 @@
+"""jobs.cpu's ParseQueue: feeds grouped into worker jobs, and a slow feed failing alone."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bench.poll import make_feed
+from jobs.cpu import CpuDeadline, CpuPool, ParseQueue, PreparedFeed
+
+# Broken XML sends feedparser into its slow loose parser (~1 s per 250 KB).
+BROKEN = (
+    b'<?xml version="1.0"?><rss version="2.0"><channel><title>x</title>'
+    + b"<item><title>a & b <i>c</title><description><p>x<br></description></item>" * 12000
+)
+
+
+async def test_feeds_queued_behind_busy_workers_share_jobs_and_all_parse() -> None:
+    cpu = CpuPool(1, deadline=20)
+    queue = ParseQueue(cpu, 1, max_group=4)
+    jobs = 0
+    real_run = cpu.run
+
+    async def counting_run(fn, *args):  # type: ignore[no-untyped-def]
+        nonlocal jobs
+        jobs += 1
+        return await real_run(fn, *args)
+
+    cpu.run = counting_run  # type: ignore[method-assign]
+    try:
+        results = await asyncio.gather(
+            *(queue.parse(make_feed(i), f"http://a.vn/{i}.xml", {}) for i in range(9))
+        )
+    finally:
+        await cpu.aclose()
+    parsed = [r for r in results if isinstance(r, PreparedFeed)]
+    assert [(r.feed.title, len(r.feed.entries)) for r in parsed] == [
+        (f"Cổng TTĐT số {i}", 20) for i in range(9)
+    ]
+    assert jobs <= 4  # 1 alone, then the 8 that queued meanwhile in groups of 4
+
+
+async def test_a_slow_feed_in_a_group_fails_alone() -> None:
+    cpu = CpuPool(1, deadline=0.5)
+    queue = ParseQueue(cpu, 1, max_group=4)
+    try:
+        first = asyncio.ensure_future(queue.parse(make_feed(0), "http://a.vn/0.xml", {}))
+        await asyncio.sleep(0)  # the first goes alone; the next three queue up as a group
+        group = [
+            queue.parse(make_feed(1), "http://a.vn/1.xml", {}),
+            queue.parse(BROKEN, "http://a.vn/slow.xml", {}),
+            queue.parse(make_feed(2), "http://a.vn/2.xml", {}),
+        ]
+        results = await asyncio.gather(first, *group, return_exceptions=True)
+    finally:
+        await cpu.aclose()
+    good, one, slow, two = results
+    assert isinstance(good, PreparedFeed) and isinstance(one, PreparedFeed)
+    assert isinstance(two, PreparedFeed)
+    assert isinstance(slow, CpuDeadline) and "longer than 0.5 s" in str(slow)
+
+
+@pytest.mark.parametrize("workers", [0])
+async def test_thread_mode_parses_too(workers: int) -> None:
+    cpu = CpuPool(workers, deadline=20)
+    queue = ParseQueue(cpu, workers)
+    try:
+        result = await queue.parse(make_feed(3), "http://a.vn/3.xml", {})
+    finally:
+        await cpu.aclose()
+    assert isinstance(result, PreparedFeed) and len(result.texts) == 20
