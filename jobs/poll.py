@@ -31,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -68,6 +68,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 FLUSH_EVERY = 200  # feed records per bookkeeping transaction
 GROUP_FEEDS = 50  # feeds per de-duplication read or article insert transaction
+DUE_PAGE = 500  # due feeds read per query by poll_due
 # Up to this many characters of text to summarize for one feed are summarized on the event loop
 # (~1 ms per 3,000 characters): cheaper than a trip to a worker, and too short to stall the
 # loop. Longer texts (a fetched article page, a feed of full articles) go to the pool.
@@ -155,27 +156,69 @@ class Poller:
         await self._cpu.aclose()
 
     async def poll_due(self) -> PollReport:
-        feeds = await self._store.feeds.due(self._clock())
-        return await self.poll(feeds)
+        """Poll every feed due now, read from the database a page at a time as lanes free up,
+        so a poll of thousands of feeds holds one page of feed records, not all of them."""
+        now = self._clock()
+        feeds = self._store.feeds
+
+        async def pages() -> AsyncIterator[Sequence[Feed]]:
+            after = 0
+            while True:
+                page = await feeds.due_page(now, after_id=after, limit=DUE_PAGE)
+                if page:
+                    yield page
+                if len(page) < DUE_PAGE:
+                    return
+                after = page[-1].id
+
+        return await self._poll_pages(pages())
 
     async def poll(self, feeds: Sequence[Feed]) -> PollReport:
         """Poll ``feeds`` with bounded concurrency; every outcome is stored before returning."""
-        outcomes: list[FeedOutcome | None] = [None] * len(feeds)
-        order: Iterator[int] = iter(interleave_by_host([f.url for f in feeds]))
 
-        async def lane() -> None:  # `concurrency` lanes, not one task per feed: flat memory
-            for i in order:
-                outcomes[i] = await self._guarded(feeds[i])
+        async def one_page() -> AsyncIterator[Sequence[Feed]]:
+            if feeds:
+                yield feeds
+
+        return await self._poll_pages(one_page())
+
+    async def _poll_pages(self, pages: AsyncIterator[Sequence[Feed]]) -> PollReport:
+        """Feeds from ``pages`` go through ``concurrency`` lanes (not one task per feed: flat
+        memory), each page in an order that interleaves hosts; outcomes come back page by page,
+        each page in its own order."""
+        lanes = self._concurrency
+        queue: asyncio.Queue[tuple[list[FeedOutcome | None], int, Feed] | None]
+        queue = asyncio.Queue(lanes)
+        results: list[list[FeedOutcome | None]] = []
+
+        async def produce() -> None:
+            try:
+                async for page in pages:
+                    slots: list[FeedOutcome | None] = [None] * len(page)
+                    results.append(slots)
+                    for i in interleave_by_host([f.url for f in page]):
+                        await queue.put((slots, i, page[i]))
+            finally:
+                for _ in range(lanes):  # one end mark per lane
+                    await queue.put(None)
+
+        async def lane() -> None:
+            while (job := await queue.get()) is not None:
+                slots, i, feed = job
+                slots[i] = await self._guarded(feed)
 
         self._active += 1
+        producer = asyncio.ensure_future(produce())
         try:
-            await asyncio.gather(*(lane() for _ in range(min(self._concurrency, len(feeds)))))
+            await asyncio.gather(*(lane() for _ in range(lanes)))
             await self._flush()
+            await producer  # a failed page read fails the poll, after what was polled is stored
         finally:
+            producer.cancel()  # a no-op unless the lanes themselves failed
             self._active -= 1
             if not self._active:
                 self._claimed.clear()
-        return PollReport([o for o in outcomes if o is not None])
+        return PollReport([o for slots in results for o in slots if o is not None])
 
     async def poll_feed(self, feed: Feed) -> FeedOutcome:
         """Poll one feed and store everything about it now."""

@@ -11,13 +11,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import bindparam, func, literal, select, union_all, update
 
 from storage.base import Repo
 from storage.models import ArticleRow, FeedRow
 from storage.records import Article, NewArticle
+
+T = TypeVar("T")
 
 
 def _split(categories: str | None) -> tuple[str, ...]:
@@ -66,6 +68,27 @@ _KNOWN_MANY = union_all(
         _ARTICLES.c.link.in_(bindparam("links", expanding=True))
     ),
 )
+
+
+# Rows per INSERT statement of ``add_many``. Fixed and small so that the statements prepared
+# and kept by the driver (128 per SQLite connection, by SQL text) stay few and small: with the
+# default 1,000-row pages every group of feeds made a new multi-kilobyte statement to cache,
+# and the poller's memory grew with the number of feeds.
+INSERT_PAGE_ROWS = 32
+
+
+def _padded(values: list[T], filler: T) -> list[T]:
+    """``values`` repeated up to the next power of two (at least 8): an IN list of that length.
+
+    Why: each distinct IN-list length is a distinct SQL text, prepared and cached by the driver;
+    a few lengths keep that cache small whatever the feeds' sizes (repeats match nothing new).
+    """
+    if not values:
+        values = [filler]
+    size = 8
+    while size < len(values):
+        size *= 2
+    return values + [values[0]] * (size - len(values))
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -151,9 +174,9 @@ class ArticleRepo(Repo):
             async with self._tx() as s:
                 for chunk in chunks:
                     params = {
-                        "feed_ids": sorted({feed_id for feed_id, g, _ in chunk if g}) or [-1],
-                        "guids": list(set().union(*(g for _, g, _ in chunk))) or [""],
-                        "links": list(set().union(*(k for _, _, k in chunk))) or [""],
+                        "feed_ids": _padded(sorted({feed_id for feed_id, g, _ in chunk if g}), -1),
+                        "guids": _padded(list(set().union(*(g for _, g, _ in chunk))), ""),
+                        "links": _padded(list(set().union(*(k for _, _, k in chunk))), ""),
                     }
                     for kind, feed_id, value in (await s.execute(_KNOWN_MANY, params)).all():
                         if kind == "g":
@@ -224,7 +247,11 @@ class ArticleRepo(Repo):
             # A list of parameter sets: executemany, which SQLAlchemy sends as batched
             # multi-row INSERTs ("insertmanyvalues") from one cached statement. RETURNING only
             # (id, feed_id, guid): the records are built from what we inserted, not read back.
-            result = await s.execute(self._add_statement(), rows)
+            result = await s.execute(
+                self._add_statement(),
+                rows,
+                execution_options={"insertmanyvalues_page_size": INSERT_PAGE_ROWS},
+            )
             ids = {(fid, guid): article_id for article_id, fid, guid in result.all()}
         return [_stored(b, ids) for b in batches]
 

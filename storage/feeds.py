@@ -109,6 +109,23 @@ class FeedRepo(Repo):
         async with self._tx() as s:
             return [_feed(r) for r in (await s.execute(q)).scalars()]
 
+    async def due_page(self, now: datetime, *, after_id: int = 0, limit: int = 500) -> list[Feed]:
+        """Up to ``limit`` of the feeds ``due`` would return, those with an id above
+        ``after_id``, by id: the poller reads thousands of due feeds a page at a time. Paging by
+        id stays exact while the poll moves the polled feeds' next poll time."""
+        q = (
+            select(FeedRow)
+            .where(
+                FeedRow.enabled.is_(True),
+                (FeedRow.next_poll_at.is_(None)) | (FeedRow.next_poll_at <= now),
+                FeedRow.id > after_id,
+            )
+            .order_by(FeedRow.id)
+            .limit(limit)
+        )
+        async with self._tx() as s:
+            return [_feed(r) for r in (await s.execute(q)).scalars()]
+
     async def record_success(
         self,
         feed_id: int,

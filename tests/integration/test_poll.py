@@ -22,10 +22,12 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import update
 
 from jobs.fanout import fan_out_articles
 from jobs.fetch import make_client
 from jobs.poll import Poller
+from storage.models import FeedRow
 from storage.records import Article, Feed
 from storage.store import Store
 from tests.fakes.feed_server import FeedServer, unused_port
@@ -557,3 +559,42 @@ async def test_temporary_redirect_keeps_the_stored_url(
     report = await make_poller(store, client, clock).poll_due()
     assert report.new == 1 and not report.errors
     assert (await feed(store, f.id)).url == old_url
+
+
+# -- paging ------------------------------------------------------------------------------------
+
+
+async def test_poll_due_reads_due_feeds_a_page_at_a_time_and_polls_each_once(
+    any_store: Store,
+    fs: FeedServer,
+    client: httpx.AsyncClient,
+    clock: Clock,
+    make_poller: MakePoller,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store = any_store
+    monkeypatch.setattr("jobs.poll.DUE_PAGE", 2)
+    feeds = [
+        await add_feed(store, fs.add(f"/f{n}.rss", body=rss([art(n)]), headers=RSS_TYPE))
+        for n in range(5)
+    ]
+    disabled = await add_feed(store, fs.add("/off.rss", body=rss([art(9)]), headers=RSS_TYPE))
+    async with store.engine.begin() as conn:  # no repository call disables a feed yet
+        await conn.execute(update(FeedRow).where(FeedRow.id == disabled.id).values(enabled=False))
+    pages: list[list[int]] = []
+    real_page = store.feeds.due_page
+
+    async def recording_page(now: datetime, *, after_id: int = 0, limit: int = 500) -> list[Feed]:
+        page = await real_page(now, after_id=after_id, limit=limit)
+        pages.append([f.id for f in page])
+        return page
+
+    monkeypatch.setattr(store.feeds, "due_page", recording_page)
+    report = await make_poller(store, client, clock).poll_due()
+    ids = [f.id for f in feeds]
+    assert pages == [ids[:2], ids[2:4], ids[4:]]
+    assert [o.feed_id for o in report.feeds] == ids
+    assert [o.new for o in report.feeds] == [1] * 5
+    assert len(await articles_of(store)) == 5
+    # Polled feeds are no longer due; the next poll finds nothing.
+    assert (await make_poller(store, client, clock).poll_due()).feeds == []
