@@ -25,7 +25,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
-from jobs.decide import normalize_link
+from jobs.decide import backlog_flags, normalize_link
 from jobs.parse import FeedParseError, ParsedEntry, ParsedFeed, parse_feed
 from jobs.summarize import summarize
 from jobs.text import html_to_text
@@ -43,6 +43,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 PARSE_GROUP = 8  # feeds per parse job at most (~30 ms of CPU for ordinary feeds)
+_Job = tuple[bytes, str, Mapping[str, str], int | None]  # parse_job's arguments
 
 
 # -- CPU work, run in worker processes (module-level functions: they are pickled by name) ------
@@ -53,8 +54,9 @@ class PreparedFeed:
     """A parsed feed whose entries carry plain text instead of HTML (what a worker returns).
 
     ``texts[guid]`` is (content, teaser): the plain text of the entry's full content and of
-    its description, '' when absent. The entries' own ``*_html`` fields are emptied, so the
-    HTML does not travel back to the poller beside its text, and their links are already
+    its description, '' when absent (no key at all for first-poll backlog, see ``parse_job``).
+    The ``*_html`` fields of entries with texts are emptied, so the HTML does not travel back
+    to the poller beside its text, and their links are already
     ``normalize_link``-ed (the form stored and compared), so the poller need not do it again
     for every entry of every feed.
     """
@@ -70,24 +72,43 @@ def entry_texts(entry: ParsedEntry) -> tuple[str, str]:
     return content, teaser
 
 
-def parse_job(body: bytes, url: str, headers: Mapping[str, str]) -> PreparedFeed | str:
+def parse_job(
+    body: bytes, url: str, headers: Mapping[str, str], backlog_keep: int | None = None
+) -> PreparedFeed | str:
     """parse_feed and the entries' plain text, in a worker; a FeedParseError comes back as its
-    message (exceptions with keyword-only arguments do not survive pickling intact)."""
+    message (exceptions with keyword-only arguments do not survive pickling intact).
+
+    ``backlog_keep`` is set on a feed's first poll: then only the ``backlog_keep`` newest
+    entries (those jobs.decide.backlog_flags would push) get their text; the backlog keeps its
+    HTML and gets none, since it is stored as seen and never summarized or pushed (the poller
+    makes the text itself in the rare case an older entry is pushed instead of a newer one
+    already stored from another feed).
+    """
     try:
         parsed = parse_feed(body, url=url, headers=headers)
     except FeedParseError as err:
         return str(err)
-    texts = {e.guid: entry_texts(e) for e in parsed.entries}
+    backlog = (
+        backlog_flags(parsed.entries, first_poll=True, keep=backlog_keep)
+        if backlog_keep is not None
+        else [False] * len(parsed.entries)
+    )
+    pairs = list(zip(parsed.entries, backlog, strict=True))
+    texts = {e.guid: entry_texts(e) for e, old in pairs if not old}
     entries = tuple(
-        replace(e, link=normalize_link(e.link), summary_html="", content_html="")
-        for e in parsed.entries
+        replace(e, link=normalize_link(e.link))
+        if old
+        else replace(e, link=normalize_link(e.link), summary_html="", content_html="")
+        for e, old in pairs
     )
     return PreparedFeed(replace(parsed, entries=entries), texts)
 
 
-def parse_many(jobs: Sequence[tuple[bytes, str, Mapping[str, str]]]) -> list[PreparedFeed | str]:
+def parse_many(
+    jobs: Sequence[tuple[bytes, str, Mapping[str, str], int | None]],
+) -> list[PreparedFeed | str]:
     """``parse_job`` for several feeds in one trip to a worker."""
-    return [parse_job(body, url, headers) for body, url, headers in jobs]
+    return [parse_job(*job) for job in jobs]
 
 
 def summary_source(content: str, teaser: str, page: str | None = None) -> tuple[str, str | None]:
@@ -217,14 +238,20 @@ class ParseQueue:
         self._cpu = cpu
         self._lanes = max(1, workers)
         self._max = max(1, max_group)
-        self._queue: list[tuple[tuple[bytes, str, Mapping[str, str]], asyncio.Future[Any]]] = []
+        self._queue: list[tuple[_Job, asyncio.Future[Any]]] = []
         self._running = 0
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def parse(self, body: bytes, url: str, headers: Mapping[str, str]) -> PreparedFeed | str:
+    async def parse(
+        self,
+        body: bytes,
+        url: str,
+        headers: Mapping[str, str],
+        backlog_keep: int | None = None,
+    ) -> PreparedFeed | str:
         """``parse_job``'s answer for one feed; raises CpuDeadline for that feed alone."""
         future: asyncio.Future[PreparedFeed | str] = asyncio.get_running_loop().create_future()
-        self._queue.append(((body, url, headers), future))
+        self._queue.append(((body, url, headers, backlog_keep), future))
         if self._running < self._lanes:
             self._running += 1
             task = asyncio.create_task(self._drain())
@@ -248,7 +275,7 @@ class ParseQueue:
         finally:
             self._running -= 1
 
-    async def _run(self, live: list[tuple[tuple[bytes, str, Mapping[str, str]], Any]]) -> None:
+    async def _run(self, live: list[tuple[_Job, Any]]) -> None:
         try:
             if len(live) == 1:
                 results = [await self._cpu.run(parse_job, *live[0][0])]

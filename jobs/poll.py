@@ -39,7 +39,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from jobs.article import fetch_article_text, is_teaser
 from jobs.batch import GroupRunner
-from jobs.cpu import CpuDeadline, CpuPool, ParseQueue, summarize_job, summary_source
+from jobs.cpu import (
+    CpuDeadline,
+    CpuPool,
+    ParseQueue,
+    entry_texts,
+    summarize_job,
+    summary_source,
+)
 from jobs.decide import (
     DEFAULT_BOUNDS,
     PollBounds,
@@ -278,7 +285,13 @@ class Poller:
             )
             return FeedOutcome(feed.id, not_modified=True)
         try:
-            parsed = await self._parser.parse(result.body, result.url, dict(result.headers))
+            first_poll = feed.last_success_at is None
+            parsed = await self._parser.parse(
+                result.body,
+                result.url,
+                dict(result.headers),
+                self._backlog if first_poll else None,
+            )
         except CpuDeadline as err:
             return self._failed(feed, str(err))
         if isinstance(parsed, str):
@@ -347,8 +360,12 @@ class Poller:
         seen: Sequence[bool],
     ) -> list[NewArticle]:
         """NewArticles for ``fresh``: pushed entries get a summary (from their article page
-        when the feed has only a teaser), backlog entries only their text."""
+        when the feed has only a teaser), backlog entries their text when the worker made it
+        (not on a first poll: that backlog is never read, see jobs.cpu.parse_job)."""
         pushed = [i for i, is_seen in enumerate(seen) if not is_seen]
+        missing = [fresh[i] for i in pushed if fresh[i].guid not in texts]
+        if missing:  # pushed in place of a newer entry stored already: its HTML is still here
+            texts = {**texts, **{e.guid: entry_texts(e) for e in missing}}
         pages = await asyncio.gather(*(self._article_page(feed, fresh[i], texts) for i in pushed))
         no_text = ("", "")
         bodies = [summary_source(*texts.get(e.guid, no_text))[0] for e in fresh]

@@ -598,3 +598,32 @@ async def test_poll_due_reads_due_feeds_a_page_at_a_time_and_polls_each_once(
     assert len(await articles_of(store)) == 5
     # Polled feeds are no longer due; the next poll finds nothing.
     assert (await make_poller(store, client, clock).poll_due()).feeds == []
+
+
+async def test_first_poll_backlog_gets_no_body_and_a_pushed_older_entry_still_gets_its_text(
+    any_store: Store,
+    fs: FeedServer,
+    client: httpx.AsyncClient,
+    clock: Clock,
+    make_poller: MakePoller,
+) -> None:
+    """On a first poll the worker makes text only for the entry it expects to be pushed (the
+    newest); when that one is stored already (another feed of the portal), the next newest is
+    pushed instead and the poller makes its text itself."""
+    store = any_store
+    shared = Item(guid="chung", link=f"{PORTAL}/tin-tuc/bai-9", title="Bài chung", day=9)
+    news = await add_feed(store, fs.add("/tin-tuc.rss", body=rss([shared]), headers=RSS_TYPE))
+    poller = make_poller(store, client, clock)
+    await poller.poll([news])
+    notices = await add_feed(
+        store,
+        fs.add("/thong-bao.rss", body=rss([shared, art(2), art(3)]), headers=RSS_TYPE),
+    )
+    report = await poller.poll([notices])
+    assert [o.new for o in report.feeds] == [2]
+    stored = {a.guid: a for a in await articles_of(store, notices.id)}
+    pushed, backlog = stored["tin-3"], stored["tin-2"]
+    assert pushed.fanned_out_at is None and backlog.fanned_out_at is not None
+    assert pushed.summary and "Bài số 3" in pushed.summary
+    assert "Bài số 3" in (await store.articles.body(pushed.id) or "")
+    assert await store.articles.body(backlog.id) is None
