@@ -6,12 +6,12 @@ Prints its API URL, then answers on stdin: 'stats N' (one JSON line about the se
 first N), 'stamps N' (one JSON line: [[chat_id, arrival], ...] for those sends), 'quit'.
 
 Two servers:
-- lean (default): a bare asyncio protocol answering getMe and sendMessage. It stamps a
-  request's arrival in `data_received`, the earliest moment user space sees its first bytes,
-  and does almost nothing else, so at 1,000 requests/s its own loop adds little noise to the
-  stamps. A rate test is only as good as the stamps: the full fake below, one aiohttp loop that
-  also parses HTML and keeps every message, stamps after aiohttp has parsed the headers and
-  after whatever else that loop was doing, so its windows bunch arrivals by several ms.
+- lean (default): a bare event loop answering getMe and sendMessage, which takes each
+  request's arrival stamp from the kernel (SO_TIMESTAMPNS: when the packet was received, on
+  loopback the moment the client wrote it), not from when this process got to read it. A rate
+  test is only as good as its stamps: the full fake below, one aiohttp loop that also parses
+  HTML and keeps every message, stamps after aiohttp has parsed the headers and after whatever
+  else that loop and the shared CPU were doing, so its windows bunch arrivals by tens of ms.
 - full: the tests' FakeTelegram (validates HTML, lengths, buttons), as a correctness check.
 Stamps are time.monotonic(), which is system-wide on Linux, so the client can compare them with
 its own send stamps.
@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
+import struct
 import sys
 import threading
 import time
@@ -31,24 +33,43 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.fakes.telegram_api import FakeTelegram, _max_in_window
 
+SO_TIMESTAMPNS = 35  # Linux: the kernel stamps each received packet (struct timespec)
 
-class LeanBotApi(asyncio.Protocol):
-    """One keep-alive HTTP/1.1 connection: requests are answered in order after `latency`."""
 
-    def __init__(self, server: LeanServer) -> None:
+class LeanConnection:
+    """One keep-alive HTTP/1.1 connection, read with recvmsg so every request carries the
+    kernel's receive stamp: on loopback that is the moment the client's write() put it there,
+    however late this process gets to read it (the CPU is shared, and a starved server
+    process would otherwise stamp a backlog of requests all at once)."""
+
+    def __init__(self, server: LeanServer, sock: socket.socket) -> None:
         self.server = server
+        self.sock = sock
         self.buf = b""
         self.arrival = 0.0
-        self.transport: asyncio.Transport | None = None
-        self.pending = 0  # answers scheduled but not written (HTTP/1.1 keeps them ordered)
+        sock.setblocking(False)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        server.loop.add_reader(sock.fileno(), self.readable)
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-
-    def data_received(self, data: bytes) -> None:
+    def readable(self) -> None:
+        try:
+            data, ancillary, _, _ = self.sock.recvmsg(65536, socket.CMSG_SPACE(16))
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data, ancillary = b"", []
+        if not data:
+            self.server.loop.remove_reader(self.sock.fileno())
+            self.sock.close()
+            return
+        stamp = time.monotonic()
+        for level, kind, value in ancillary:
+            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(value) >= 16:
+                sec, nsec = struct.unpack("qq", value[:16])
+                stamp = sec + nsec / 1e9 - self.server.wall_minus_mono
         if not self.buf:
-            self.arrival = time.monotonic()
+            self.arrival = stamp
         self.buf += data
         while True:
             head_end = self.buf.find(b"\r\n\r\n")
@@ -57,15 +78,15 @@ class LeanBotApi(asyncio.Protocol):
             head = self.buf[:head_end].decode("latin-1")
             length = 0
             for line in head.split("\r\n")[1:]:
-                name, _, value = line.partition(":")
+                name, _, value_ = line.partition(":")
                 if name.strip().lower() == "content-length":
-                    length = int(value)
+                    length = int(value_)
             end = head_end + 4 + length
             if len(self.buf) < end:
                 return
             path = head.split(" ", 2)[1]
             body, self.buf = self.buf[head_end + 4 : end], self.buf[end:]
-            arrival, self.arrival = self.arrival, time.monotonic()
+            arrival, self.arrival = self.arrival, stamp
             self.handle(path, body, arrival)
 
     def handle(self, path: str, body: bytes, arrival: float) -> None:
@@ -86,44 +107,47 @@ class LeanBotApi(asyncio.Protocol):
         else:
             result = True
         payload = json.dumps({"ok": True, "result": result}).encode()
-        self.pending += 1
-        asyncio.get_running_loop().call_later(self.server.latency, self.answer, payload)
+        self.server.loop.call_later(self.server.latency, self.answer, payload)
 
     def answer(self, payload: bytes) -> None:
-        self.pending -= 1
-        if self.transport is None or self.transport.is_closing():
+        if self.sock.fileno() < 0:
             return
-        self.transport.write(
+        response = (
             b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
             + str(len(payload)).encode()
             + b"\r\n\r\n"
             + payload
         )
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.transport = None
+        try:
+            self.sock.setblocking(True)  # a few hundred bytes on loopback: never waits
+            self.sock.sendall(response)
+            self.sock.setblocking(False)
+        except OSError:
+            pass
 
 
 class LeanServer:
     def __init__(self, latency: float) -> None:
         self.latency = latency
         self.sends: list[tuple[int, float]] = []  # (chat_id, arrival); appended by one loop
-        self.port = 0
-        self._loop = asyncio.new_event_loop()
-        ready = threading.Event()
+        # Kernel stamps are wall-clock; the client's are monotonic (system-wide on Linux).
+        self.wall_minus_mono = min((time.time() - time.monotonic() for _ in range(5)), key=abs)
+        self.loop = asyncio.new_event_loop()
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(1024)
+        self.listener.setblocking(False)
+        self.port = self.listener.getsockname()[1]
+        self.loop.add_reader(self.listener.fileno(), self.accept)
+        threading.Thread(target=self.loop.run_forever, name="lean-bot-api", daemon=True).start()
 
-        async def boot() -> None:
-            server = await self._loop.create_server(lambda: LeanBotApi(self), "127.0.0.1", 0)
-            self.port = server.sockets[0].getsockname()[1]
-            ready.set()
-
-        def run() -> None:
-            asyncio.set_event_loop(self._loop)
-            self._loop.run_until_complete(boot())
-            self._loop.run_forever()
-
-        threading.Thread(target=run, name="lean-bot-api", daemon=True).start()
-        ready.wait(10)
+    def accept(self) -> None:
+        try:
+            sock, _ = self.listener.accept()
+        except (BlockingIOError, InterruptedError):
+            return
+        LeanConnection(self, sock)
 
     @property
     def api_url(self) -> str:

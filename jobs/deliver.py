@@ -12,10 +12,10 @@ import html
 import logging
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TypeVar
 
 from bot.channel import (
     PLAIN,
@@ -39,6 +39,7 @@ from storage.records import Announcement, Article, Delivery, Subscriber
 from storage.store import Store
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 _TAG = re.compile(r"<[^>]*>")
 
 LEASE_SECONDS = 60.0
@@ -72,8 +73,9 @@ class Deliverer:
         self._lease = lease_seconds
         self._idle_horizon = max(IDLE_HORIZON, timedelta(seconds=lease_seconds + 1))
         self._wake = asyncio.Event()
-        self._articles: dict[int, Article | None] = {}
-        self._announcements: dict[int, Announcement | None] = {}
+        # One read per item, shared by every send of it (see _once).
+        self._articles: dict[int, asyncio.Future[Article | None]] = {}
+        self._announcements: dict[int, asyncio.Future[Announcement | None]] = {}
         self._link_preview: dict[int, bool] = {}
         self._gate = asyncio.Semaphore(concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -379,10 +381,7 @@ class Deliverer:
     async def _render(self, row: Delivery, sub: Subscriber, channel: Channel) -> OutMessage | None:
         caps = channel.capabilities
         if row.kind == ARTICLE:
-            if row.item_id not in self._articles:
-                self._articles[row.item_id] = await self._store.articles.get(row.item_id)
-                self._trim(self._articles)
-            article = self._articles[row.item_id]
+            article = await self._once(self._articles, row.item_id, self._store.articles.get)
             if article is None:
                 return None
             preview = self._link_preview.get(sub.id, False)
@@ -390,11 +389,7 @@ class Deliverer:
         if row.kind == DIGEST:
             return await render_item(self._store, row, sub, caps)
         if row.kind == ANNOUNCEMENT:
-            if row.item_id not in self._announcements:
-                got = await self._store.announcements.get(row.item_id)
-                self._announcements[row.item_id] = got
-                self._trim(self._announcements)
-            ann = self._announcements[row.item_id]
+            ann = await self._once(self._announcements, row.item_id, self._store.announcements.get)
             if ann is None or ann.status != "queued":
                 return None
             return render_staff_announcement(ann, sub.language, caps)
@@ -405,6 +400,20 @@ class Deliverer:
         return None
 
     @staticmethod
-    def _trim(cache: dict[int, Any]) -> None:
-        if len(cache) > 1000:
-            cache.clear()
+    async def _once(
+        cache: dict[int, asyncio.Future[T]], key: int, fetch: Callable[[int], Awaitable[T]]
+    ) -> T:
+        """Read an item once for all its sends: a broadcast starts ~100 sends at once, and each
+        reading the same announcement itself cost a thousand reads, which starved the sending
+        of CPU. The read in progress is shared; a failed one is forgotten."""
+        future = cache.get(key)
+        if future is None or future.get_loop() is not asyncio.get_running_loop():
+            if len(cache) > 1000:
+                cache.clear()
+            future = cache[key] = asyncio.ensure_future(fetch(key))
+        try:
+            return await asyncio.shield(future)  # one waiter cancelled: the read goes on
+        except Exception:
+            if cache.get(key) is future:
+                del cache[key]
+            raise

@@ -30,7 +30,9 @@ GROUP_INTERVAL = 3.0  # 20 per minute
 WINDOW_MARGIN = 1.02  # below FAST_RATE: slack for clock and network jitter up to the server
 FAST_RATE = 500.0  # messages/s from which sends are spread evenly rather than in short bursts
 FAST_MARGIN = 0.01  # seconds added to the window from FAST_RATE: arrival jitter up to Telegram
-CATCH_UP = 0.2  # seconds of sends a late sender may make up at once (fast rates)
+CATCH_UP = 0.2  # seconds of sends a late sender may make up (fast rates)...
+PEAK = 3.0  # ...at up to three times the rate...
+PEAK_SLACK = 0.005  # ...in bursts of at most this many seconds' worth at the peak rate
 POLL = 0.002  # seconds to wait when only reserved-but-unstarted sends fill the window
 FLOOD_WINDOW = 2.0  # seconds: 429s for two different chats this close together mean a flood
 OTHERS_OK = 2  # later sends to other chats that must succeed to clear a private chat's 429
@@ -78,6 +80,7 @@ class Pacer:
         self._spacing = self._window / self._n / 2 if rate and not fast else 0.0
         self._interval = self._window / self._n if fast else 0.0
         self._tat: float | None = None  # theoretical time of the next send (fast rates)
+        self._peak_tat = -math.inf  # the same at the catch-up peak rate
         self._last = -math.inf  # the latest reservation (slow rates' spacing)
         self._sent: deque[float] = deque()  # starts inside the current window, oldest first
         self._pending = 0  # reserved slots not started yet
@@ -104,7 +107,7 @@ class Pacer:
         if self._spacing:
             wait = max(wait, self._last + self._spacing - now)
         if self._interval and self._tat is not None:
-            wait = max(wait, self._tat - now)
+            wait = max(wait, self._tat - now, self._peak_tat - PEAK_SLACK - now)
         return wait
 
     def reserve(self, now: float) -> Slot:
@@ -116,6 +119,7 @@ class Pacer:
                 # A late sender keeps its schedule for up to CATCH_UP, so the average holds.
                 tat = now if self._tat is None else max(self._tat, now - CATCH_UP)
                 self._tat = tat + self._interval
+                self._peak_tat = max(self._peak_tat, now) + self._interval / PEAK
         return Slot(self)
 
     def take_global(self, now: float) -> None:
