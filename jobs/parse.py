@@ -467,6 +467,9 @@ def _feedparser_image(e: Mapping[str, Any], base: str, html_doc: str) -> str | N
         absolute = _absolute_http(base, c)
         if absolute:
             return absolute
+    src = _first_img_src(html_doc)
+    if not src:
+        return None
     # An <img> in the content is relative to the content's own xml:base when it has one
     # (feedparser no longer rewrites URIs inside content for us).
     content_base = base
@@ -474,7 +477,7 @@ def _feedparser_image(e: Mapping[str, Any], base: str, html_doc: str) -> str | N
         if isinstance(detail, Mapping) and _str(detail.get("base")):
             content_base = urljoin(base, _str(detail.get("base")) or "")
             break
-    return _absolute_http(content_base, _first_img_src(html_doc))
+    return _absolute_http(content_base, src)
 
 
 # --- JSON Feed ------------------------------------------------------------------------------

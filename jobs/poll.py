@@ -157,7 +157,7 @@ class Poller:
         # Feeds parsed while a read or insert is in flight share the next one (jobs.batch).
         articles = store.articles
         self._known = GroupRunner(articles.known_many, GROUP_FEEDS)
-        self._add = GroupRunner(articles.add_many, GROUP_FEEDS)
+        self._add = GroupRunner(articles.count_added, GROUP_FEEDS)
 
     async def aclose(self) -> None:
         await self._cpu.aclose()
@@ -350,7 +350,7 @@ class Poller:
             stored = await self._add.submit(NewBatch(feed.id, items, now, seen))
         finally:
             self._claimed.difference_update(claims)
-        return len(stored)
+        return stored
 
     async def _new_articles(
         self,

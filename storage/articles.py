@@ -224,6 +224,20 @@ class ArticleRepo(Repo):
         Why: on a first poll every feed inserts its whole backlog, and one transaction per feed
         (with SQLite's single writer, others waiting on its lock) cost more than the rows.
         """
+        ids = await self._insert_rows(batches)
+        return [_stored(b, ids) for b in batches]
+
+    async def count_added(self, batches: Sequence[NewBatch]) -> list[int]:
+        """``add_many`` answering only how many articles of each batch were stored: what the
+        poller needs, without building a record per row."""
+        ids = await self._insert_rows(batches)
+        return [
+            sum(ids.pop((b.feed_id, item.guid), None) is not None for item in b.items)
+            for b in batches
+        ]
+
+    async def _insert_rows(self, batches: Sequence[NewBatch]) -> dict[tuple[int, str], int]:
+        """Insert the batches' rows; the ids of those stored, by (feed id, GUID)."""
         rows = [
             dict(
                 feed_id=b.feed_id,
@@ -242,7 +256,7 @@ class ArticleRepo(Repo):
             for item, is_seen in zip(b.items, b.seen, strict=True)
         ]
         if not rows:
-            return [[] for _ in batches]
+            return {}
         async with self._tx() as s:
             # A list of parameter sets: executemany, which SQLAlchemy sends as batched
             # multi-row INSERTs ("insertmanyvalues") from one cached statement. RETURNING only
@@ -252,8 +266,7 @@ class ArticleRepo(Repo):
                 rows,
                 execution_options={"insertmanyvalues_page_size": INSERT_PAGE_ROWS},
             )
-            ids = {(fid, guid): article_id for article_id, fid, guid in result.all()}
-        return [_stored(b, ids) for b in batches]
+            return {(fid, guid): article_id for article_id, fid, guid in result.all()}
 
     def _add_statement(self) -> Any:
         """INSERT ... ON CONFLICT DO NOTHING RETURNING, built once per repository."""

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 import pytest
 
 from bench.poll import make_feed
-from jobs.cpu import CpuDeadline, CpuPool, ParseQueue, PreparedFeed
+from jobs.cpu import CpuDeadline, CpuPool, ParseQueue, PreparedFeed, parse_job
+from jobs.decide import normalize_link
+from jobs.parse import parse_feed
 
 # Broken XML sends feedparser into its slow loose parser (~1 s per 250 KB).
 BROKEN = (
@@ -70,3 +73,20 @@ async def test_thread_mode_parses_too(workers: int) -> None:
     finally:
         await cpu.aclose()
     assert isinstance(result, PreparedFeed) and len(result.texts) == 20
+
+
+@pytest.mark.parametrize("backlog_keep", [None, 1])
+def test_parse_job_keeps_every_field_of_the_parsed_entries(backlog_keep: int | None) -> None:
+    body = make_feed(5)
+    parsed = parse_feed(body, url="http://a.vn/5.xml")
+    prepared = parse_job(body, "http://a.vn/5.xml", {}, backlog_keep)
+    assert isinstance(prepared, PreparedFeed)
+    with_text = set(prepared.texts)
+    assert len(with_text) == (20 if backlog_keep is None else 1)
+    expected = tuple(
+        replace(e, link=normalize_link(e.link))
+        if e.guid not in with_text
+        else replace(e, link=normalize_link(e.link), summary_html="", content_html="")
+        for e in parsed.entries
+    )
+    assert prepared.feed == replace(parsed, entries=expected)
