@@ -23,6 +23,7 @@ import hashlib
 import html
 import io
 import json
+import logging
 import re
 import time
 import xml.sax
@@ -37,6 +38,8 @@ import feedparser
 
 from jobs.fastfeed import Unusual, read_rss
 from jobs.text import normalize, plain_title
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "FeedParseError",
@@ -174,6 +177,9 @@ def _read_fast(body: bytes, base: str, content_type: str) -> Mapping[str, Any] |
     try:
         return read_rss(body, base)
     except Unusual:
+        return None
+    except Exception:  # a gap in the fast reader must cost speed, never the feed
+        log.warning("fast feed reader failed; using feedparser", exc_info=True)
         return None
 
 

@@ -85,6 +85,11 @@ ORDINARY = {
         "<title>Ho\u0323i nghi\u0323</title><description>Tie\u0302\u0301ng</description>"
     ),
     "comment between items": rss("<title>a</title><!-- x -->", "<title>b</title>"),
+    "comment and PI inside text": rss("<title>Tin<!-- x --> mới<?pi x?>!</title>"),
+    "cdata between text": rss(
+        "<title>a <![CDATA[<b>]]> c</title><description>x<![CDATA[y]]></description>"
+    ),
+    "bom": b"\xef\xbb\xbf" + rss("<title>BOM</title>"),
     "no title, date or link": rss(
         "<description>một</description>", "<description>hai</description>"
     ),
@@ -218,3 +223,14 @@ def test_simple_html_is_split_as_html_parser_splits_it() -> None:
         extractor.feed(fragment)
         assert fast == [p for p in extractor.finish() if p], fragment
     assert simple > 500  # the fast path was really exercised
+
+
+def test_a_failure_inside_the_fast_reader_falls_back_to_feedparser(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(body: bytes, base: str) -> dict[str, object]:
+        raise RuntimeError("a gap in the fast reader")
+
+    expected = parse_feed(RSS2, url=BASE, fast=False)
+    monkeypatch.setattr("jobs.parse.read_rss", broken)
+    assert parse_feed(RSS2, url=BASE) == expected
