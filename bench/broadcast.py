@@ -46,6 +46,7 @@ from bot.channel import Capabilities, OutMessage  # noqa: E402
 from bot.telegram import TelegramChannel, make_bot  # noqa: E402
 from jobs.deliver import Deliverer  # noqa: E402
 from jobs.fanout import queue_announcement  # noqa: E402
+from jobs.pacing import on_wire  # noqa: E402
 from storage.announcements import DRAFT, QUEUED  # noqa: E402
 from storage.store import Store  # noqa: E402
 from tests.fakes.seed import seed_subscribers  # noqa: E402
@@ -78,15 +79,23 @@ class StampingChannel:
         await self.inner.answer_press(press_id, text)
 
 
-def stamp_writes(bot: Any) -> dict[int, float]:
+def stamp_writes(bot: Any, *, wire_hook: bool) -> dict[int, float]:
     """When each sendMessage body is written to the socket, by chat id: an aiohttp trace on
     the bot's session (bench only). Between channel.send and this moment lie
-    python-telegram-bot's and aiohttp's own work, which a starved CPU stretches."""
+    python-telegram-bot's and aiohttp's own work, which a starved CPU stretches.
+
+    wire_hook: also tell the pacer the moment each request is written (jobs.pacing.on_wire),
+    as bot/telegram_http.py could with the same trace, so the pacer's window counts what leaves
+    the socket rather than what was handed to channel.send. The body chunk, not the headers:
+    aiohttp buffers the headers and writes them with the body, which may be later."""
     written: dict[int, float] = {}
 
     async def on_chunk(_session: object, _ctx: object, params: Any) -> None:
+        now = time.monotonic()
+        if wire_hook:
+            on_wire(now)  # right before aiohttp hands the chunk to the transport
         if params.chunk.startswith(b"{"):
-            written[int(json.loads(params.chunk)["chat_id"])] = time.monotonic()
+            written[int(json.loads(params.chunk)["chat_id"])] = now
 
     trace = aiohttp.TraceConfig()
     trace.on_request_chunk_sent.append(on_chunk)
@@ -106,6 +115,12 @@ def max_in_window(times: list[float], window: float = 1.0) -> int:
             start += 1
         best = max(best, end - start + 1)
     return best
+
+
+def steady_rate(times: list[float]) -> float:
+    """Sends per second from the first write to the last: the pacing alone, without the
+    start (opening the database, the first claim) and the last replies."""
+    return (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 else 0.0
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -181,7 +196,12 @@ def prepare(db: str, subscribers: int) -> int:
 
 
 async def run_deliverer(
-    server: FakeServer, db: str, subscribers: int, rate: float | None, concurrency: int
+    server: FakeServer,
+    db: str,
+    subscribers: int,
+    rate: float | None,
+    concurrency: int,
+    wire_hook: bool = False,
 ) -> dict[str, float]:
     # Seed and queue in a child process, so peak RSS below is the deliverer's own.
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
@@ -190,7 +210,7 @@ async def run_deliverer(
     bot = make_bot(TOKEN, server.url, pool_size=concurrency + 4)
     await bot.initialize()
     channel = StampingChannel(TelegramChannel(bot))
-    written = stamp_writes(bot)
+    written = stamp_writes(bot, wire_hook=wire_hook)
     deliverer = Deliverer(
         store,
         {"telegram": channel},  # type: ignore[dict-item]
@@ -219,6 +239,7 @@ async def run_deliverer(
         "max_per_second": stats["max_per_second"],
         "client_max_per_second": max_in_window(sorted(channel.stamps.values())),
         "written_max_per_second": max_in_window(sorted(written.values())),
+        "steady_rate": steady_rate(sorted(written.values())),
         "to_wire_p99_ms": percentile(to_wire, 0.99) * 1000,
         "delay_p50_ms": percentile(delays, 0.5) * 1000,
         "delay_p99_ms": percentile(delays, 0.99) * 1000,
@@ -261,6 +282,11 @@ def main() -> None:
     parser.add_argument("--limited-subscribers", type=int, default=3000)
     parser.add_argument("--runs", type=int, default=1, help="limited runs (medians printed)")
     parser.add_argument("--server", choices=["lean", "full"], default="lean")
+    parser.add_argument(
+        "--wire-hook",
+        action="store_true",
+        help="report socket writes to the pacer (jobs.pacing.on_wire), as an HTTP layer can",
+    )
     parser.add_argument("--baseline", type=int, default=600)
     parser.add_argument(
         "--skip", nargs="*", default=[], choices=["unlimited", "limited", "baseline"]
@@ -296,10 +322,12 @@ def main() -> None:
                             args.limited_subscribers,
                             rate,
                             args.concurrency,
+                            args.wire_hook,
                         )
                     )
                     runs.append(r)
-                    print(limited_line(f"bantin limited to {rate:.0f}/s", r, rate))
+                    hook = ", writes reported to the pacer" if args.wire_hook else ""
+                    print(limited_line(f"bantin limited to {rate:.0f}/s{hook}", r, rate))
                 if len(runs) > 1:
                     median = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
                     print(limited_line(f"median of {len(runs)} runs", median, rate))
@@ -318,7 +346,9 @@ def main() -> None:
 def limited_line(label: str, r: dict[str, float], rate: float) -> str:
     return (
         f"{label}: {r['sent']:.0f} sent in {r['wall']:.1f} s = {r['rate']:.1f} msg/s "
-        f"({r['rate'] / rate * 100:.1f} % of the limit); max in any 1 s window: "
+        f"({r['rate'] / rate * 100:.1f} % of the limit; first to last write "
+        f"{r['steady_rate'] / rate * 100:.1f} %); CPU {r['cpu_per_1000']:.2f} s per 1,000; "
+        f"max in any 1 s window: "
         f"{r['client_max_per_second']:.0f} sent by bantin (channel.send), "
         f"{r['written_max_per_second']:.0f} written to the socket, {r['max_per_second']:.0f} "
         f"at the server; arrival after channel.send p50 {r['delay_p50_ms']:.1f} ms, p99 "

@@ -30,7 +30,7 @@ from bot.channel import (
 )
 from bot.render import render_answer, render_article_for, render_staff_announcement, split_message
 from jobs.fanout import ANNOUNCEMENT, ARTICLE, DIGEST, render_item
-from jobs.pacing import Pacer, Slot
+from jobs.pacing import WIRE_SLOT, Pacer, Slot
 from jobs.recorder import SentRecorder
 from jobs.retry import MAX_ATTEMPTS, backoff, exhausted
 from storage.feedback import ANSWER_KIND
@@ -281,10 +281,8 @@ class Deliverer:
         fallback_used = False
         parts = split_message(message, channel.capabilities.max_text)
         for _ in range(3):  # original, then after a chat move or a markup fallback
-            # The pacer's window counts this send from here, where it really goes out.
-            slot.start(time.monotonic())
             try:
-                message_id = await self._send_parts(channel, chat_id, parts)
+                message_id = await self._send_paced(channel, chat_id, parts, slot)
             except RateLimited as err:
                 scope = self._pacer.rate_limited(
                     f"{sub.platform}:{chat_id}",
@@ -343,6 +341,20 @@ class Deliverer:
             self.sent += 1
             return
         await self._retry_later(row, "too many redirections")
+
+    async def _send_paced(
+        self, channel: Channel, chat_id: str, parts: list[OutMessage], slot: Slot
+    ) -> str:
+        """Send with the pacer's slot started when the request is written to the socket, if
+        the HTTP layer reports it (pacing.on_wire), else from the moment of this call: the
+        window then counts what really went out, not what was decided."""
+        called = time.monotonic()
+        token = WIRE_SLOT.set(slot)
+        try:
+            return await self._send_parts(channel, chat_id, parts)
+        finally:
+            WIRE_SLOT.reset(token)
+            slot.start(called)  # a no-op when the HTTP layer reported the write
 
     async def _send_parts(
         self, channel: Channel, chat_id: str, parts: list[OutMessage], limit: int | None = None

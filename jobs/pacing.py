@@ -22,8 +22,10 @@ to a group. A 429 pauses one chat or everyone: see `rate_limited`.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import deque
+from contextvars import ContextVar
 
 PRIVATE_INTERVAL = 1.0
 GROUP_INTERVAL = 3.0  # 20 per minute
@@ -39,9 +41,28 @@ OTHERS_OK = 2  # later sends to other chats that must succeed to clear a private
 GROUP_TYPES = frozenset({"group", "supergroup", "channel"})
 
 
+# The slot of the send the current task is making: an HTTP layer that can tell when a request's
+# bytes are written calls `on_wire` then, and the window counts the send from that moment.
+WIRE_SLOT: ContextVar[Slot | None] = ContextVar("bantin_wire_slot", default=None)
+
+
+def on_wire(now: float) -> None:
+    """A request is being written to the socket now (called by an HTTP layer, e.g. from an
+    aiohttp trace's on_request_headers_sent). Between the deliverer's call and this moment lie
+    the HTTP client's own work and, on a busy machine, the process waiting for a CPU: tens of
+    ms, enough for a window counted at the call to hold more than the rate at the server."""
+    slot = WIRE_SLOT.get()
+    if slot is not None:
+        slot.start(now)
+
+
 class Slot:
     """One send the pacer let through: `start` it when it reaches the platform, or `release`
-    it if it never does (item gone, no channel), so the window frees its place."""
+    it if it never does (item gone, no channel), so the window frees its place.
+
+    Until then it counts as starting at every moment the pacer looks, so it may be started
+    late with an earlier time (the moment of the call, once the send returned without an HTTP
+    layer reporting its write): every window it could belong to has counted it."""
 
     __slots__ = ("_open", "_pacer", "started_at")
 
@@ -129,7 +150,10 @@ class Pacer:
     def _started(self, now: float) -> None:
         if self.rate is not None:
             self._pending -= 1
-            self._sent.append(now)
+            if not self._sent or now >= self._sent[-1]:
+                self._sent.append(now)
+            else:  # started at an earlier moment than one already recorded (see Slot.start)
+                bisect.insort(self._sent, now)
 
     def _released(self) -> None:
         if self.rate is not None:
