@@ -12,7 +12,8 @@ Each measured poll runs in a fresh Python process with the real Store (a new SQL
 the real Poller, so ``ru_maxrss`` is the peak of that poll alone; the parse/summary workers'
 CPU and peak RSS are read from /proc before ``Poller.aclose()`` ends them:
 
-- first poll: every feed is new, every item is parsed, summarized and stored;
+- first poll: every feed is new, every item is parsed and stored, the newest of each feed
+  summarized (the rest is backlog: marked seen, stored without text);
 - second poll: the same database one day later, every feed answers 304.
 
 Printed per N: medians over ``--runs`` of wall seconds, CPU seconds (poller process + its
