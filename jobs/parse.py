@@ -1,4 +1,5 @@
-"""Feed bytes -> plain dataclasses (RSS 0.9x/1.0/2.0 and Atom via feedparser, JSON Feed by hand).
+"""Feed bytes -> plain dataclasses (jobs.feedmodel): RSS 0.9x/1.0/2.0 and Atom via feedparser,
+plain UTF-8 RSS 2.0 and Atom via its faster double jobs.fastfeed, JSON Feed via jobs.jsonfeed.
 
 No I/O happens here (design convention 1): the fetcher hands over bytes, headers and the URL,
 and this module answers with a ``ParsedFeed`` or a ``FeedParseError`` whose message a staff member
@@ -14,29 +15,43 @@ Feeds come from strangers, so parsing is defensive:
   claims (Vietnamese portals often declare iso-8859-1 and send UTF-8, which would turn every
   diacritic into mojibake).
 
+- the fast reader (lxml) never resolves entities, loads a DTD or touches the network, and
+  leaves anything it does not mirror exactly to feedparser.
+
 Parsing a big feed costs milliseconds of CPU; callers with many feeds run it off the event loop.
 """
 
 from __future__ import annotations
 
-import hashlib
-import html
 import io
-import json
 import logging
 import re
-import time
 import xml.sax
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Mapping
 from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit
 
 import feedparser
 
-from jobs.fastfeed import Unusual, read_rss
+from jobs.fastfeed import Unusual, read_feed
+from jobs.feedmodel import (
+    FeedParseError,
+    ParsedEntry,
+    ParsedFeed,
+    _absolute_http,
+    _as_html,
+    _categories,
+    _first_img_src,
+    _guid,
+    _has_image_extension,
+    _positive_int,
+    _str,
+    _strip_userinfo,
+    _struct_to_utc,
+    _unique,
+)
+from jobs.jsonfeed import looks_like_json, parse_json_feed
 from jobs.text import normalize, plain_title
 
 log = logging.getLogger(__name__)
@@ -48,41 +63,6 @@ __all__ = [
     "discover_feed_links",
     "parse_feed",
 ]
-
-
-@dataclass(frozen=True)
-class ParsedEntry:
-    """One item of a feed, with text already normalized and URLs already absolute."""
-
-    guid: str  # entry id, else link, else a hash of title+published
-    link: str | None  # absolute http(s) URL, or None
-    title: str  # plain text, NFC, whitespace collapsed
-    summary_html: str  # the feed's own description/summary (a real "sapo"), '' if none
-    content_html: str  # the longest full-content value, '' if none
-    published: datetime | None  # timezone-aware UTC
-    categories: tuple[str, ...]
-    image_url: str | None
-    author: str | None
-
-
-@dataclass(frozen=True)
-class ParsedFeed:
-    """A whole feed: its own title/link, its entries (unique GUIDs, document order), hints."""
-
-    title: str
-    link: str | None
-    entries: tuple[ParsedEntry, ...]
-    ttl_minutes: int | None  # RSS <ttl>
-    warning: str | None  # non-fatal problem worth showing to whoever manages the feed
-
-
-class FeedParseError(Exception):
-    """Carries a message a person can act on; `alternate` is an autodiscovered feed URL if the
-    body was an HTML page."""
-
-    def __init__(self, message: str, *, alternate: str | None = None) -> None:
-        super().__init__(message)
-        self.alternate = alternate
 
 
 FEED_LINK_TYPES = frozenset(
@@ -109,8 +89,6 @@ _SUSPECT_CHARREF = re.compile(
 _HTML_MARKERS = (b"<!doctype html", b"<html", b"<head", b"<body")
 _FEED_MARKERS = (b"<rss", b"<feed", b"<rdf:rdf", b"<channel")
 _XML_DECL_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._:-]+)""")
-_IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".avif")
-_JSONFEED_VERSION = re.compile(r"^https?://jsonfeed\.org/version/1(\.\d+)?/?$")
 _UTF8_NAMES = frozenset({"utf-8", "utf8", "us-ascii", "ascii"})
 
 
@@ -132,8 +110,8 @@ def parse_feed(
     hdrs = {k.lower(): v for k, v in (headers or {}).items()}
     if not body or not body.strip():
         raise FeedParseError("the response is empty; check the address, it should be a feed")
-    if _looks_like_json(body, hdrs):
-        return _parse_json_feed(body, base)
+    if looks_like_json(body, hdrs):
+        return parse_json_feed(body, base)
     _refuse_entity_declarations(body)
 
     content_type, charset_warning = _content_type_for(body, hdrs)
@@ -175,7 +153,7 @@ def _read_fast(body: bytes, base: str, content_type: str) -> Mapping[str, Any] |
         if encoding and encoding.lower() not in ("utf-8", "utf8"):
             return None
     try:
-        return read_rss(body, base)
+        return read_feed(body, base)
     except Unusual:
         return None
     except Exception:  # a gap in the fast reader must cost speed, never the feed
@@ -484,216 +462,3 @@ def _feedparser_image(e: Mapping[str, Any], base: str, html_doc: str) -> str | N
             content_base = urljoin(base, _str(detail.get("base")) or "")
             break
     return _absolute_http(content_base, src)
-
-
-# --- JSON Feed ------------------------------------------------------------------------------
-
-
-def _looks_like_json(body: bytes, hdrs: Mapping[str, str]) -> bool:
-    """A body starting with "{", or declared JSON and not starting with "<" (servers mislabel)."""
-    first = body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
-    media_type = hdrs.get("content-type", "").split(";")[0].strip().lower()
-    declared_json = media_type in ("application/feed+json", "application/json")
-    return first == b"{" or (declared_json and first != b"<")
-
-
-def _parse_json_feed(body: bytes, base: str) -> ParsedFeed:
-    """JSON Feed 1.0/1.1 (jsonfeed.org), which feedparser 6 does not read."""
-    try:
-        doc = json.loads(body.decode("utf-8-sig"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise FeedParseError(
-            f"the response looks like JSON but cannot be read as JSON ({str(exc)[:120]}); "
-            "check that the address points at the feed itself"
-        ) from None
-    if not isinstance(doc, dict) or not _JSONFEED_VERSION.match(_str(doc.get("version")) or ""):
-        raise FeedParseError(
-            'the response is JSON but not a JSON Feed (no "version": '
-            '"https://jsonfeed.org/version/1.1"); check that the address points at the feed'
-        )
-    items = doc.get("items")
-    entries = _unique(
-        _entry_from_json(item, base)
-        for item in (items if isinstance(items, list) else [])
-        if isinstance(item, dict)
-    )
-    return ParsedFeed(
-        title=plain_title(_str(doc.get("title")) or ""),
-        link=_absolute_http(base, _str(doc.get("home_page_url"))),
-        entries=entries,
-        ttl_minutes=None,
-        warning=None,
-    )
-
-
-def _entry_from_json(item: Mapping[str, Any], base: str) -> ParsedEntry:
-    link = _absolute_http(base, _str(item.get("url")) or _str(item.get("external_url")))
-    title = plain_title(_str(item.get("title")) or "")
-    content_html = _str(item.get("content_html")) or _text_to_html(
-        _str(item.get("content_text")) or ""
-    )
-    summary_html = _text_to_html(_str(item.get("summary")) or "")
-    published = _iso_to_utc(_str(item.get("date_published"))) or _iso_to_utc(
-        _str(item.get("date_modified"))
-    )
-    raw_id = item.get("id")
-    item_id = (
-        str(raw_id) if isinstance(raw_id, str | int) and not isinstance(raw_id, bool) else None
-    )
-    tags = item.get("tags")
-    images: list[str | None] = [_str(item.get("image")), _str(item.get("banner_image"))]
-    for att in item.get("attachments") or []:
-        if isinstance(att, dict) and (_str(att.get("mime_type")) or "").startswith("image/"):
-            images.append(_str(att.get("url")))
-    images.append(_first_img_src(content_html))
-    return ParsedEntry(
-        guid=_guid(item_id, link, title, published, summary_html or content_html),
-        link=link,
-        title=title,
-        summary_html=summary_html,
-        content_html=content_html,
-        published=published,
-        categories=_categories(_str(t) for t in (tags if isinstance(tags, list) else [])),
-        image_url=next((u for u in (_absolute_http(base, i) for i in images) if u), None),
-        author=_json_author(item),
-    )
-
-
-def _json_author(item: Mapping[str, Any]) -> str | None:
-    authors = item.get("authors")
-    candidates = [*(authors if isinstance(authors, list) else []), item.get("author")]
-    for a in candidates:
-        if isinstance(a, dict) and normalize(_str(a.get("name")) or ""):
-            return normalize(_str(a.get("name")) or "")
-    return None
-
-
-def _text_to_html(text: str) -> str:
-    """Plain text -> HTML paragraphs, so every *_html field has one meaning downstream."""
-    paragraphs = [p.strip() for p in text.splitlines() if p.strip()]
-    return "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs)
-
-
-def _iso_to_utc(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
-
-
-# --- small helpers --------------------------------------------------------------------------
-
-
-def _str(value: object) -> str | None:
-    """feedparser and JSON give untyped values; keep strings, drop everything else."""
-    return value if isinstance(value, str) else None
-
-
-def _as_html(value: str, media_type: str | None) -> str:
-    """feedparser returns plain-text constructs unescaped; escape them so "<" stays text."""
-    if media_type == "text/plain":
-        return html.escape(value, quote=False)
-    return value
-
-
-def _struct_to_utc(value: object) -> datetime | None:
-    if not isinstance(value, time.struct_time):
-        return None
-    try:
-        return datetime(*value[:6], tzinfo=UTC)
-    except (ValueError, OverflowError):
-        return None
-
-
-def _guid(
-    entry_id: str | None,
-    link: str | None,
-    title: str,
-    published: datetime | None,
-    fallback_text: str,
-) -> str:
-    """Entry id, else link, else a hash of title+published (stable across polls).
-
-    The hash takes the summary too only when title and date are both missing, otherwise every
-    such entry of a feed would collapse into one.
-    """
-    if entry_id and entry_id.strip():
-        return entry_id.strip()
-    if link:
-        return link
-    stamp = published.isoformat() if published else ""
-    material = f"{title}\n{stamp}" if (title or stamp) else f"\n\n{normalize(fallback_text)}"
-    return "sha1:" + hashlib.sha1(material.encode("utf-8")).hexdigest()
-
-
-def _unique(entries: Iterable[ParsedEntry]) -> tuple[ParsedEntry, ...]:
-    """Keep the first entry of each GUID: feeds repeat items, and a GUID must mean one item."""
-    seen: set[str] = set()
-    kept: list[ParsedEntry] = []
-    for entry in entries:
-        if entry.guid not in seen:
-            seen.add(entry.guid)
-            kept.append(entry)
-    return tuple(kept)
-
-
-def _categories(values: Iterable[str | None]) -> tuple[str, ...]:
-    found: list[str] = []
-    for v in values:
-        text = plain_title(v or "")
-        if text and text not in found:
-            found.append(text)
-    return tuple(found)
-
-
-def _positive_int(value: object) -> int | None:
-    try:
-        number = int(str(value).strip())
-    except (TypeError, ValueError):
-        return None
-    return number if number > 0 else None
-
-
-def _absolute_http(base: str, href: str | None) -> str | None:
-    """``href`` resolved against ``base``, kept only if http(s): links are shown to readers and
-    later fetched, so javascript:, data:, file: and friends are dropped here."""
-    if not href or not href.strip():
-        return None
-    try:
-        absolute = urljoin(base, href.strip())
-        parts = urlsplit(absolute)
-    except ValueError:
-        return None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return None
-    return absolute
-
-
-def _strip_userinfo(url: str) -> str:
-    """The URL without user:password@, so credentials never leak into resolved links."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url
-    if "@" not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
-
-
-_IMG_SRC = re.compile(r"""<img\b[^<>]*?\bsrc\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.I)
-
-
-def _first_img_src(html_doc: str) -> str | None:
-    m = _IMG_SRC.search(html_doc) if html_doc else None
-    if not m:
-        return None
-    return html.unescape(m.group(1) or m.group(2) or m.group(3) or "") or None
-
-
-def _has_image_extension(href: str | None) -> bool:
-    return bool(href) and urlsplit(href or "").path.lower().endswith(_IMAGE_EXTENSIONS)

@@ -7,7 +7,7 @@ import random
 import pytest
 
 from bench.poll import make_feed
-from jobs.fastfeed import Unusual, read_rss
+from jobs.fastfeed import Unusual, read_feed
 from jobs.parse import ParsedFeed, parse_feed
 from tests.unit.test_parse import ATOM, RSS1, RSS2, URL, rss_items
 
@@ -133,6 +133,59 @@ UNUSUAL = {
 BASE = "https://chiemhoa.tuyenquang.gov.vn/rss/tin-tuc.rss"
 
 
+def atom(*entries: str, feed: str = "<title>Kênh Atom</title>") -> bytes:
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom" '
+        f'xmlns:media="http://search.yahoo.com/mrss/">{feed}'
+        + "".join(f"<entry>{e}</entry>" for e in entries)
+        + "</feed>"
+    ).encode()
+
+
+ATOM_ORDINARY = {
+    "atom fixture without xml:base": ATOM.replace(
+        b' xml:base="https://base.example.vn/thu-muc/"', b""
+    ),
+    "atom ids, links and their order": atom(
+        "<id>tag:a.vn,2024:1</id><title>a</title>",
+        "<id>bai/2.html</id><link href='/x/2.html'/>",
+        "<link rel='alternate' href='/l/3'/><id>https://a.vn/3</id>",
+        "<link href='/one'/><link href='/two'/><link rel='self' href='/self'/>",
+        "<link rel='alternate' type='application/atom+xml' href='/feed'/><id>i-5</id>",
+        feed="<title type='html'>A &amp;amp; B</title><id>https://a.vn/</id>",
+    ),
+    "atom feed link after id": atom(feed="<id>https://a.vn/id</id><link href='/home'/>"),
+    "atom text types": atom(
+        "<title type='text'>1 &lt; 2 &lt;b&gt;</title><summary type='html'>&lt;p&gt;S&lt;/p&gt;"
+        "</summary><content type='html'>&lt;p&gt;C &lt;img src='i.png'&gt;&lt;/p&gt;</content>",
+        "<title>t</title><content>Chỉ văn bản</content>",
+        "<content type='html'><![CDATA[<p>Toàn văn</p>]]></content><summary>Sapo</summary>",
+    ),
+    "atom dates, authors, categories": atom(
+        "<published>2024-03-05T10:00:00+07:00</published><updated>2024-03-06T00:00:00Z"
+        "</updated><author><name>Ban Biên tập</name><email>bbt@a.vn</email></author>"
+        "<category term='kinh-te' label='Kinh tế'/><category term='x'/><category term='x'/>",
+        "<updated>Tue, 05 Mar 2024 08:30:00 +0700</updated><author><email>e@a.vn</email></author>",
+        "<author><name>Tên</name><uri>https://a.vn/</uri></author>",
+    ),
+    "atom enclosures and media": atom(
+        "<link rel='enclosure' type='image/jpeg' href='/a.jpg'/><title>a</title>",
+        "<media:thumbnail url='/t.jpg'/><title>b</title>",
+    ),
+}
+
+ATOM_UNUSUAL = {
+    "xhtml content": atom("<content type='xhtml'><div xmlns='http://www.w3.org/1999/xhtml'>"
+                          "<p>x</p></div></content>"),
+    "base64 content": atom("<content type='image/png'>aGk=</content>"),
+    "out of line content": atom("<content src='https://a.vn/x' type='text/html'/>"),
+    "two titles": atom("<title>a</title><title>b</title>"),
+    "source": atom("<source><title>S</title></source><title>a</title>"),
+    "atom 0.3": b'<feed version="0.3" xmlns="http://purl.org/atom/ns#"><title>t</title></feed>',
+    "link text": atom("<link>https://a.vn/</link>"),
+}  # fmt: skip
+
+
 def both(body: bytes, headers: dict[str, str] | None = None) -> tuple[ParsedFeed, ParsedFeed]:
     fast = parse_feed(body, url=BASE, headers=headers, fast=True)
     slow = parse_feed(body, url=BASE, headers=headers, fast=False)
@@ -141,16 +194,32 @@ def both(body: bytes, headers: dict[str, str] | None = None) -> tuple[ParsedFeed
 
 @pytest.mark.parametrize("body", ORDINARY.values(), ids=ORDINARY.keys())
 def test_fast_path_reads_ordinary_rss_exactly_as_feedparser(body: bytes) -> None:
-    read_rss(body, BASE)  # really the fast path: no Unusual
+    read_feed(body, BASE)  # really the fast path: no Unusual
     fast, slow = both(body)
     assert fast.entries == slow.entries
+    assert fast == slow
+
+
+@pytest.mark.parametrize("body", ATOM_ORDINARY.values(), ids=ATOM_ORDINARY.keys())
+def test_fast_path_reads_ordinary_atom_exactly_as_feedparser(body: bytes) -> None:
+    read_feed(body, BASE)
+    fast, slow = both(body)
+    assert fast.entries == slow.entries
+    assert fast == slow
+
+
+@pytest.mark.parametrize("body", ATOM_UNUSUAL.values(), ids=ATOM_UNUSUAL.keys())
+def test_unusual_atom_falls_back_to_feedparser(body: bytes) -> None:
+    with pytest.raises(Unusual):
+        read_feed(body, BASE)
+    fast, slow = both(body)
     assert fast == slow
 
 
 @pytest.mark.parametrize("body", UNUSUAL.values(), ids=UNUSUAL.keys())
 def test_unusual_documents_fall_back_to_feedparser(body: bytes) -> None:
     with pytest.raises(Unusual):
-        read_rss(body, BASE)
+        read_feed(body, BASE)
     fast, slow = both(body)
     assert fast == slow
 
@@ -179,13 +248,13 @@ def test_hostile_documents_are_refused_before_either_parser() -> None:
     with pytest.raises(Exception, match="declares XML entities"):
         parse_feed(xxe, url=URL)
     with pytest.raises(Unusual):  # and the fast reader alone never expands them either
-        read_rss(xxe, BASE)
+        read_feed(xxe, BASE)
 
 
 def test_rfc822_dates_come_out_as_feedparser_reads_them() -> None:
     from feedparser.datetimes import _parse_date
 
-    from jobs.fastfeed import _date
+    from jobs.fastfeed_common import date as _date
 
     rnd = random.Random(5)
     days = "Mon Tue Wed Thu Fri Sat Sun".split()
@@ -232,5 +301,5 @@ def test_a_failure_inside_the_fast_reader_falls_back_to_feedparser(
         raise RuntimeError("a gap in the fast reader")
 
     expected = parse_feed(RSS2, url=BASE, fast=False)
-    monkeypatch.setattr("jobs.parse.read_rss", broken)
+    monkeypatch.setattr("jobs.parse.read_feed", broken)
     assert parse_feed(RSS2, url=BASE) == expected
