@@ -276,11 +276,38 @@ def test_simple_html_is_split_as_html_parser_splits_it() -> None:
 
     rnd = random.Random(3)
     pieces = [
-        "<p>", "</p>", "<br>", "<br/>", "<br />", "<td>", "</td>", "<td/>", "<b>", "</b>",
-        "<DIV class='a'>", "</div >", "<a href=\"/x?a=1&amp;b=2\">", "</a>", "<img src=x.png>",
-        "<li data-x=\"a>b\">", "Hội nghị ", "&amp;", "&nbsp;", "&#7879;", " \n ", "a > b", "&",
-        "<script>", "</script>", "<!-- c -->", "< p>", "<o:p>", "x<", "&lt;b&gt;", "\u00ad",
-    ]  # fmt: skip
+        "<p>",
+        "</p>",
+        "<br>",
+        "<br/>",
+        "<br />",
+        "<td>",
+        "</td>",
+        "<td/>",
+        "<b>",
+        "</b>",
+        "<DIV class='a'>",
+        "</div >",
+        '<a href="/x?a=1&amp;b=2">',
+        "</a>",
+        "<img src=x.png>",
+        '<li data-x="a>b">',
+        "Hội nghị ",
+        "&amp;",
+        "&nbsp;",
+        "&#7879;",
+        " \n ",
+        "a > b",
+        "&",
+        "<script>",
+        "</script>",
+        "<!-- c -->",
+        "< p>",
+        "<o:p>",
+        "x<",
+        "&lt;b&gt;",
+        "\u00ad",
+    ]
     simple = 0
     for _ in range(4000):
         fragment = "".join(rnd.choice(pieces) for _ in range(rnd.randint(1, 12)))
@@ -303,3 +330,104 @@ def test_a_failure_inside_the_fast_reader_falls_back_to_feedparser(
     expected = parse_feed(RSS2, url=BASE, fast=False)
     monkeypatch.setattr("jobs.parse.read_feed", broken)
     assert parse_feed(RSS2, url=BASE) == expected
+
+
+# Pieces of ordinary feeds, combined at random by the test below.
+RSS_BITS = [
+    "<title>T &amp; U</title>",
+    "<title>&lt;b&gt;x&lt;/b&gt;</title>",
+    "<title>  </title>",
+    "<title>Ã© \u0093q\u0094</title>",
+    "<link>/a?x=1&amp;y=2</link>",
+    "<link>https://a.vn/b#f</link>",
+    "<link></link>",
+    "<link>javascript:x</link>",
+    "<guid>g1</guid>",
+    "<guid isPermaLink='false'>g2</guid>",
+    "<guid>https://a.vn/g3</guid>",
+    "<guid isPermaLink='true'>/g4</guid>",
+    "<description>&lt;p&gt;Mô tả &lt;img src='/i.jpg'&gt;&lt;/p&gt;</description>",
+    "<description></description>",
+    '<content:encoded><![CDATA[<p>C</p><img src="c.png">]]></content:encoded>',
+    "<pubDate>Tue, 05 Mar 2024 08:30:00 +0700</pubDate>",
+    "<pubDate>5 Mar 24 08:30 EST</pubDate>",
+    "<dc:date>2024-03-05T10:00:00Z</dc:date>",
+    "<category>A</category>",
+    "<category>B &amp; C</category>",
+    "<dc:creator>X</dc:creator>",
+    "<author>y@a.vn (Y)</author>",
+    "<enclosure url='/e.png' type='image/png'/>",
+    "<enclosure url='/e.mp3'/>",
+    "<media:content url='m.jpg' medium='image'/>",
+    "<media:thumbnail url='/t.gif'/>",
+    "<comments>/c</comments>",
+    "<!-- c -->",
+]
+ATOM_BITS = [
+    "<title>T</title>",
+    "<title type='html'>&lt;i&gt;H&lt;/i&gt;</title>",
+    "<title type='text'>a &lt; b</title>",
+    "<id>tag:x,2024:1</id>",
+    "<id>/rel/id</id>",
+    "<id>https://a.vn/i</id>",
+    "<link href='/l'/>",
+    "<link rel='alternate' href='l2'/>",
+    "<link rel='self' href='/s'/>",
+    "<link rel='enclosure' href='/e.jpg' type='image/jpeg'/>",
+    "<link rel='related' href='/r'/>",
+    "<link rel='alternate' type='application/pdf' href='/p.pdf'/>",
+    "<summary>S &lt;x&gt;</summary>",
+    "<summary type='html'>&lt;p&gt;S&lt;/p&gt;</summary>",
+    "<content>C</content>",
+    "<content type='html'>&lt;p&gt;C&lt;img src=\"i.png\"&gt;&lt;/p&gt;</content>",
+    "<published>2024-03-05T10:00:00+07:00</published>",
+    "<updated>2024-03-06</updated>",
+    "<author><name>N</name></author>",
+    "<author><name>N</name><email>e@a.vn</email></author>",
+    "<category term='t'/>",
+    "<category term='t' label='L'/>",
+    "<category scheme='s'/>",
+    "<rights>R</rights>",
+    "<media:thumbnail url='/t.jpg'/>",
+]
+FEED_BITS_RSS = [
+    "<title>K</title>",
+    "<link>/home</link>",
+    "<ttl>30</ttl>",
+    "<description>d</description>",
+    "<image><url>/i</url><title>I</title><link>/il</link></image>",
+    "<atom:link rel='self' href='/self'/>",
+    "<language>vi</language>",
+    "<lastBuildDate>x</lastBuildDate>",
+]
+FEED_BITS_ATOM = [
+    "<title>K</title>",
+    "<id>https://a.vn/f</id>",
+    "<link href='/home'/>",
+    "<link rel='self' href='/s'/>",
+    "<updated>2024-01-01T00:00:00Z</updated>",
+    "<subtitle>s</subtitle>",
+    "<author><name>A</name></author>",
+    "<generator uri='x'>g</generator>",
+]
+
+
+def test_random_ordinary_documents_read_alike_by_both_readers() -> None:
+    """Random combinations of ordinary RSS and Atom pieces (repeats, orders, odd values): the
+    fast reader either declines or agrees with feedparser, and it reads most of them."""
+    rnd = random.Random(11)
+    fast_used = 0
+    for _ in range(400):
+        is_atom = rnd.random() < 0.5
+        bits, feed_bits = (ATOM_BITS, FEED_BITS_ATOM) if is_atom else (RSS_BITS, FEED_BITS_RSS)
+        entries = ["".join(rnd.sample(bits, rnd.randint(0, 6))) for _ in range(rnd.randint(0, 3))]
+        head = "".join(rnd.sample(feed_bits, rnd.randint(0, 4)))
+        body = atom(*entries, feed=head) if is_atom else rss(*entries, channel=head)
+        try:
+            read_feed(body, BASE)
+            fast_used += 1
+        except Unusual:
+            pass
+        fast, slow = both(body)
+        assert fast == slow, body.decode()
+    assert fast_used > 200
