@@ -1,18 +1,20 @@
 """A Bot API stand-in in its own process for benchmarks (so it does not share the client's GIL).
 
-    python bench/fake_botapi.py [LATENCY] [TOKEN] [lean|full]
+    python bench/fake_botapi.py [LATENCY] [TOKEN] [full|lean]
 
 Prints its API URL, then answers on stdin: 'stats N' (one JSON line about the sends after the
 first N), 'stamps N' (one JSON line: [[chat_id, arrival], ...] for those sends), 'quit'.
 
 Two servers:
-- lean (default): a bare event loop answering getMe and sendMessage, which takes each
-  request's arrival stamp from the kernel (SO_TIMESTAMPNS: when the packet was received, on
-  loopback the moment the client wrote it), not from when this process got to read it. A rate
-  test is only as good as its stamps: the full fake below, one aiohttp loop that also parses
-  HTML and keeps every message, stamps after aiohttp has parsed the headers and after whatever
-  else that loop and the shared CPU were doing, so its windows bunch arrivals by tens of ms.
-- full: the tests' FakeTelegram (validates HTML, lengths, buttons), as a correctness check.
+- lean (bench/broadcast.py's default): a bare event loop answering getMe and sendMessage,
+  which takes each request's arrival stamp from the kernel (SO_TIMESTAMPNS: when the packet
+  was received, on loopback the moment the client wrote it), not from when this process got to
+  read it. A rate test is only as good as its stamps: the full fake below, one aiohttp loop
+  that also parses HTML and keeps every message, stamps after aiohttp has parsed the headers
+  and after whatever else that loop and the shared CPU were doing, so its windows bunch
+  arrivals by tens of ms.
+- full (the default here, as bench/scale.py uses it): the tests' FakeTelegram (validates HTML,
+  lengths, buttons, answers every method), as a correctness check.
 Stamps are time.monotonic(), which is system-wide on Linux, so the client can compare them with
 its own send stamps.
 """
@@ -191,7 +193,7 @@ def serve(kind: str, latency: float, token: str) -> None:
 def main() -> None:
     latency = float(sys.argv[1]) if len(sys.argv) > 1 else 0.02
     token = sys.argv[2] if len(sys.argv) > 2 else "123:BENCH"
-    kind = sys.argv[3] if len(sys.argv) > 3 else "lean"
+    kind = sys.argv[3] if len(sys.argv) > 3 else "full"
     serve(kind, latency, token)
 
 

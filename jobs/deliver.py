@@ -346,15 +346,16 @@ class Deliverer:
         self, channel: Channel, chat_id: str, parts: list[OutMessage], slot: Slot
     ) -> str:
         """Send with the pacer's slot started when the request is written to the socket, if
-        the HTTP layer reports it (pacing.on_wire), else from the moment of this call: the
-        window then counts what really went out, not what was decided."""
+        the HTTP layer reports it (pacing.on_wire), else at the latest moment it can have been
+        written (Pacer.written_by): the window counts what went out, not what was decided."""
         called = time.monotonic()
         token = WIRE_SLOT.set(slot)
         try:
             return await self._send_parts(channel, chat_id, parts)
         finally:
             WIRE_SLOT.reset(token)
-            slot.start(called)  # a no-op when the HTTP layer reported the write
+            if slot.started_at is None:  # the HTTP layer did not report the write
+                slot.start(self._pacer.written_by(called, time.monotonic()))
 
     async def _send_parts(
         self, channel: Channel, chat_id: str, parts: list[OutMessage], limit: int | None = None

@@ -15,7 +15,13 @@ import random
 
 import pytest
 
-from jobs.pacing import CATCH_UP, Pacer, Slot
+from jobs.pacing import (
+    CATCH_UP,
+    WIRE_SLOT,
+    Pacer,
+    Slot,
+    on_wire,
+)
 from tests.unit.test_pacing import max_in_any_window
 
 
@@ -30,7 +36,9 @@ def simulate_stalling_sender(rate: float, sends: int, seed: int) -> list[float]:
     def run_until(t: float) -> None:
         while pending and pending[0][0] <= t:
             at, _, slot = heapq.heappop(pending)
-            slot.start(at)
+            token = WIRE_SLOT.set(slot)  # an HTTP layer reporting the write
+            on_wire(at)
+            WIRE_SLOT.reset(token)
             starts.append(at)
 
     for i in range(sends):
@@ -110,3 +118,41 @@ def test_no_rate_means_no_waiting_but_pauses_still_hold() -> None:
     assert pacer.global_delay(0.001) == 0
     pacer.pause(3, 1.0)
     assert pacer.global_delay(1.0) == 3
+
+
+def test_a_send_counts_from_its_write_when_the_http_layer_reports_it() -> None:
+    pacer = Pacer(2)
+    slot = pacer.reserve(0.0)
+    token = WIRE_SLOT.set(slot)
+    try:
+        on_wire(0.4)  # the request left the socket
+        on_wire(0.5)  # a second part of the same message: the first write counts
+    finally:
+        WIRE_SLOT.reset(token)
+    slot.start(0.0)  # the deliverer's fallback after the call: a no-op now
+    assert slot.started_at == 0.4
+    on_wire(0.6)  # no slot in this context (an interactive reply): nothing happens
+    pacer.reserve(0.6).start(0.6)
+    assert pacer.global_delay(1.0) == pytest.approx(0.4 + 1.02 - 1.0)
+
+
+def test_a_late_recorded_start_keeps_the_window_in_order() -> None:
+    pacer = Pacer(3)
+    early = pacer.reserve(0.0)
+    pacer.reserve(0.1).start(0.1)
+    pacer.reserve(0.2).start(0.2)
+    assert pacer.global_delay(0.3) > 0  # three in the window, one of them still unstarted
+    early.start(0.0)  # its call returned; recorded at the moment it was made
+    assert pacer.global_delay(0.3) == pytest.approx(1.02 - 0.3)  # the oldest frees first
+
+
+def test_an_unreported_write_is_bounded_by_its_answer() -> None:
+    """Without on_wire, a send counts from the latest moment it can have been written: its
+    answer minus the fastest recent round trip (never before the call)."""
+    fast = Pacer(1000)
+    assert fast.written_by(0.0, 0.020) == 0.0  # the only round trip seen: written at the call
+    assert fast.written_by(1.0, 1.035) == pytest.approx(1.015)  # waited 15 ms in the client
+    assert fast.written_by(2.0, 2.021) == pytest.approx(2.001)
+    slow = Pacer(200)  # below FAST_RATE the call time has always kept within the rate
+    slow.written_by(0.0, 0.020)
+    assert slow.written_by(1.0, 1.035) == 1.0
