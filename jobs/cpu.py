@@ -22,7 +22,7 @@ import multiprocessing
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from jobs.decide import backlog_flags, normalize_link
@@ -43,7 +43,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 PARSE_GROUP = 8  # feeds per parse job at most (~30 ms of CPU for ordinary feeds)
-_Job = tuple[bytes, str, Mapping[str, str], int | None]  # parse_job's arguments
+_Job = tuple[bytes, str, Mapping[str, str], int | None, int | None]  # parse_job's arguments
 
 
 # -- CPU work, run in worker processes (module-level functions: they are pickled by name) ------
@@ -63,6 +63,9 @@ class PreparedFeed:
 
     feed: ParsedFeed
     texts: Mapping[str, tuple[str, str]]
+    # First poll only: summaries of the entries expected to be pushed, made here rather than on
+    # the poller's event loop (valid while no article page replaces the feed's text).
+    summaries: Mapping[str, str] = field(default_factory=dict)
 
 
 def entry_texts(entry: ParsedEntry) -> tuple[str, str]:
@@ -73,7 +76,11 @@ def entry_texts(entry: ParsedEntry) -> tuple[str, str]:
 
 
 def parse_job(
-    body: bytes, url: str, headers: Mapping[str, str], backlog_keep: int | None = None
+    body: bytes,
+    url: str,
+    headers: Mapping[str, str],
+    backlog_keep: int | None = None,
+    summary_chars: int | None = None,
 ) -> PreparedFeed | str:
     """parse_feed and the entries' plain text, in a worker; a FeedParseError comes back as its
     message (exceptions with keyword-only arguments do not survive pickling intact).
@@ -82,7 +89,8 @@ def parse_job(
     entries (those jobs.decide.backlog_flags would push) get their text; the backlog keeps its
     HTML and gets none, since it is stored as seen and never summarized or pushed (the poller
     makes the text itself in the rare case an older entry is pushed instead of a newer one
-    already stored from another feed).
+    already stored from another feed). With ``summary_chars`` too, those entries come back
+    summarized from the feed's own text.
     """
     try:
         parsed = parse_feed(body, url=url, headers=headers)
@@ -109,11 +117,17 @@ def parse_job(
         )
         for e, old in pairs
     )
-    return PreparedFeed(replace(parsed, entries=entries), texts)
+    summaries = {}
+    if backlog_keep is not None and summary_chars is not None:
+        titles = {e.guid: e.title for e in parsed.entries}
+        for guid, (content, teaser) in texts.items():
+            source, sapo = summary_source(content, teaser)
+            summaries[guid] = summarize(titles[guid], source, sapo=sapo, max_chars=summary_chars)
+    return PreparedFeed(replace(parsed, entries=entries), texts, summaries)
 
 
 def parse_many(
-    jobs: Sequence[tuple[bytes, str, Mapping[str, str], int | None]],
+    jobs: Sequence[_Job],
 ) -> list[PreparedFeed | str]:
     """``parse_job`` for several feeds in one trip to a worker."""
     return [parse_job(*job) for job in jobs]
@@ -256,10 +270,11 @@ class ParseQueue:
         url: str,
         headers: Mapping[str, str],
         backlog_keep: int | None = None,
+        summary_chars: int | None = None,
     ) -> PreparedFeed | str:
         """``parse_job``'s answer for one feed; raises CpuDeadline for that feed alone."""
         future: asyncio.Future[PreparedFeed | str] = asyncio.get_running_loop().create_future()
-        self._queue.append(((body, url, headers, backlog_keep), future))
+        self._queue.append(((body, url, headers, backlog_keep, summary_chars), future))
         if self._running < self._lanes:
             self._running += 1
             task = asyncio.create_task(self._drain())

@@ -43,6 +43,7 @@ from jobs.cpu import (
     CpuDeadline,
     CpuPool,
     ParseQueue,
+    PreparedFeed,
     entry_texts,
     summarize_job,
     summary_source,
@@ -291,12 +292,13 @@ class Poller:
                 result.url,
                 dict(result.headers),
                 self._backlog if first_poll else None,
+                self._summary_chars if first_poll else None,
             )
         except CpuDeadline as err:
             return self._failed(feed, str(err))
         if isinstance(parsed, str):
             return self._failed(feed, parsed)
-        stored = await self._store_new(feed, parsed.feed.entries, parsed.texts, now)
+        stored = await self._store_new(feed, parsed, now)
         info = parsed.feed
         next_poll = next_poll_after_success(now, interval, ttl_minutes=info.ttl_minutes, **hints)
         if result.permanent_redirect:  # rare, and may collide with another feed: alone
@@ -325,15 +327,10 @@ class Poller:
         log.info("feed polled", extra={"feed": feed.id, "new": stored})
         return FeedOutcome(feed.id, new=stored)
 
-    async def _store_new(
-        self,
-        feed: Feed,
-        entries: Sequence[ParsedEntry],
-        texts: Mapping[str, tuple[str, str]],
-        now: datetime,
-    ) -> int:
+    async def _store_new(self, feed: Feed, parsed: PreparedFeed, now: datetime) -> int:
         """Decide what is new, summarize only what will be pushed, store; returns how many
         were stored."""
+        entries = parsed.feed.entries
         known_guids, known_links = await self._known.submit(
             (feed.id, [e.guid for e in entries], _links(entries))
         )
@@ -346,7 +343,7 @@ class Poller:
             return 0
         try:
             seen = backlog_flags(fresh, first_poll=feed.last_success_at is None, keep=self._backlog)
-            items = await self._new_articles(feed, fresh, texts, seen)
+            items = await self._new_articles(feed, fresh, parsed, seen)
             stored = await self._add.submit(NewBatch(feed.id, items, now, seen))
         finally:
             self._claimed.difference_update(claims)
@@ -356,12 +353,13 @@ class Poller:
         self,
         feed: Feed,
         fresh: Sequence[ParsedEntry],
-        texts: Mapping[str, tuple[str, str]],
+        parsed: PreparedFeed,
         seen: Sequence[bool],
     ) -> list[NewArticle]:
         """NewArticles for ``fresh``: pushed entries get a summary (from their article page
         when the feed has only a teaser), backlog entries their text when the worker made it
         (not on a first poll: that backlog is never read, see jobs.cpu.parse_job)."""
+        texts = parsed.texts
         pushed = [i for i, is_seen in enumerate(seen) if not is_seen]
         missing = [fresh[i] for i in pushed if fresh[i].guid not in texts]
         if missing:  # pushed in place of a newer entry stored already: its HTML is still here
@@ -369,12 +367,21 @@ class Poller:
         pages = await asyncio.gather(*(self._article_page(feed, fresh[i], texts) for i in pushed))
         no_text = ("", "")
         bodies = [summary_source(*texts.get(e.guid, no_text))[0] for e in fresh]
+        made: dict[int, str | None] = {}  # summaries the worker made from the same text
+        to_make: list[int] = []
         sources: list[tuple[str, str, str | None]] = []
         for i, page in zip(pushed, pages, strict=True):
             body, sapo = summary_source(*texts.get(fresh[i].guid, no_text), page)
             bodies[i] = body
-            sources.append((fresh[i].title, body, sapo))
-        summaries = dict(zip(pushed, await self._summaries(feed, sources), strict=True))
+            if page is None and fresh[i].guid in parsed.summaries:
+                made[i] = parsed.summaries[fresh[i].guid]
+            else:
+                to_make.append(i)
+                sources.append((fresh[i].title, body, sapo))
+        summaries = {
+            **made,
+            **dict(zip(to_make, await self._summaries(feed, sources), strict=True)),
+        }
         return [
             NewArticle(
                 guid=e.guid[:1000],

@@ -8,9 +8,10 @@ from dataclasses import replace
 import pytest
 
 from bench.poll import make_feed
-from jobs.cpu import CpuDeadline, CpuPool, ParseQueue, PreparedFeed, parse_job
+from jobs.cpu import CpuDeadline, CpuPool, ParseQueue, PreparedFeed, parse_job, summary_source
 from jobs.decide import normalize_link
 from jobs.parse import parse_feed
+from jobs.summarize import summarize
 
 # Broken XML sends feedparser into its slow loose parser (~1 s per 250 KB).
 BROKEN = (
@@ -90,3 +91,17 @@ def test_parse_job_keeps_every_field_of_the_parsed_entries(backlog_keep: int | N
         for e in parsed.entries
     )
     assert prepared.feed == replace(parsed, entries=expected)
+
+
+def test_first_poll_jobs_summarize_the_entries_to_push_from_their_own_text() -> None:
+    body = make_feed(6)
+    prepared = parse_job(body, "http://a.vn/6.xml", {}, 1, 300)
+    assert isinstance(prepared, PreparedFeed)
+    (guid,) = prepared.summaries
+    assert set(prepared.texts) == {guid}
+    title = next(e.title for e in prepared.feed.entries if e.guid == guid)
+    content, teaser = prepared.texts[guid]
+    source, sapo = summary_source(content, teaser)
+    assert prepared.summaries[guid] == summarize(title, source, sapo=sapo, max_chars=300)
+    later = parse_job(body, "http://a.vn/6.xml", {}, None, None)  # a later poll: no guessing
+    assert isinstance(later, PreparedFeed) and not later.summaries
