@@ -38,6 +38,7 @@ from jobs.health import send_health_notices
 from jobs.poll import Poller
 from jobs.progress import ProgressReporter
 from jobs.scheduler import Job, build_scheduler
+from storage.budget import SendBudget
 from storage.db import safe_url
 from storage.preferences import QUIET_DEFAULT_KEY
 from storage.staff import ADMIN
@@ -262,6 +263,7 @@ async def build_app(settings: Settings, store: Store, *, out: TextIO | None = No
             concurrency=settings.send_concurrency,
             lease_seconds=settings.lease_seconds,
             clock=clock,
+            budget=SendBudget(store.engine, settings.send_rate),
         ),
         poller=Poller(
             store,

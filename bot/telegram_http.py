@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Any
 
 import aiohttp
@@ -17,6 +18,23 @@ from telegram._utils.defaultvalue import DefaultValue
 from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
+
+from jobs.pacing import on_wire
+
+
+def _wire_trace() -> aiohttp.TraceConfig:
+    """Tell the pacer when a request's body is written to the socket (jobs.pacing.on_wire):
+    its one-second window then counts what actually left, not what was handed to the client
+    tens of milliseconds earlier on a busy CPU (measured: 87 % → 92 % of 1000/s, never above).
+    The body chunk, not the headers: aiohttp buffers the headers and writes them with it."""
+
+    async def on_chunk(_session: object, _ctx: object, _params: object) -> None:
+        on_wire(time.monotonic())
+
+    trace = aiohttp.TraceConfig()
+    trace.on_request_chunk_sent.append(on_chunk)  # type: ignore[arg-type]
+    trace.freeze()
+    return trace
 
 
 class AiohttpRequest(BaseRequest):
@@ -45,7 +63,9 @@ class AiohttpRequest(BaseRequest):
             connector = aiohttp.TCPConnector(
                 limit=self._pool_size, limit_per_host=self._pool_size, ttl_dns_cache=300
             )
-            self._session = aiohttp.ClientSession(connector=connector)
+            self._session = aiohttp.ClientSession(
+                connector=connector, trace_configs=[_wire_trace()]
+            )
 
     async def shutdown(self) -> None:
         if self._session is not None and not self._session.closed:

@@ -13,10 +13,12 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import suppress
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TypeVar
 
+from bot import metrics
 from bot.channel import (
     PLAIN,
     Channel,
@@ -33,6 +35,7 @@ from jobs.fanout import ANNOUNCEMENT, ARTICLE, DIGEST, render_item
 from jobs.pacing import WIRE_SLOT, Pacer, Slot
 from jobs.recorder import SentRecorder
 from jobs.retry import MAX_ATTEMPTS, backoff, exhausted
+from storage.budget import SendBudget
 from storage.feedback import ANSWER_KIND
 from storage.preferences import extra
 from storage.records import Announcement, Article, Delivery, Subscriber
@@ -63,8 +66,12 @@ class Deliverer:
         clock: Callable[[], datetime],
         max_attempts: int = MAX_ATTEMPTS,
         lease_seconds: float = LEASE_SECONDS,
+        budget: SendBudget | None = None,
     ) -> None:
         self._store = store
+        # Several workers on PostgreSQL share one rate (storage/budget.py); None: this
+        # process's pacer is the only one.
+        self._budget = budget if budget is not None and budget.shared else None
         self._channels = channels
         self._pacer = Pacer(rate)
         self._concurrency = concurrency
@@ -167,7 +174,10 @@ class Deliverer:
         # rows wait for the pacer.
         if self._pacer.rate is None:
             return self._concurrency * 4
-        return max(1, min(self._concurrency * 4, int(self._pacer.rate * 10) + 1))
+        # With a shared budget a batch waits for its turn among the workers: a second's worth
+        # keeps that wait (and the leases it holds) short.
+        seconds = 1 if self._budget is not None else 10
+        return max(1, min(self._concurrency * 4, int(self._pacer.rate * seconds) + 1))
 
     async def run_batch(self, stop: asyncio.Event | None = None) -> int:
         """Claim one batch and start sending it; returns how many rows were claimed.
@@ -180,6 +190,12 @@ class Deliverer:
         )
         if not rows:
             return 0
+        spacing = None  # with a shared budget: this batch's sends, evenly over its stretch
+        if self._budget is not None and self._pacer.rate is not None:
+            delay = await self._budget.reserve(len(rows))
+            if delay > 0:  # other workers' batches go first; a stop hands the rows back below
+                await _sleep_or_stop(stop, delay)
+            spacing = (time.monotonic(), self._budget.interval)
         subs = await self._store.subscribers.get_many([r.subscriber_id for r in rows])
         article_rows = [r.subscriber_id for r in rows if r.kind == ARTICLE]
         if article_rows:  # one read for the batch's link-preview choices
@@ -200,6 +216,12 @@ class Deliverer:
             chat_key = f"{sub.platform}:{sub.chat_id}"
             if await self._chat_waits(row, chat_key):
                 continue
+            if spacing is not None:
+                # The local pacer alone would send a batch's first second at once; another
+                # worker's stretch starts right after ours, so keep to ours, slot by slot.
+                ahead = spacing[0] + i * spacing[1] - time.monotonic()
+                if ahead > 0:
+                    await _sleep_or_stop(stop, ahead)
             if not await self._wait_for_pacer():
                 # A flood pause (429): hand the rest back for after the pause instead of
                 # holding leases through it.
@@ -276,7 +298,10 @@ class Deliverer:
         message = await self._render(row, sub, channel)
         if message is None:
             await store.deliveries.cancel(row.id, reason="item no longer exists")
+            metrics.delivery("failed", sub.platform)
             return
+        platform = sub.platform
+        started = time.monotonic()
         chat_id = sub.chat_id
         fallback_used = False
         parts = split_message(message, channel.capabilities.max_text)
@@ -300,12 +325,15 @@ class Deliverer:
                     "rate limited",
                     extra={"delivery": row.id, "retry_after": err.retry_after, "scope": scope},
                 )
+                metrics.rate_limited(scope)
+                metrics.delivery("retry", platform, time.monotonic() - started)
                 return
             except RecipientGone as err:
                 await store.subscribers.deactivate(sub.id, err.description)
                 await store.deliveries.mark_blocked(row.id, reason=err.description)
                 await store.deliveries.cancel_pending_for(sub.id, reason=err.description)
                 log.info("recipient gone", extra={"subscriber": sub.id, "error": err.description})
+                metrics.delivery("blocked", platform, time.monotonic() - started)
                 return
             except ChatMoved as err:
                 await store.subscribers.move_chat(sub.id, err.new_chat_id)
@@ -316,6 +344,7 @@ class Deliverer:
                     # Outside the platform's messaging window (Zalo OA: 7 days since the
                     # citizen last wrote): not a failure to retry, and not the citizen's fault.
                     await store.deliveries.cancel(row.id, reason=err.description)
+                    metrics.delivery("failed", platform, time.monotonic() - started)
                     return
                 if err.reason == "parse" and not fallback_used:
                     log.warning(
@@ -331,16 +360,19 @@ class Deliverer:
                     continue
                 await store.deliveries.mark_dead(row.id, error=err.description)
                 log.error("message rejected", extra={"delivery": row.id, "error": err.description})
+                metrics.delivery("dead", platform, time.monotonic() - started)
                 return
             except (Transient, ChannelError) as err:
-                await self._retry_later(row, err.description)
+                status = await self._retry_later(row, err.description)
+                metrics.delivery(status, platform, time.monotonic() - started)
                 return
             if slot.started_at is not None:
                 self._pacer.succeeded(f"{sub.platform}:{chat_id}", slot.started_at)
             await self._recorder.record(row.id, message_id)
             self.sent += 1
+            metrics.delivery("sent", platform, time.monotonic() - started)
             return
-        await self._retry_later(row, "too many redirections")
+        metrics.delivery(await self._retry_later(row, "too many redirections"), platform)
 
     async def _send_paced(
         self, channel: Channel, chat_id: str, parts: list[OutMessage], slot: Slot
@@ -379,17 +411,19 @@ class Deliverer:
         assert first is not None
         return first
 
-    async def _retry_later(self, row: Delivery, error: str) -> None:
+    async def _retry_later(self, row: Delivery, error: str) -> str:
+        """Back off, or dead-letter after the last attempt; returns "retry" or "dead"."""
         attempts = row.attempts + 1
         if exhausted(attempts, self._max_attempts):
             await self._store.deliveries.mark_dead(row.id, error=error)
             log.error("delivery dead-lettered", extra={"delivery": row.id, "error": error})
-            return
+            return "dead"
         at = self._clock() + timedelta(seconds=backoff(attempts))
         await self._store.deliveries.reschedule(row.id, at=at, error=error, count_attempt=True)
         log.warning(
             "delivery will retry", extra={"delivery": row.id, "error": error, "attempt": attempts}
         )
+        return "retry"
 
     async def _render(self, row: Delivery, sub: Subscriber, channel: Channel) -> OutMessage | None:
         caps = channel.capabilities
@@ -430,3 +464,11 @@ class Deliverer:
             if cache.get(key) is future:
                 del cache[key]
             raise
+
+
+async def _sleep_or_stop(stop: asyncio.Event | None, seconds: float) -> None:
+    if stop is None:
+        await asyncio.sleep(seconds)
+        return
+    with suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)

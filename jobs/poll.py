@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from bot import metrics
 from jobs.article import fetch_article_text, is_teaser
 from jobs.batch import GroupRunner
 from jobs.cpu import (
@@ -63,9 +64,11 @@ from jobs.decide import (
 )
 from jobs.fetch import fetch_feed
 from jobs.parse import ParsedEntry
+from jobs.retention import record_listings
 from storage.articles import NewBatch
 from storage.feeds import PollFailure, PollSuccess
 from storage.records import Feed, NewArticle
+from storage.retention import Listing
 
 if TYPE_CHECKING:
     import httpx
@@ -149,6 +152,9 @@ class Poller:
         self._parser = ParseQueue(self._cpu, n_workers)
         self._successes: list[PollSuccess] = []
         self._failures: list[PollFailure] = []
+        # What each changed feed listed, for retention (an article a feed still lists is never
+        # pruned, or the next poll would push it again): written with the feeds' bookkeeping.
+        self._listings: list[Listing] = []
         # Links of articles chosen as new but not stored yet: two feeds of one portal listing
         # one article in the same poll must not both store it. A feed's claims are released
         # once its insert has committed (from then on the database answers, and its unique
@@ -266,6 +272,7 @@ class Poller:
             )
         now = self._clock()
         if result.error:
+            metrics.fetch_error("http" if result.status else "network")
             wait = server_asked_to_wait(result.status, result.headers, now)
             return self._failed(feed, result.error, retry_after=wait)
         interval = feed.poll_interval or self._interval
@@ -284,6 +291,7 @@ class Poller:
                     last_modified=result.last_modified or feed.last_modified,
                 )
             )
+            metrics.poll("not_modified")
             return FeedOutcome(feed.id, not_modified=True)
         try:
             first_poll = feed.last_success_at is None
@@ -295,8 +303,10 @@ class Poller:
                 self._summary_chars if first_poll else None,
             )
         except CpuDeadline as err:
+            metrics.fetch_error("parse")
             return self._failed(feed, str(err))
         if isinstance(parsed, str):
+            metrics.fetch_error("parse")
             return self._failed(feed, parsed)
         stored = await self._store_new(feed, parsed, now)
         info = parsed.feed
@@ -325,14 +335,19 @@ class Poller:
         if info.warning:
             log.warning("feed has problems", extra={"feed": feed.id, "warning": info.warning})
         log.info("feed polled", extra={"feed": feed.id, "new": stored})
+        metrics.poll("ok")
+        metrics.articles(stored)
         return FeedOutcome(feed.id, new=stored)
 
     async def _store_new(self, feed: Feed, parsed: PreparedFeed, now: datetime) -> int:
         """Decide what is new, summarize only what will be pushed, store; returns how many
         were stored."""
         entries = parsed.feed.entries
+        links = _links(entries)
+        guids = frozenset(e.guid for e in entries)
+        self._listings.append(Listing(feed.id, guids, frozenset(links)))
         known_guids, known_links = await self._known.submit(
-            (feed.id, [e.guid for e in entries], _links(entries))
+            (feed.id, [e.guid for e in entries], links)
         )
         # No await between reading the claims and adding ours: another feed's check either
         # sees our claim or our stored rows.
@@ -445,12 +460,16 @@ class Poller:
             )
         )
         log.warning("feed failed", extra={"feed": feed.id, "error": error, "errors": errors})
+        metrics.poll("error")
         return FeedOutcome(feed.id, error=error)
 
     async def _flush(self) -> None:
         successes, self._successes = self._successes, []
         failures, self._failures = self._failures, []
+        listings, self._listings = self._listings, []
         await self._store.feeds.record_polls(successes, failures)
+        if listings:
+            await record_listings(self._store, listings)
 
 
 def _links(entries: Iterable[ParsedEntry]) -> set[str]:

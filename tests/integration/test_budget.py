@@ -6,11 +6,19 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+from collections import Counter
+from datetime import UTC, datetime
 
 import pytest
 
+from bot.telegram import TelegramChannel, make_bot
+from jobs.deliver import Deliverer
+from jobs.fanout import queue_announcement
+from storage.announcements import DRAFT, QUEUED
 from storage.budget import SendBudget
 from storage.store import Store
+from tests.fakes.seed import seed_subscribers
+from tests.fakes.telegram_api import FakeTelegram
 from tests.integration.conftest import PG_URL, drop_pg_database, fresh_pg_database
 
 
@@ -49,6 +57,51 @@ async def test_concurrent_reservations_queue_one_after_another() -> None:
         await asyncio.sleep(max(delays) + 0.15)
         assert await budgets[1].reserve(5) == 0.0
     finally:
+        for s in stores:
+            await s.aclose()
+        await drop_pg_database(url)
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not PG_URL, reason="PostgreSQL test: set BANTIN_TEST_DATABASE_URL")
+async def test_two_workers_together_keep_one_rate(telegram_api: FakeTelegram) -> None:
+    """Two deliverers (as two `bantin worker` processes would) on one outbox at 20/s each:
+    without the shared budget they would send about 40/s; with it, never more than 20 in any
+    one-second window at the server, and everyone gets the message once."""
+    assert PG_URL
+    url = await fresh_pg_database(PG_URL)
+    stores = [Store.open(url) for _ in range(2)]
+    bots = [make_bot(telegram_api.token, telegram_api.api_url, pool_size=8) for _ in range(2)]
+    try:
+        await stores[0].migrate()
+        n = 70
+        await seed_subscribers(stores[0], n)
+        ann = await stores[0].announcements.create("Lịch cắt nước", created_by="t")
+        now = datetime.now(UTC)
+        await stores[0].announcements.transition(ann.id, frm=DRAFT, to=QUEUED, now=now)
+        assert await queue_announcement(stores[0], ann.id, now=now) == n
+        workers = []
+        for store, bot in zip(stores, bots, strict=True):
+            await bot.initialize()
+            workers.append(
+                Deliverer(
+                    store,
+                    {"telegram": TelegramChannel(bot)},
+                    rate=20,
+                    concurrency=8,
+                    clock=lambda: datetime.now(UTC),
+                    budget=SendBudget(store.engine, 20),
+                )
+            )
+        await asyncio.gather(*(w.run_until_idle() for w in workers))
+        await asyncio.gather(*(w.drain() for w in workers))
+        chats = Counter(m.chat_id for m in telegram_api.sent)
+        assert len(chats) == n and max(chats.values()) == 1
+        assert all(w.sent > 0 for w in workers), "both workers took part"
+        assert telegram_api.max_sends_per_second() <= 20
+    finally:
+        for bot in bots:
+            await bot.shutdown()
         for s in stores:
             await s.aclose()
         await drop_pg_database(url)

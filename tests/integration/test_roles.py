@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 
+from bot import metrics
 from bot.app import App
 from bot.roles import run_scheduler, run_worker
 from bot.settings import Settings
@@ -42,6 +43,7 @@ async def _get(url: str) -> httpx.Response:
 
 
 async def test_scheduler_leads_beats_and_is_healthy(tmp_path: Path) -> None:
+    counted = metrics.use(None)
     port = _free_port()
     settings = Settings(database_url=f"sqlite:///{tmp_path}/s.db", metrics_port=port)
     app, stop, task = await _running(run_scheduler, settings)
@@ -55,14 +57,22 @@ async def test_scheduler_leads_beats_and_is_healthy(tmp_path: Path) -> None:
         assert health.status_code == 200, health.text
         leader = await app.store.state.get(LEADER_STATE_KEY)
         assert leader is not None and " since " in leader
-        metrics = await _get(base + "/metrics")
-        assert metrics.status_code == 200 and "bantin_" in metrics.text
+        # the first poll (the bundled sample feed) is counted and scraped
+        for _ in range(100):
+            if counted.registry.get_sample_value("bantin_polls_total", {"result": "ok"}):
+                break
+            await asyncio.sleep(0.1)
+        scraped = await _get(base + "/metrics")
+        assert scraped.status_code == 200
+        assert 'bantin_polls_total{result="ok"} 1.0' in scraped.text
+        stored = counted.registry.get_sample_value("bantin_articles_stored_total")
+        assert stored is not None and stored >= 1
     finally:
         stop.set()
         assert await asyncio.wait_for(task, 30) == 0
 
 
-async def test_worker_delivers_the_outbox_and_stops_cleanly(
+async def test_worker_delivers_the_outbox_counts_it_and_stops_cleanly(
     tmp_path: Path, telegram_api: FakeTelegram
 ) -> None:
     settings = Settings(
@@ -71,20 +81,34 @@ async def test_worker_delivers_the_outbox_and_stops_cleanly(
         telegram_token=telegram_api.token,  # type: ignore[arg-type]
         telegram_api_url=telegram_api.api_url,
     )
+    counted = metrics.use(None)
     app, stop, task = await _running(run_worker, settings)
     try:
-        await seed_subscribers(app.store, 20)
+        chats = await seed_subscribers(app.store, 20)
+        telegram_api.block(chats[0])
         ann = await app.store.announcements.create("Lịch cắt điện", created_by="t")
         now = datetime.now(UTC)
         await app.store.announcements.transition(ann.id, frm=DRAFT, to=QUEUED, now=now)
         assert await queue_announcement(app.store, ann.id, now=now) == 20
         # no wake-up from another process: the worker finds the rows by itself
-        await telegram_api.async_wait_until_count(20, timeout=30)
+        await telegram_api.async_wait_until_count(19, timeout=30)
+        await telegram_api.async_wait_until(
+            lambda: _sample(counted, "bantin_deliveries_total", "blocked") == 1, timeout=10
+        )
         assert await app.store.state.get(LEADER_STATE_KEY) is None, "a worker never leads"
     finally:
         stop.set()
         assert await asyncio.wait_for(task, 30) == 0
-    assert (await _counts(settings)) == {"sent": 20}
+    assert (await _counts(settings)) == {"sent": 19, "blocked": 1}
+    assert _sample(counted, "bantin_deliveries_total", "sent") == 19
+    latency = counted.registry.get_sample_value(
+        "bantin_send_seconds_count", {"platform": "telegram"}
+    )
+    assert latency == 20
+
+
+def _sample(m: metrics.Metrics, name: str, status: str) -> float | None:
+    return m.registry.get_sample_value(name, {"status": status, "platform": "telegram"})
 
 
 async def _counts(settings: Settings) -> dict[str, int]:
