@@ -259,11 +259,11 @@ async def build_app(settings: Settings, store: Store, *, out: TextIO | None = No
         deliverer=Deliverer(
             store,
             channels,
-            rate=settings.send_rate,
+            rate=settings.send_rate or None,
             concurrency=settings.send_concurrency,
             lease_seconds=settings.lease_seconds,
             clock=clock,
-            budget=SendBudget(store.engine, settings.send_rate),
+            budget=SendBudget(store.engine, settings.send_rate or None),
         ),
         poller=Poller(
             store,

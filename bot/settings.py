@@ -35,7 +35,7 @@ class Settings(BaseSettings):
     staff_chat_id: int | None = None
     feeds: Annotated[list[str], NoDecode] = Field(default_factory=list)
     poll_interval: int = Field(default=300, ge=10, le=7 * 24 * 3600)
-    send_rate: float = Field(default=25.0, gt=0, le=1000)
+    send_rate: float = Field(default=25.0, ge=0, le=1000)  # 0: no overall limit (paid only)
     paid_broadcast: bool = False
     # How long a claimed outbox row stays reserved for its sender; after a crash the rows come
     # back this long after the claim.
@@ -238,6 +238,11 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _paid_rate(self) -> Settings:
+        if self.send_rate == 0 and not self.paid_broadcast:
+            raise ValueError(
+                "BANTIN_SEND_RATE 0 (no overall limit) needs BANTIN_PAID_BROADCAST=true: "
+                f"Telegram's free limit is about {FREE_RATE_LIMIT} messages/s"
+            )
         if self.send_rate > FREE_RATE_LIMIT and not self.paid_broadcast:
             raise ValueError(
                 f"BANTIN_SEND_RATE {self.send_rate:g} is above Telegram's free limit of about "

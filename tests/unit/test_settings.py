@@ -76,6 +76,17 @@ def test_fast_sending_needs_paid_broadcast(monkeypatch: pytest.MonkeyPatch) -> N
     assert settings.send_rate == 500 and settings.paid_broadcast
 
 
+def test_rate_zero_means_no_overall_limit_and_needs_paid_broadcast(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("BANTIN_SEND_RATE", "0")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert "no overall limit" in caught.value.lines[0]
+    monkeypatch.setenv("BANTIN_PAID_BROADCAST", "true")
+    assert load_settings().send_rate == 0
+
+
 def test_feedback_rate_limit(monkeypatch: pytest.MonkeyPatch) -> None:
     assert load_settings().feedback_rate_limit == (5, 600)
     monkeypatch.setenv("BANTIN_FEEDBACK_RATE_LIMIT", "3/60")
