@@ -23,9 +23,16 @@ REPLY_ATTEMPTS = 4
 
 
 async def paced_send(
-    channel: Channel, chat_id: str, message: OutMessage, pacer: Pacer | None
+    channel: Channel,
+    chat_id: str,
+    message: OutMessage,
+    pacer: Pacer | None,
+    *,
+    platform: str = "",
+    chat_type: str = "private",
 ) -> str:
-    """Send within the shared rate; wait out a 429 and try again a few times."""
+    """Send within the shared rate; wait out a 429 and try again a few times. The 429 pauses
+    this chat or everyone by the deliverer's rule (Pacer.rate_limited)."""
     for attempt in range(REPLY_ATTEMPTS):
         if pacer is not None:
             delay = pacer.global_delay(time.monotonic())
@@ -37,7 +44,13 @@ async def paced_send(
             return await channel.send(chat_id, message)
         except RateLimited as err:
             if pacer is not None:
-                pacer.pause(err.retry_after, time.monotonic(), chat=None)
+                pacer.rate_limited(
+                    f"{platform}:{chat_id}",
+                    chat_type,
+                    err.retry_after,
+                    time.monotonic(),
+                    scope=err.scope,
+                )
             if attempt == REPLY_ATTEMPTS - 1:
                 raise
             await asyncio.sleep(err.retry_after)
@@ -54,6 +67,13 @@ async def carry_out(
         if outcome.edit is not None and isinstance(event, Press) and event.message_id:
             await channel.edit(chat_id, event.message_id, outcome.edit)
         for reply in outcome.replies:
-            await paced_send(channel, chat_id, reply, pacer)
+            await paced_send(
+                channel,
+                chat_id,
+                reply,
+                pacer,
+                platform=event.who.platform,
+                chat_type=event.who.chat_type,
+            )
     except ChannelError as err:
         log.warning("reply failed", extra={"chat": chat_id, "error": err.description})
