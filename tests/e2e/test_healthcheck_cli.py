@@ -1,0 +1,28 @@
+"""`bantin healthcheck`, the Docker HEALTHCHECK: 0 when healthy, 1 when not."""
+
+from __future__ import annotations
+
+import socket
+
+from tests.e2e.conftest import Bantin
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])  # closed again when this returns
+
+
+def test_without_an_http_endpoint_the_database_is_asked(bantin: Bantin) -> None:
+    result = bantin("healthcheck")
+    assert result.returncode == 0, result.stderr
+    assert "database ok" in result.stdout
+
+
+def test_an_endpoint_that_does_not_answer_is_unhealthy(bantin: Bantin) -> None:
+    port = _closed_port()
+    result = bantin("healthcheck", "--url", f"http://127.0.0.1:{port}/healthz")
+    assert result.returncode == 1
+    assert f"127.0.0.1:{port}" in result.stderr
+    by_setting = bantin("healthcheck", env={"BANTIN_METRICS_PORT": str(port)})
+    assert by_setting.returncode == 1
