@@ -366,6 +366,7 @@ async def run_app(
         raise
 
     await prepare_dialog(app)
+    await app.poller.start()
     scheduler = build_scheduler(scheduler_jobs(app))
     scheduler.start()
     sender = asyncio.create_task(_supervised(app.deliverer.run_forever, stop), name="deliverer")

@@ -115,6 +115,7 @@ async def run_scheduler(
     try:
         runner = await start_metrics(app)
         await prepare_dialog(app)
+        await app.poller.start()  # a standby is ready to poll the moment it takes over
         if on_start is not None:
             on_start(app)
         while not stop.is_set():

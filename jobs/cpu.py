@@ -183,6 +183,12 @@ class CpuPool:
         self._starting: asyncio.Future[None] | None = None
         self._starting_for: ProcessPoolExecutor | None = None
 
+    async def start(self) -> None:
+        """Start the workers now rather than on the first job: the app does this at start-up,
+        so the first poll of new feeds does not wait for processes to boot."""
+        if self._workers > 0:
+            await self._started()
+
     async def _started(self) -> ProcessPoolExecutor:
         """The executor with its workers running (concurrent callers share one start)."""
         executor = self._current()

@@ -166,6 +166,10 @@ class Poller:
         self._known = GroupRunner(articles.known_many, GROUP_FEEDS)
         self._add = GroupRunner(articles.count_added, GROUP_FEEDS)
 
+    async def start(self) -> None:
+        """Boot the parse workers ahead of the first poll (~0.5 s, off the event loop)."""
+        await self._cpu.start()
+
     async def aclose(self) -> None:
         await self._cpu.aclose()
 
@@ -351,7 +355,7 @@ class Poller:
         )
         # No await between reading the claims and adding ours: another feed's check either
         # sees our claim or our stored rows.
-        fresh = select_new(entries, known_guids, known_links | self._claimed)
+        fresh = select_new(entries, known_guids, known_links | self._claimed, normalized=True)
         claims = _links(fresh)
         self._claimed.update(claims)
         if not fresh:

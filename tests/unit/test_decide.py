@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -229,3 +230,21 @@ def test_interleave_by_host_round_robins_and_keeps_each_hosts_order() -> None:
 )
 def test_failure_backoff_is_capped_at_a_day(errors: int, expected: timedelta) -> None:
     assert next_poll_after_failure(NOW, 300, errors) - NOW == expected
+
+
+def test_select_new_on_links_normalized_already() -> None:
+    """The poller's entries come from parse workers with normalized links: the same answer
+    without normalizing again."""
+
+    def entry(guid: str, link: str | None) -> ParsedEntry:
+        return ParsedEntry(guid, link, guid.upper(), "", "", None, (), None, None)
+
+    raw = [
+        entry("a", "HTTPS://Portal.vn/x?utm_source=fb"),
+        entry("b", "HTTPS://PORTAL.vn/y?utm_medium=zalo"),
+        entry("c", None),
+    ]
+    done = [replace(e, link=normalize_link(e.link)) for e in raw]
+    known = {"https://portal.vn/y"}
+    fast = [e.guid for e in select_new(done, set(), known, normalized=True)]
+    assert fast == [e.guid for e in select_new(raw, set(), known)] == ["a", "c"]
