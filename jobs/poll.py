@@ -88,7 +88,7 @@ ARTICLE_MAX_BYTES = 2_000_000
 ARTICLE_TIMEOUT = 20.0
 
 
-@dataclass
+@dataclass(slots=True)  # one per feed polled, kept for the report: 10,000 feeds, 10,000 of these
 class FeedOutcome:
     feed_id: int
     new: int = 0
