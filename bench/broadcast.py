@@ -28,7 +28,6 @@ import multiprocessing
 import os
 import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -42,6 +41,7 @@ import aiohttp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.fake_botapi import FakeServer as _Server  # noqa: E402
 from bot.channel import Capabilities, OutMessage  # noqa: E402
 from bot.telegram import TelegramChannel, make_bot  # noqa: E402
 from jobs.deliver import Deliverer  # noqa: E402
@@ -132,35 +132,8 @@ def load_average() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-class FakeServer:
-    def __init__(self, latency: float, kind: str = "lean") -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "bench" / "fake_botapi.py"), str(latency), TOKEN, kind],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert self.proc.stdout is not None
-        self.url = self.proc.stdout.readline().strip()
-
-    def stats(self, since: int = 0) -> dict[str, float]:
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write(f"stats {since}\n")
-        self.proc.stdin.flush()
-        return json.loads(self.proc.stdout.readline())  # type: ignore[no-any-return]
-
-    def stamps(self, since: int = 0) -> list[tuple[int, float]]:
-        """(chat_id, arrival) of every send after the first `since`, as the server saw them."""
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write(f"stamps {since}\n")
-        self.proc.stdin.flush()
-        return [(int(c), float(t)) for c, t in json.loads(self.proc.stdout.readline())]
-
-    def close(self) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write("quit\n")
-        self.proc.stdin.flush()
-        self.proc.wait(10)
+def FakeServer(latency: float, kind: str = "lean") -> _Server:
+    return _Server(latency, TOKEN, kind)
 
 
 async def announce(store: Store) -> int:

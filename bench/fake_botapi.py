@@ -25,6 +25,7 @@ import asyncio
 import json
 import socket
 import struct
+import subprocess
 import sys
 import threading
 import time
@@ -157,6 +158,39 @@ class LeanServer:
 
     def stamps(self, since: int) -> list[tuple[int, float]]:
         return self.sends[since:]
+
+
+class FakeServer:
+    """This script in its own process, driven over its stdin/stdout by a benchmark."""
+
+    def __init__(self, latency: float, token: str, kind: str = "lean") -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, __file__, str(latency), token, kind],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        self.url = self.proc.stdout.readline().strip()
+
+    def stats(self, since: int = 0) -> dict[str, float]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(f"stats {since}\n")
+        self.proc.stdin.flush()
+        return json.loads(self.proc.stdout.readline())  # type: ignore[no-any-return]
+
+    def stamps(self, since: int = 0) -> list[tuple[int, float]]:
+        """(chat_id, arrival) of every send after the first `since`, as the server saw them."""
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(f"stamps {since}\n")
+        self.proc.stdin.flush()
+        return [(int(c), float(t)) for c, t in json.loads(self.proc.stdout.readline())]
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write("quit\n")
+        self.proc.stdin.flush()
+        self.proc.wait(10)
 
 
 def serve(kind: str, latency: float, token: str) -> None:

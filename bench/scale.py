@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import shutil
 import subprocess
@@ -27,11 +26,11 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.fake_botapi import FakeServer  # noqa: E402
 from jobs.fanout import queue_announcement  # noqa: E402
 from storage.announcements import DRAFT, QUEUED  # noqa: E402
 from storage.store import Store  # noqa: E402
@@ -41,32 +40,6 @@ TOKEN = "123:SCALE"
 DEFAULT_URL = os.environ.get(
     "BANTIN_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
-
-
-class FakeServer:
-    """bench/fake_botapi.py in its own process: prints its URL, answers 'stats' lines."""
-
-    def __init__(self, latency: float, kind: str) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "bench" / "fake_botapi.py"), str(latency), TOKEN, kind],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert self.proc.stdout is not None
-        self.url = self.proc.stdout.readline().strip()
-
-    def stats(self) -> dict[str, Any]:
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write("stats\n")
-        self.proc.stdin.flush()
-        return dict(json.loads(self.proc.stdout.readline()))
-
-    def close(self) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write("quit\n")
-        self.proc.stdin.flush()
-        self.proc.wait(10)
 
 
 async def fresh_database(admin_url: str, subscribers: int) -> str:
@@ -106,7 +79,7 @@ async def drop_database(admin_url: str, url: str) -> None:
 
 def run_once(workers: int, args: argparse.Namespace) -> dict[str, float]:
     url = asyncio.run(fresh_database(args.database_url, args.subscribers))
-    server = FakeServer(args.latency, args.server)
+    server = FakeServer(args.latency, TOKEN, args.server)
     bantin = shutil.which("bantin", path=str(Path(sys.executable).parent)) or "bantin"
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("BANTIN_")},
