@@ -64,3 +64,22 @@ def test_every_secret_setting_is_scrubbed(monkeypatch: pytest.MonkeyPatch) -> No
     assert {TOKEN, "1234567890:zalo-bot-token-value", "hook-secret-value"} <= set(
         settings.secrets()
     )
+
+
+def test_the_telegram_webhook_secret_is_scrubbed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`bantin serve`'s webhook secret is a setting like the tokens: never in a log line."""
+    from bot.settings import load_settings
+
+    secret = "tg-webhook-Secret_4242"
+    monkeypatch.setenv("BANTIN_TELEGRAM_TOKEN", TOKEN)
+    monkeypatch.setenv("BANTIN_TELEGRAM_WEBHOOK_URL", "https://bantin.example.vn/telegram")
+    monkeypatch.setenv("BANTIN_TELEGRAM_WEBHOOK_SECRET", secret)
+    settings = load_settings()
+    assert secret in settings.secrets()
+    stream = io.StringIO()
+    setup_logging("INFO", secrets=settings.secrets(), stream=stream, fmt="json")
+    logging.getLogger("bantin.test").warning(
+        "setWebhook secret_token=%s", secret, extra={"header": secret, "update": 9}
+    )
+    out = stream.getvalue()
+    assert secret not in out and TOKEN not in out and '"update": 9' in out
