@@ -46,6 +46,9 @@ T = TypeVar("T")
 _TAG = re.compile(r"<[^>]*>")
 
 LEASE_SECONDS = 60.0
+# Shared budget: how late a send may be behind its slot. The schedule's slots are 5 % wider than
+# 1/rate (storage/budget.py), so 40 ms late still keeps any 1 s window within the rate.
+LATE = 0.04
 LONG_PAUSE = 5.0  # seconds of global pause beyond which claimed rows are handed back
 IDLE_HORIZON = timedelta(seconds=30)
 
@@ -234,6 +237,16 @@ class Deliverer:
             if await self._chat_waits(row, chat_key):  # a 429 for this chat came meanwhile
                 self._gate.release()
                 continue
+            if spacing is not None and time.monotonic() > spacing[0] + i * spacing[1] + LATE:
+                # Later than this row's slot by more than the schedule's slack (a stall, a busy
+                # CPU): sending now could crowd another worker's stretch past the rate. Hand the
+                # rest back; the next claim reserves a new stretch.
+                self._gate.release()
+                for rest in rows[i:]:
+                    await self._store.deliveries.reschedule(
+                        rest.id, at=self._clock(), error=None, count_attempt=False
+                    )
+                break
             mono = time.monotonic()
             slot = self._pacer.reserve(mono)
             self._pacer.take_chat(chat_key, sub.chat_type, mono)
