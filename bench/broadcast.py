@@ -50,6 +50,7 @@ from jobs.pacing import on_wire  # noqa: E402
 from storage.announcements import DRAFT, QUEUED  # noqa: E402
 from storage.store import Store  # noqa: E402
 from tests.fakes.seed import seed_subscribers  # noqa: E402
+from tests.fakes.telegram_api import max_in_window  # noqa: E402
 
 TOKEN = "123:BENCH"
 
@@ -105,16 +106,6 @@ def stamp_writes(bot: Any, *, wire_hook: bool) -> dict[int, float]:
         if session is not None:
             session._trace_configs.append(trace)
     return written
-
-
-def max_in_window(times: list[float], window: float = 1.0) -> int:
-    """Most of the sorted `times` inside any half-open interval of `window` seconds."""
-    best, start = 0, 0
-    for end, t in enumerate(times):
-        while t - times[start] >= window:
-            start += 1
-        best = max(best, end - start + 1)
-    return best
 
 
 def steady_rate(times: list[float]) -> float:

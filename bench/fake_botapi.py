@@ -34,7 +34,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.fakes.telegram_api import FakeTelegram, _max_in_window
+from tests.fakes.telegram_api import FakeTelegram, max_in_window
 
 SO_TIMESTAMPNS = 35  # Linux: the kernel stamps each received packet (struct timespec)
 
@@ -213,7 +213,7 @@ def serve(kind: str, latency: float, token: str) -> None:
             stats = {
                 "sent": len(sent),
                 "distinct": len({c for c, _ in sent}),
-                "max_per_second": _max_in_window(times, 1.0),
+                "max_per_second": max_in_window(times, 1.0),
                 "first": times[0] if times else None,
                 "last": times[-1] if times else None,
             }

@@ -23,7 +23,6 @@ import shutil
 import subprocess
 import sys
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -35,6 +34,7 @@ from jobs.fanout import queue_announcement  # noqa: E402
 from storage.announcements import DRAFT, QUEUED  # noqa: E402
 from storage.store import Store  # noqa: E402
 from tests.fakes.seed import seed_subscribers  # noqa: E402
+from tests.integration.conftest import drop_pg_database, fresh_pg_database  # noqa: E402
 
 TOKEN = "123:SCALE"
 DEFAULT_URL = os.environ.get(
@@ -43,16 +43,8 @@ DEFAULT_URL = os.environ.get(
 
 
 async def fresh_database(admin_url: str, subscribers: int) -> str:
-    import asyncpg
-    from sqlalchemy.engine import make_url
-
-    name = f"bantin_scale_{uuid.uuid4().hex[:10]}"
-    conn = await asyncpg.connect(admin_url.replace("postgresql+asyncpg://", "postgresql://"))
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    """A new database beside `admin_url`, migrated, with one announcement queued for all."""
+    url = await fresh_pg_database(admin_url)
     store = Store.open(url)
     try:
         await store.migrate()
@@ -64,17 +56,6 @@ async def fresh_database(admin_url: str, subscribers: int) -> str:
     finally:
         await store.aclose()
     return url
-
-
-async def drop_database(admin_url: str, url: str) -> None:
-    import asyncpg
-    from sqlalchemy.engine import make_url
-
-    conn = await asyncpg.connect(admin_url.replace("postgresql+asyncpg://", "postgresql://"))
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
-    finally:
-        await conn.close()
 
 
 def run_once(workers: int, args: argparse.Namespace) -> dict[str, float]:
@@ -115,7 +96,7 @@ def run_once(workers: int, args: argparse.Namespace) -> dict[str, float]:
         for p in procs:
             p.wait(30)
         server.close()
-        asyncio.run(drop_database(args.database_url, url))
+        asyncio.run(drop_pg_database(url, args.database_url))
     span = max(1e-9, float(stats["last"]) - float(stats["first"]))
     return {
         "workers": workers,

@@ -38,6 +38,7 @@ from jobs.health import send_health_notices
 from jobs.poll import Poller
 from jobs.progress import ProgressReporter
 from jobs.scheduler import Job, build_scheduler
+from jobs.sleep import sleep_or_stop
 from storage.budget import SendBudget
 from storage.db import safe_url
 from storage.preferences import QUIET_DEFAULT_KEY
@@ -318,8 +319,7 @@ async def _supervised(run: Callable[[asyncio.Event], Awaitable[None]], stop: asy
             await run(stop)
         except Exception:
             log.exception("background loop crashed; restarting", extra={"loop": run.__name__})
-            with suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=1.0)
+            await sleep_or_stop(stop, 1.0)
 
 
 async def run_app(

@@ -66,11 +66,12 @@ def ops_app(
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics_view)
     if extra_routes is not None:
-        _mount(app, extra_routes)
+        mount_routes(app, extra_routes)
     return app
 
 
-def _mount(app: web.Application, extra: ExtraRoutes) -> None:
+def mount_routes(app: web.Application, extra: ExtraRoutes) -> None:
+    """Add `extra` (any of the ExtraRoutes forms) to `app`."""
     if isinstance(extra, Mapping):
         for path, handler in extra.items():
             app.router.add_post(path, _as_coroutine(handler))

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from contextlib import suppress
 from typing import Any, TextIO
 
@@ -40,6 +40,7 @@ from bot.channel import Fatal
 from bot.settings import Settings
 from jobs.leader import LEADER_STATE_KEY, Leadership, describe, identity
 from jobs.scheduler import build_scheduler
+from jobs.sleep import sleep_or_stop
 
 log = logging.getLogger(__name__)
 
@@ -129,8 +130,7 @@ async def run_scheduler(
             scheduler.start()
             try:
                 while not stop.is_set():
-                    with suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), timeout=settings.leader_retry)
+                    await sleep_or_stop(stop, settings.leader_retry)
                     if not stop.is_set() and not await leader.held():
                         log.error("scheduler lock lost; standing by", extra={"who": identity()})
                         break
@@ -218,7 +218,3 @@ async def run_serve(
         await stop_zalo(app, None)
         await app.aclose()
     return 0
-
-
-Runner = Callable[..., Awaitable[int]]
-ROLES: dict[str, Runner] = {"serve": run_serve, "scheduler": run_scheduler, "worker": run_worker}

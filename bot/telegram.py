@@ -47,6 +47,7 @@ from bot.channel import (
 )
 from bot.events import Command, Event, Press, Text, Who, parse_command
 from bot.telegram_http import AiohttpRequest
+from jobs.sleep import sleep_or_stop
 
 log = logging.getLogger(__name__)
 
@@ -331,12 +332,12 @@ class UpdatePoller:
             except InvalidToken:
                 raise
             except RetryAfter as err:
-                await _sleep_or_stop(stop, _retry_after(err))
+                await sleep_or_stop(stop, _retry_after(err))
                 continue
             except TelegramError as err:
                 failures += 1
                 log.warning("getUpdates failed", extra={"error": err.message})
-                await _sleep_or_stop(stop, min(30.0, 2.0**failures))
+                await sleep_or_stop(stop, min(30.0, 2.0**failures))
                 continue
             await self._handle_batch(updates)
             if updates:
@@ -366,10 +367,3 @@ class UpdatePoller:
                         log.exception("update handling failed", extra={"update": update.update_id})
 
         await asyncio.gather(*(one_chat(u) for u in by_chat.values()))
-
-
-async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
-    try:
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
-    except TimeoutError:
-        pass

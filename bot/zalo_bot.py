@@ -40,6 +40,7 @@ from bot.channel import (
 )
 from bot.events import Command, Event, Text, Who, parse_command
 from bot.render import split_message
+from jobs.sleep import sleep_or_stop
 from storage.zalo import ZaloRepo
 
 log = logging.getLogger(__name__)
@@ -352,18 +353,18 @@ class ZaloBotPoller:
             except Fatal:
                 raise
             except RateLimited as err:
-                await _sleep_or_stop(stop, err.retry_after)
+                await sleep_or_stop(stop, err.retry_after)
                 continue
             except ChannelError as err:
                 failures += 1
                 log.warning("Zalo getUpdates failed", extra={"error": err.description})
-                await _sleep_or_stop(stop, min(30.0, 2.0**failures))
+                await sleep_or_stop(stop, min(30.0, 2.0**failures))
                 continue
             for update in updates:
                 await self._intake.take(update)
             rest = self._min_interval - (time.monotonic() - started)
             if rest > 0:
-                await _sleep_or_stop(stop, rest)
+                await sleep_or_stop(stop, rest)
 
 
 def webhook_handler(
@@ -404,33 +405,12 @@ async def start_webhook_server(
     listen: str, routes: dict[str, Callable[[web.Request], Awaitable[web.Response]]]
 ) -> web.AppRunner:
     """Serve the webhook handlers (POST only) on `host:port`; returns the runner to clean up."""
-    host, _, port = listen.rpartition(":")
+    from bot.ops_http import mount_routes, start_ops_server
+
     app = web.Application(client_max_size=WEBHOOK_MAX_BODY)
-    for path, handler in routes.items():
-        app.router.add_post(path, _coroutine(handler))
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, host.strip("[]"), int(port)).start()
-    return runner
-
-
-def _coroutine(
-    handler: Callable[[web.Request], Awaitable[web.Response]],
-) -> Callable[[web.Request], Awaitable[web.Response]]:
-    """aiohttp wants coroutine functions; a callable object (OAWebhook) is wrapped."""
-
-    async def call(request: web.Request) -> web.Response:
-        return await handler(request)
-
-    return call
+    mount_routes(app, routes)  # type: ignore[arg-type]
+    return await start_ops_server(listen, app)
 
 
 def _dict(value: object) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
-
-
-async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
-    try:
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
-    except TimeoutError:
-        pass

@@ -13,7 +13,6 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from contextlib import suppress
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TypeVar
@@ -35,6 +34,7 @@ from jobs.fanout import ANNOUNCEMENT, ARTICLE, DIGEST, render_item
 from jobs.pacing import WIRE_SLOT, Pacer, Slot
 from jobs.recorder import SentRecorder
 from jobs.retry import MAX_ATTEMPTS, backoff, exhausted
+from jobs.sleep import sleep_or_stop
 from storage.budget import SendBudget
 from storage.feedback import ANSWER_KIND
 from storage.preferences import extra
@@ -197,7 +197,7 @@ class Deliverer:
         if self._budget is not None and self._pacer.rate is not None:
             delay = await self._budget.reserve(len(rows))
             if delay > 0:  # other workers' batches go first; a stop hands the rows back below
-                await _sleep_or_stop(stop, delay)
+                await sleep_or_stop(stop, delay)
             spacing = (time.monotonic(), self._budget.interval)
         subs = await self._store.subscribers.get_many([r.subscriber_id for r in rows])
         article_rows = [r.subscriber_id for r in rows if r.kind == ARTICLE]
@@ -224,7 +224,7 @@ class Deliverer:
                 # worker's stretch starts right after ours, so keep to ours, slot by slot.
                 ahead = spacing[0] + i * spacing[1] - time.monotonic()
                 if ahead > 0:
-                    await _sleep_or_stop(stop, ahead)
+                    await sleep_or_stop(stop, ahead)
             if not await self._wait_for_pacer():
                 # A flood pause (429): hand the rest back for after the pause instead of
                 # holding leases through it.
@@ -477,11 +477,3 @@ class Deliverer:
             if cache.get(key) is future:
                 del cache[key]
             raise
-
-
-async def _sleep_or_stop(stop: asyncio.Event | None, seconds: float) -> None:
-    if stop is None:
-        await asyncio.sleep(seconds)
-        return
-    with suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout=seconds)

@@ -23,6 +23,8 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from jobs.sleep import sleep_or_stop
+
 log = logging.getLogger(__name__)
 
 # A fixed 64-bit key for "the bantin scheduler" (any constant; "bantin" as bytes).
@@ -82,8 +84,7 @@ class Leadership:
             if not announced:
                 log.info("standby: another scheduler is active", extra={"retry": self._retry})
                 announced = True
-            with suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self._retry)
+            await sleep_or_stop(stop, self._retry)
         return False
 
     async def held(self) -> bool:

@@ -2,15 +2,8 @@
 
 from __future__ import annotations
 
-import socket
-
 from tests.e2e.conftest import Bantin
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])  # closed again when this returns
+from tests.fakes.net import free_port
 
 
 def test_without_an_http_endpoint_the_database_is_asked(bantin: Bantin) -> None:
@@ -20,7 +13,7 @@ def test_without_an_http_endpoint_the_database_is_asked(bantin: Bantin) -> None:
 
 
 def test_an_endpoint_that_does_not_answer_is_unhealthy(bantin: Bantin) -> None:
-    port = _closed_port()
+    port = free_port()
     result = bantin("healthcheck", "--url", f"http://127.0.0.1:{port}/healthz")
     assert result.returncode == 1
     assert f"127.0.0.1:{port}" in result.stderr

@@ -476,14 +476,14 @@ class FakeTelegram:
 
     def max_sends_per_second(self, window: float = 1.0) -> int:
         """Most accepted sends inside any sliding ``window`` seconds, over all chats."""
-        return _max_in_window(sorted(m.at for m in self.sent), window)
+        return max_in_window(sorted(m.at for m in self.sent), window)
 
     def max_sends_per_chat_per_second(self, window: float = 1.0) -> int:
         """Most accepted sends to one chat inside any sliding ``window`` seconds."""
         per_chat: dict[int, list[float]] = {}
         for m in self.sent:
             per_chat.setdefault(m.chat_id, []).append(m.at)
-        return max((_max_in_window(sorted(t), window) for t in per_chat.values()), default=0)
+        return max((max_in_window(sorted(t), window) for t in per_chat.values()), default=0)
 
     # -- test-side: acting as users ----------------------------------------------------------
     def user_sends(
@@ -1210,7 +1210,7 @@ def _photo_sizes(photo: str) -> list[JSON]:
     ]
 
 
-def _max_in_window(times: list[float], window: float) -> int:
+def max_in_window(times: list[float], window: float = 1.0) -> int:
     """Largest number of sorted timestamps inside any half-open interval of ``window`` s."""
     best, start = 0, 0
     for end, t in enumerate(times):

@@ -43,12 +43,13 @@ async def fresh_pg_database(url: str) -> str:
     return make_url(url).set(database=name).render_as_string(hide_password=False)
 
 
-async def drop_pg_database(url: str) -> None:
+async def drop_pg_database(url: str, admin_url: str | None = None) -> None:
+    """Drop the database `url` names, connected to `admin_url` (default: the configured one)."""
     import asyncpg
     from sqlalchemy.engine import make_url
 
     name = make_url(url).database
-    conn = await asyncpg.connect(_admin_url(PG_URL or url))
+    conn = await asyncpg.connect(_admin_url(admin_url or PG_URL or url))
     try:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:

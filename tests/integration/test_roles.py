@@ -4,7 +4,6 @@ answers /healthz and /metrics on BANTIN_METRICS_PORT."""
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,14 +17,9 @@ from bot.settings import Settings
 from jobs.fanout import queue_announcement
 from jobs.leader import LEADER_STATE_KEY
 from storage.announcements import DRAFT, QUEUED
+from tests.fakes.net import free_port
 from tests.fakes.seed import seed_subscribers
 from tests.fakes.telegram_api import FakeTelegram
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def _running(
@@ -44,7 +38,7 @@ async def _get(url: str) -> httpx.Response:
 
 async def test_scheduler_leads_beats_and_is_healthy(tmp_path: Path) -> None:
     counted = metrics.use(None)
-    port = _free_port()
+    port = free_port()
     settings = Settings(database_url=f"sqlite:///{tmp_path}/s.db", metrics_port=port)
     app, stop, task = await _running(run_scheduler, settings)
     try:

@@ -8,7 +8,6 @@ stored before the 200, replied to after it, and a retried update id is handled o
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,15 +20,10 @@ from bot.app import App
 from bot.roles import run_serve
 from bot.settings import Settings
 from bot.webhook import SECRET_HEADER
+from tests.fakes.net import free_port
 from tests.fakes.telegram_api import FakeTelegram
 
 SECRET = "s3cret-Token_value"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -49,7 +43,7 @@ class Served:
 
 @pytest.fixture
 async def served(tmp_path: Path, telegram_api: FakeTelegram) -> AsyncIterator[Served]:
-    port = _free_port()
+    port = free_port()
     settings = Settings(
         database_url=f"sqlite:///{tmp_path}/serve.db",
         quiet_hours="off",

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
@@ -27,6 +26,7 @@ from bot.zalo_bot import (
 )
 from storage.store import Store
 from storage.zalo import ZaloRepo
+from tests.fakes.net import free_port
 from tests.fakes.zalo_bot_api import FakeZaloBot
 
 
@@ -95,7 +95,7 @@ async def test_webhook_checks_the_secret_before_the_body(
 
     secret = "s3cret-webhook-token"
     intake = UpdateIntake(ZaloRepo.of(store), handle, clock=now)
-    port = _free_port()
+    port = free_port()
     runner = await start_webhook_server(
         f"127.0.0.1:{port}", {"/zalo/bot": webhook_handler(secret, intake)}
     )
@@ -182,12 +182,6 @@ async def test_numbered_menu_becomes_a_press(
     texts = [m.text for m in zalo.sent[count + 1 :]]
     assert texts == ["Tiến độ 0", "Tiến độ 4"]
     await menu.aclose()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def _until(condition: object, timeout: float = 5) -> None:

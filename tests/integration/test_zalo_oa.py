@@ -21,6 +21,7 @@ from jobs.deliver import Deliverer
 from jobs.fanout import queue_announcement
 from storage.store import Store
 from storage.zalo import ZaloRepo
+from tests.fakes.net import free_port
 from tests.fakes.zalo_oa_api import FakeZaloOA
 
 
@@ -241,7 +242,7 @@ async def test_signed_events_only(oa: FakeZaloOA, repo: ZaloRepo, store: Store) 
     hook = OAWebhook(
         app_id=oa.app_id, secret=oa.oa_secret, repo=repo, store=store, handle=handle, clock=now
     )
-    runner = await start_webhook_server(f"127.0.0.1:{_free_port()}", {"/zalo/oa": hook})
+    runner = await start_webhook_server(f"127.0.0.1:{free_port()}", {"/zalo/oa": hook})
     try:
         url = _url(runner) + "/zalo/oa"
         forged = oa.text_event("u9", "Tin giả")
@@ -280,14 +281,6 @@ def _text(text: str) -> object:
 
 def _refresh_of(tokens: object) -> str:
     return tokens.refresh_token  # type: ignore[attr-defined,no-any-return]
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _url(runner: web.AppRunner) -> str:

@@ -22,7 +22,7 @@ from jobs.pacing import (
     Slot,
     on_wire,
 )
-from tests.unit.test_pacing import max_in_any_window
+from tests.fakes.telegram_api import max_in_window
 
 
 def simulate_stalling_sender(rate: float, sends: int, seed: int) -> list[float]:
@@ -67,7 +67,7 @@ def simulate_stalling_sender(rate: float, sends: int, seed: int) -> list[float]:
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_stalls_never_push_a_window_over_the_rate(rate: float, seed: int) -> None:
     starts = simulate_stalling_sender(rate, 6000, seed)
-    assert max_in_any_window(sorted(starts)) <= rate
+    assert max_in_window(sorted(starts)) <= rate
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
