@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import multiprocessing
 import os
 import resource
@@ -32,11 +31,10 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-
-import aiohttp
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -44,9 +42,9 @@ sys.path.insert(0, str(ROOT))
 from bench.fake_botapi import FakeServer as _Server  # noqa: E402
 from bot.channel import Capabilities, OutMessage  # noqa: E402
 from bot.telegram import TelegramChannel, make_bot  # noqa: E402
+from bot.telegram_http import WireRequest  # noqa: E402
 from jobs.deliver import Deliverer  # noqa: E402
 from jobs.fanout import queue_announcement  # noqa: E402
-from jobs.pacing import on_wire  # noqa: E402
 from storage.announcements import DRAFT, QUEUED  # noqa: E402
 from storage.store import Store  # noqa: E402
 from tests.fakes.seed import seed_subscribers  # noqa: E402
@@ -71,6 +69,7 @@ class StampingChannel:
 
     async def send(self, chat_id: str, message: OutMessage) -> str:
         self.stamps[int(chat_id)] = time.monotonic()
+        CHAT.set(int(chat_id))  # the sender's own task: read back when the body is written
         return await self.inner.send(chat_id, message)
 
     async def edit(self, chat_id: str, message_id: str, message: OutMessage) -> None:
@@ -80,31 +79,27 @@ class StampingChannel:
         await self.inner.answer_press(press_id, text)
 
 
-def stamp_writes(bot: Any, *, wire_hook: bool) -> dict[int, float]:
-    """When each sendMessage body is written to the socket, by chat id: an aiohttp trace on
-    the bot's session (bench only). Between channel.send and this moment lie
-    python-telegram-bot's and aiohttp's own work, which a starved CPU stretches.
+CHAT: ContextVar[int | None] = ContextVar("bench_chat", default=None)
 
-    wire_hook: also tell the pacer the moment each request is written (jobs.pacing.on_wire),
-    as bot/telegram_http.py could with the same trace, so the pacer's window counts what leaves
-    the socket rather than what was handed to channel.send. The body chunk, not the headers:
-    aiohttp buffers the headers and writes them with the body, which may be later."""
+
+def stamp_writes(bot: Any) -> dict[int, float]:
+    """When each sendMessage body is written to the socket, by chat id (bench only), taken
+    where bot/telegram_http.py reports the write to the pacer (its request class's
+    write_bytes, which runs in the sender's context). Between channel.send and this moment
+    lie python-telegram-bot's and aiohttp's own work, which a starved CPU stretches."""
     written: dict[int, float] = {}
 
-    async def on_chunk(_session: object, _ctx: object, params: Any) -> None:
-        now = time.monotonic()
-        if wire_hook:
-            on_wire(now)  # right before aiohttp hands the chunk to the transport
-        if params.chunk.startswith(b"{"):
-            written[int(json.loads(params.chunk)["chat_id"])] = now
+    class Stamped(WireRequest):
+        async def write_bytes(self, *args: Any, **kwargs: Any) -> None:
+            await super().write_bytes(*args, **kwargs)
+            chat = CHAT.get()
+            if chat is not None:
+                written[chat] = time.monotonic()
 
-    trace = aiohttp.TraceConfig()
-    trace.on_request_chunk_sent.append(on_chunk)
-    trace.freeze()
     for request in bot._request:  # PTB keeps (getUpdates request, every other request)
         session = getattr(request, "_session", None)
         if session is not None:
-            session._trace_configs.append(trace)
+            session._request_class = Stamped
     return written
 
 
@@ -165,7 +160,6 @@ async def run_deliverer(
     subscribers: int,
     rate: float | None,
     concurrency: int,
-    wire_hook: bool = False,
 ) -> dict[str, float]:
     # Seed and queue in a child process, so peak RSS below is the deliverer's own.
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
@@ -174,7 +168,7 @@ async def run_deliverer(
     bot = make_bot(TOKEN, server.url, pool_size=concurrency + 4)
     await bot.initialize()
     channel = StampingChannel(TelegramChannel(bot))
-    written = stamp_writes(bot, wire_hook=wire_hook)
+    written = stamp_writes(bot)
     deliverer = Deliverer(
         store,
         {"telegram": channel},  # type: ignore[dict-item]
@@ -246,11 +240,6 @@ def main() -> None:
     parser.add_argument("--limited-subscribers", type=int, default=3000)
     parser.add_argument("--runs", type=int, default=1, help="limited runs (medians printed)")
     parser.add_argument("--server", choices=["lean", "full"], default="lean")
-    parser.add_argument(
-        "--wire-hook",
-        action="store_true",
-        help="report socket writes to the pacer (jobs.pacing.on_wire), as an HTTP layer can",
-    )
     parser.add_argument("--baseline", type=int, default=600)
     parser.add_argument(
         "--skip", nargs="*", default=[], choices=["unlimited", "limited", "baseline"]
@@ -286,12 +275,10 @@ def main() -> None:
                             args.limited_subscribers,
                             rate,
                             args.concurrency,
-                            args.wire_hook,
                         )
                     )
                     runs.append(r)
-                    hook = ", writes reported to the pacer" if args.wire_hook else ""
-                    print(limited_line(f"bantin limited to {rate:.0f}/s{hook}", r, rate))
+                    print(limited_line(f"bantin limited to {rate:.0f}/s", r, rate))
                 if len(runs) > 1:
                     median = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
                     print(limited_line(f"median of {len(runs)} runs", median, rate))

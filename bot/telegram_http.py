@@ -11,30 +11,83 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from http import HTTPStatus
 from typing import Any
 
 import aiohttp
 from telegram._utils.defaultvalue import DefaultValue
 from telegram._utils.types import ODVInput
-from telegram.error import NetworkError, TimedOut
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Conflict,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
 from telegram.request import BaseRequest, RequestData
 
 from jobs.pacing import on_wire
 
 
-def _wire_trace() -> aiohttp.TraceConfig:
-    """Tell the pacer when a request's body is written to the socket (jobs.pacing.on_wire):
+class WireRequest(aiohttp.ClientRequest):
+    """Tell the pacer when a request's body has been written to the socket (pacing.on_wire):
     its one-second window then counts what actually left, not what was handed to the client
     tens of milliseconds earlier on a busy CPU (measured: 87 % → 92 % of 1000/s, never above).
-    The body chunk, not the headers: aiohttp buffers the headers and writes them with it."""
 
-    async def on_chunk(_session: object, _ctx: object, _params: object) -> None:
-        on_wire(time.monotonic())
+    aiohttp buffers the headers and writes them with the body, in `write_bytes` (a task that
+    inherits the sender's context, so the pacer's slot). The moment is taken once the write
+    has returned: taken before it, another thread holding the GIL (the SQLite driver's) could
+    hold the write back by a few ms after the stamp, and the window would count the send as
+    earlier than it reached the platform (bench/broadcast.py saw 1,001 in one second at the
+    server). Late is safe: until started, a slot counts as sending at every moment.
+    An aiohttp trace could report a chunk too, but any trace makes aiohttp build and await
+    eight signal objects per request: about 50 µs of CPU a send."""
 
-    trace = aiohttp.TraceConfig()
-    trace.on_request_chunk_sent.append(on_chunk)  # type: ignore[arg-type]
-    trace.freeze()
-    return trace
+    async def write_bytes(self, *args: Any, **kwargs: Any) -> None:
+        try:
+            await super().write_bytes(*args, **kwargs)
+        finally:
+            on_wire(time.monotonic())
+
+
+_HEADERS_JSON = {"Content-Type": "application/json"}
+
+
+def raise_for(code: int, payload: bytes) -> TelegramError:
+    """The error python-telegram-bot's `BaseRequest.post` raises for a non-2xx answer (same
+    classes, same choice: a migration or retry_after first, then by status), for `call`.
+    tests/unit/test_telegram_errors.py holds both paths to the same results."""
+    try:
+        message = f"{HTTPStatus(code).phrase} ({code})"
+    except ValueError:
+        message = f"Unknown HTTPError ({code})"
+    try:
+        data = BaseRequest.parse_json_payload(payload)
+    except TelegramError:
+        message += f". Parsing the server response {payload!r} failed"
+        data = {}
+    if isinstance(data, dict) and data:
+        message = data.get("description") or message
+        parameters = data.get("parameters")
+        if parameters:
+            if parameters.get("migrate_to_chat_id"):
+                return ChatMigrated(parameters["migrate_to_chat_id"])
+            if parameters.get("retry_after"):
+                return RetryAfter(parameters["retry_after"])
+            message += f". The server response contained unknown parameters: {parameters}"
+    if code == HTTPStatus.FORBIDDEN:
+        return Forbidden(message)
+    if code in (HTTPStatus.NOT_FOUND, HTTPStatus.UNAUTHORIZED):
+        return InvalidToken(message)
+    if code == HTTPStatus.BAD_REQUEST:
+        return BadRequest(message)
+    if code == HTTPStatus.CONFLICT:
+        return Conflict(message)
+    return NetworkError(message)
 
 
 class AiohttpRequest(BaseRequest):
@@ -53,6 +106,7 @@ class AiohttpRequest(BaseRequest):
         self._write = write_timeout
         self._pool = pool_timeout
         self._session: aiohttp.ClientSession | None = None
+        self._timeouts: dict[tuple[float | None, ...], aiohttp.ClientTimeout] = {}
 
     @property
     def read_timeout(self) -> float | None:
@@ -64,7 +118,9 @@ class AiohttpRequest(BaseRequest):
                 limit=self._pool_size, limit_per_host=self._pool_size, ttl_dns_cache=300
             )
             self._session = aiohttp.ClientSession(
-                connector=connector, trace_configs=[_wire_trace()]
+                connector=connector,
+                request_class=WireRequest,
+                headers={"User-Agent": self.USER_AGENT},
             )
 
     async def shutdown(self) -> None:
@@ -82,26 +138,20 @@ class AiohttpRequest(BaseRequest):
         connect_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
         pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
     ) -> tuple[int, bytes]:
-        if self._session is None or self._session.closed:
-            raise RuntimeError("AiohttpRequest is not initialized")
         read = self._read if isinstance(read_timeout, DefaultValue) else read_timeout
         connect = self._connect if isinstance(connect_timeout, DefaultValue) else connect_timeout
         pool = self._pool if isinstance(pool_timeout, DefaultValue) else pool_timeout
         write = self._write if isinstance(write_timeout, DefaultValue) else write_timeout
         # aiohttp has no separate write timeout: the whole request gets read + write + pool,
         # which stays under the outbox lease (60 s) so a slow send never outlives its claim.
-        total = None if read is None else read + (write or 0) + (pool or 0)
-        timeout = aiohttp.ClientTimeout(
-            total=total, connect=pool, sock_connect=connect, sock_read=read
-        )
+        timeout = self._timeout(read, write, connect, pool)
         body: Any = None
-        headers = {"User-Agent": self.USER_AGENT}
+        headers = None
         if request_data is not None:
-            fields = request_data.json_parameters
             files = request_data.multipart_data
             if files:
                 form = aiohttp.FormData()
-                for key, value in fields.items():
+                for key, value in request_data.json_parameters.items():
                     form.add_field(key, value)
                 for name, spec in files.items():
                     filename, content, mimetype = spec if len(spec) == 3 else (*spec, None)
@@ -110,14 +160,36 @@ class AiohttpRequest(BaseRequest):
             else:
                 # JSON is cheaper to build than a form and the Bot API takes either.
                 body = json.dumps(request_data.parameters, ensure_ascii=False).encode()
-                headers = {**headers, "Content-Type": "application/json"}
+                headers = _HEADERS_JSON
+        return await self._exchange(method, url, body, headers, timeout)
+
+    async def call(self, url: str, params: dict[str, Any]) -> Any:
+        """POST one Bot API method with `params` as a JSON body; its `result`, or the same
+        TelegramError python-telegram-bot raises for that answer (`raise_for`).
+
+        The outbox's path: `Bot.do_api_request` wraps every parameter in a RequestParameter
+        and checks it for files, dates and Telegram objects first, about 100 µs of CPU a send
+        that plain dicts of str, int and bool do not need (bench/broadcast.py)."""
+        body = json.dumps(params, ensure_ascii=False).encode()
+        timeout = self._timeout(self._read, self._write, self._connect, self._pool)
+        code, payload = await self._exchange("POST", url, body, _HEADERS_JSON, timeout)
+        if 200 <= code <= 299:
+            return self.parse_json_payload(payload)["result"]
+        raise raise_for(code, payload)
+
+    async def _exchange(
+        self,
+        method: str,
+        url: str,
+        body: Any,
+        headers: dict[str, str] | None,
+        timeout: aiohttp.ClientTimeout,
+    ) -> tuple[int, bytes]:
+        if self._session is None or self._session.closed:
+            raise RuntimeError("AiohttpRequest is not initialized")
         try:
             async with self._session.request(
-                method,
-                url,
-                data=body,
-                timeout=timeout,
-                headers=headers,
+                method, url, data=body, timeout=timeout, headers=headers
             ) as response:
                 return response.status, await response.read()
         except TimeoutError as err:
@@ -126,3 +198,18 @@ class AiohttpRequest(BaseRequest):
             raise
         except aiohttp.ClientError as err:
             raise NetworkError(f"aiohttp.{type(err).__name__}: {err}") from err
+
+    def _timeout(
+        self, read: float | None, write: float | None, connect: float | None, pool: float | None
+    ) -> aiohttp.ClientTimeout:
+        """One ClientTimeout per combination (a frozen object, built once, not per send)."""
+        key = (read, write, connect, pool)
+        timeout = self._timeouts.get(key)
+        if timeout is None:
+            total = None if read is None else read + (write or 0) + (pool or 0)
+            timeout = aiohttp.ClientTimeout(
+                total=total, connect=pool, sock_connect=connect, sock_read=read
+            )
+            if len(self._timeouts) < 64:
+                self._timeouts[key] = timeout
+        return timeout

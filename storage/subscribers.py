@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.engine import Row
 
 from storage.base import Repo
 from storage.models import PreferenceRow, SubscriberRow, utcnow
 from storage.records import Subscriber
 
 
-def _subscriber(row: SubscriberRow) -> Subscriber:
+def _subscriber(row: SubscriberRow | Row[Any]) -> Subscriber:
     return Subscriber(
         id=row.id,
         platform=row.platform,
@@ -41,11 +43,14 @@ class SubscriberRepo(Repo):
             return _subscriber(row) if row else None
 
     async def get_many(self, ids: list[int]) -> dict[int, Subscriber]:
+        """Many subscribers by id (the deliverer's batch): Core rows, not ORM objects, which
+        cost about twice the CPU per row for nothing the caller uses."""
         if not ids:
             return {}
-        q = select(SubscriberRow).where(SubscriberRow.id.in_(set(ids)))
+        table = SubscriberRow.__table__
+        q = select(*table.c).where(table.c.id.in_(set(ids)))
         async with self._tx() as s:
-            return {r.id: _subscriber(r) for r in (await s.execute(q)).scalars()}
+            return {r.id: _subscriber(r) for r in (await s.execute(q)).all()}
 
     async def ensure(
         self,

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
 
+from bot.channel import OutMessage
 from bot.telegram import TelegramChannel, make_bot
 from jobs.deliver import Deliverer
 from jobs.fanout import ANNOUNCEMENT, ARTICLE, queue_announcement
+from jobs.pacing import WIRE_SLOT, Pacer
 from storage.announcements import DRAFT, QUEUED
 from storage.records import NewArticle
 from storage.store import Store
@@ -243,3 +246,23 @@ async def test_every_error_at_once_within_the_rate(
     assert tg.max_sends_per_second() <= 10  # counted at arrival, as Telegram counts
     counts = await store.deliveries.counts()
     assert counts == {"sent": 37, "blocked": 3}
+
+
+async def test_http_layer_reports_the_write_to_the_pacer(
+    channel: TelegramChannel, telegram_api: FakeTelegram
+) -> None:
+    """The pacer's window counts a send from when its body is written (bot/telegram_http.py
+    WireRequest → pacing.on_wire), not from the call; an interactive reply (no slot) is
+    unaffected."""
+    pacer = Pacer(1000)
+    slot = pacer.reserve(time.monotonic())
+    called = time.monotonic()
+    token = WIRE_SLOT.set(slot)
+    try:
+        await channel.send("101", OutMessage(text="Thông báo"))
+    finally:
+        WIRE_SLOT.reset(token)
+    assert slot.started_at is not None
+    assert called <= slot.started_at <= time.monotonic()
+    await channel.send("102", OutMessage(text="Trả lời"))  # no slot in this context
+    assert [m.chat_id for m in telegram_api.sent] == [101, 102]
