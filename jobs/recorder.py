@@ -2,6 +2,13 @@
 
 A sender's slot is released only after its row is recorded, so rows sent but not yet marked
 never exceed the send concurrency: after a crash, at most that many can go out twice.
+
+A batch is written when it holds `max_batch` rows (the deliverer: half its concurrency, so
+waiting marks never hold most of the send slots), after `max_delay`, or as soon as every
+send in flight is waiting on it (`in_flight`): nothing more can join, so waiting longer
+would only delay the end of a broadcast. Each transaction costs ~1.5 ms of CPU on SQLite
+whatever its size: at 1,000 sends/s, batches every 50 ms rather than 20 ms save ~5 % of
+the deliverer's core.
 """
 
 from __future__ import annotations
@@ -23,12 +30,14 @@ class SentRecorder:
         clock: Callable[[], datetime],
         *,
         max_batch: int = 50,
-        max_delay: float = 0.02,
+        max_delay: float = 0.05,
+        in_flight: Callable[[], int] | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
         self._max_batch = max(1, max_batch)
         self._max_delay = max_delay
+        self._in_flight = in_flight
         self._buffer: list[tuple[int, str | None, asyncio.Future[None]]] = []
         self._timer: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
@@ -38,7 +47,10 @@ class SentRecorder:
         """Return once the row is durably marked sent."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._buffer.append((delivery_id, message_id, future))
-        if len(self._buffer) >= self._max_batch:
+        waiting = len(self._buffer)
+        if waiting >= self._max_batch or (
+            self._in_flight is not None and waiting >= self._in_flight()
+        ):
             flush = asyncio.ensure_future(self._flush())
             self._flushes.add(flush)
             flush.add_done_callback(self._flushes.discard)

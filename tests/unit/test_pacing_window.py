@@ -17,6 +17,7 @@ import pytest
 
 from jobs.pacing import (
     CATCH_UP,
+    FAST_MARGIN,
     WIRE_SLOT,
     Pacer,
     Slot,
@@ -99,7 +100,7 @@ def test_catch_up_is_bounded() -> None:
 
 
 def test_reserved_slots_count_until_started_or_released() -> None:
-    pacer = Pacer(500)  # 500 sends in any 1.01 s
+    pacer = Pacer(500)  # 500 sends in any 1 s + FAST_MARGIN
     slots = [pacer.reserve(i * 0.00202) for i in range(500)]  # on schedule, none started yet
     assert pacer.global_delay(1.1) > 0  # long past, but all 500 may still go out now
     slots[0].release()  # its row was cancelled before sending
@@ -108,7 +109,7 @@ def test_reserved_slots_count_until_started_or_released() -> None:
     slots[1].release()  # a no-op once started
     assert pacer.global_delay(1.1) == 0
     pacer.reserve(1.1)
-    assert pacer.global_delay(1.2) == pytest.approx(1.1 + 1.01 - 1.2)
+    assert pacer.global_delay(1.2) == pytest.approx(1.1 + 1 + FAST_MARGIN - 1.2)
 
 
 def test_below_fast_rates_a_send_counts_from_the_decision() -> None:
@@ -149,7 +150,8 @@ def test_a_late_recorded_start_keeps_the_window_in_order() -> None:
     for i, slot in enumerate(slots[1:], start=1):
         slot.start(i * 0.00202 + 0.001)
     slots[0].start(0.0005)  # recorded last, at the earlier moment it went out
-    assert pacer.global_delay(1.0102) == pytest.approx(0.0005 + 1.01 - 1.0102)
+    now = 1 + FAST_MARGIN + 0.0002  # the oldest start is 0.0005: it leaves the window later
+    assert pacer.global_delay(now) == pytest.approx(0.0005 + 1 + FAST_MARGIN - now)
 
 
 def test_an_unreported_write_is_bounded_by_its_answer() -> None:

@@ -62,3 +62,22 @@ async def test_failed_flush_raises_to_every_waiter() -> None:
         recorder.record(1, "a"), recorder.record(2, "b"), return_exceptions=True
     )
     assert all(isinstance(r, RuntimeError) for r in results)
+
+
+async def test_flushes_at_once_when_every_send_in_flight_waits_on_it() -> None:
+    """The last sends of a broadcast are marked without waiting out max_delay."""
+    store = FakeStore()
+    store.deliveries.release.set()
+    in_flight = 2
+    recorder = SentRecorder(
+        store,  # type: ignore[arg-type]
+        clock,
+        max_batch=50,
+        max_delay=10,
+        in_flight=lambda: in_flight,
+    )
+    first = asyncio.create_task(recorder.record(1, "a"))
+    await asyncio.sleep(0.05)
+    assert not first.done()  # another send is still on the wire: it may join the batch
+    await asyncio.wait_for(asyncio.gather(first, recorder.record(2, "b")), 1)
+    assert store.deliveries.batches == [[(1, "a"), (2, "b")]]
