@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -14,6 +15,7 @@ from jobs.deliver import Deliverer
 from jobs.fanout import ANNOUNCEMENT, ARTICLE, queue_announcement
 from jobs.pacing import WIRE_SLOT, Pacer
 from storage.announcements import DRAFT, QUEUED
+from storage.preferences import extra
 from storage.records import NewArticle
 from storage.store import Store
 from tests.fakes.telegram_api import FakeTelegram
@@ -266,3 +268,46 @@ async def test_http_layer_reports_the_write_to_the_pacer(
     assert called <= slot.started_at <= time.monotonic()
     await channel.send("102", OutMessage(text="Trả lời"))  # no slot in this context
     assert [m.chat_id for m in telegram_api.sent] == [101, 102]
+
+
+async def test_link_preview_follows_each_subscribers_choice(
+    store: Store, channel: TelegramChannel, telegram_api: FakeTelegram
+) -> None:
+    """One article, rendered once per preview choice: each recipient gets their own."""
+    await _subscribe(store, [101, 102, 103])
+    wants = await store.subscribers.get("telegram", "102")
+    assert wants is not None
+    await extra(store).preferences.update(wants.id, link_preview=True)
+    feed, _ = await store.feeds.add("https://p.example/rss", name="Cổng")
+    [art] = await store.articles.add(
+        feed.id,
+        [NewArticle("g", "https://p.example/a", "Tin", "Nội dung", "Tóm tắt", None, (), clock())],
+        now=clock(),
+        seen=[False],
+    )
+    await store.deliveries.enqueue_fanout(ARTICLE, art.id, now=clock())
+    await _deliverer(store, channel).run_until_idle()
+    disabled = {
+        chat: telegram_api.messages_to(chat)[0].params["link_preview_options"]["is_disabled"]
+        for chat in (101, 102, 103)
+    }
+    assert disabled == {101: True, 102: False, 103: True}
+
+
+async def test_stop_hands_back_the_batch_claimed_ahead(
+    store: Store, channel: TelegramChannel, telegram_api: FakeTelegram
+) -> None:
+    """The next batch is claimed while a full one is still being paced; a stop then returns
+    those rows to the outbox at once instead of leaving them leased until the lease ends."""
+    await _subscribe(store, list(range(1000, 1100)))
+    await _announce(store)
+    deliverer = _deliverer(store, channel, rate=50)  # batches of 32 (4 x concurrency)
+    stop = asyncio.Event()
+    running = asyncio.create_task(deliverer.run_forever(stop, idle=0.05))
+    await telegram_api.async_wait_until_count(30)  # the ahead claim starts at the 28th row
+    stop.set()
+    await asyncio.wait_for(running, 10)
+    counts = await store.deliveries.counts()
+    assert counts.get("sending", 0) == 0
+    assert counts.get("sent", 0) == len(telegram_api.sent) < 100
+    assert counts["sent"] + counts["pending"] == 100
