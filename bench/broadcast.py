@@ -40,6 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.fake_botapi import FakeServer as _Server  # noqa: E402
+from bot import aio  # noqa: E402
 from bot.channel import Capabilities, OutMessage  # noqa: E402
 from bot.telegram import TelegramChannel, make_bot  # noqa: E402
 from bot.telegram_http import WireRequest  # noqa: E402
@@ -242,20 +243,28 @@ def main() -> None:
     parser.add_argument("--server", choices=["lean", "full"], default="lean")
     parser.add_argument("--baseline", type=int, default=600)
     parser.add_argument(
+        "--loop",
+        choices=aio.CHOICES,
+        default="auto",
+        help="event loop (auto: uvloop where installed, as bantin runs; see bot/aio.py)",
+    )
+    parser.add_argument(
         "--skip", nargs="*", default=[], choices=["unlimited", "limited", "baseline"]
     )
     args = parser.parse_args()
     server = FakeServer(args.latency, args.server)
     print(
         f"{args.server} fake Bot API at {server.url}, {args.latency * 1000:.0f} ms latency per "
-        f"call; python {sys.version.split()[0]}, {os.cpu_count()} cores; "
+        f"call; python {sys.version.split()[0]}, {aio.loop_name(args.loop)} event loop, "
+        f"{os.cpu_count()} cores; "
         f"load average {load_average()}"
     )
     try:
         with tempfile.TemporaryDirectory() as tmp:
             if "unlimited" not in args.skip:
-                r = asyncio.run(
-                    run_deliverer(server, f"{tmp}/u.db", args.subscribers, None, args.concurrency)
+                r = aio.run(
+                    run_deliverer(server, f"{tmp}/u.db", args.subscribers, None, args.concurrency),
+                    args.loop,
                 )
                 print(
                     f"bantin unlimited (no rate limit, concurrency {args.concurrency}): "
@@ -268,14 +277,15 @@ def main() -> None:
                 rate = args.limited_rate
                 runs = []
                 for i in range(args.runs):
-                    r = asyncio.run(
+                    r = aio.run(
                         run_deliverer(
                             server,
                             f"{tmp}/l{i}.db",
                             args.limited_subscribers,
                             rate,
                             args.concurrency,
-                        )
+                        ),
+                        args.loop,
                     )
                     runs.append(r)
                     print(limited_line(f"bantin limited to {rate:.0f}/s", r, rate))
@@ -283,7 +293,7 @@ def main() -> None:
                     median = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
                     print(limited_line(f"median of {len(runs)} runs", median, rate))
             if "baseline" not in args.skip:
-                r = asyncio.run(run_baseline(server, args.baseline))
+                r = aio.run(run_baseline(server, args.baseline), args.loop)
                 print(
                     f"baseline PTB loop + AIORateLimiter: {r['sent']:.0f} sent in "
                     f"{r['wall']:.1f} s = {r['rate']:.1f} msg/s; CPU {r['cpu_per_1000']:.2f} s"

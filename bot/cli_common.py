@@ -3,12 +3,12 @@ coroutine with Fatal turned into one line and exit status 1, a store opened and 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 import typer
 
+from bot import aio
 from bot.app import open_store
 from bot.channel import Fatal
 from bot.i18n import t
@@ -23,7 +23,13 @@ def err(text: str) -> None:
     typer.echo(text, err=True)
 
 
+# The event loop the settings chose (BANTIN_EVENT_LOOP), for run_sync; commands load their
+# settings before they run anything.
+_event_loop = "auto"
+
+
 def settings_or_exit() -> Settings:
+    global _event_loop
     try:
         settings = load_settings()
     except SettingsError as exc:
@@ -32,12 +38,13 @@ def settings_or_exit() -> Settings:
             err(f"  {line}")
         raise typer.Exit(2) from None
     setup_logging(settings.log_level, secrets=settings.secrets(), fmt=settings.log_format)
+    _event_loop = settings.event_loop
     return settings
 
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     try:
-        return asyncio.run(coro)
+        return aio.run(coro, _event_loop)
     except Fatal as exc:
         err(t("cli_fatal", error=exc.description))
         raise typer.Exit(1) from None

@@ -11,6 +11,8 @@ from typing import Annotated
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot import aio
+
 PREFIX = "BANTIN_"
 FREE_RATE_LIMIT = 30  # messages/s Telegram allows a bot without paid broadcast
 
@@ -62,6 +64,7 @@ class Settings(BaseSettings):
     feedback_rate_limit: Annotated[tuple[int, int], NoDecode] = (5, 600)
     log_level: str = "INFO"
     log_format: str = "console"  # "console" (key=value lines) or "json"
+    event_loop: str = "auto"  # "auto" (uvloop where installed), "uvloop" or "asyncio"
     # Port of /healthz and /metrics for processes without BANTIN_LISTEN (scheduler, worker).
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
     # Retention, in days (0 keeps forever): final outbox rows (sent, cancelled, blocked, dead)
@@ -218,6 +221,16 @@ class Settings(BaseSettings):
         if value.lower() not in ("console", "json"):
             raise ValueError("must be console or json")
         return value.lower()
+
+    @field_validator("event_loop")
+    @classmethod
+    def _event_loop(cls, value: str) -> str:
+        value = value.lower()
+        if value not in aio.CHOICES:
+            raise ValueError("must be auto, uvloop or asyncio")
+        if value == "uvloop" and not aio.uvloop_available():
+            raise ValueError("uvloop is not installed (pip install uvloop), or use auto")
+        return value
 
     def secrets(self) -> list[str]:
         """Every secret setting's value, for the log scrubber (tokens, webhook secrets, keys)."""
