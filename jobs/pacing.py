@@ -1,14 +1,15 @@
 """Send pacing: the overall rate, spacing per chat, and flood pauses. Pure: `now` is passed in.
 
 The overall limit is a true sliding window over the moments sends actually go out: at most
-floor(rate) in any window of a little over one second. From FAST_RATE a send is let through
-in two steps,
-`reserve` (the pacer's loop decides) and `Slot.start` (its request is written to the socket,
-when the HTTP layer reports it through `on_wire`; else the moment of the call, recorded once the
-call returned); until started, a reserved slot counts as starting at every moment the pacer
-looks. So an event-loop stall between the decision and the call cannot make more than the rate
-go out in one second, nor, when the HTTP layer reports writes, the HTTP client's own queueing
-on a busy CPU: the window is checked against what went out, not against what was meant to.
+floor(rate) in any window of a little over one second. A send is let through in two steps,
+`reserve` (the pacer's loop decides) and `Slot.start` (its request has been written to the
+socket, when the HTTP layer reports it through `on_wire`; else the latest moment it can have
+been written, once the call returned); until started, a reserved slot counts as starting at
+every moment the pacer looks. So whatever lies between the decision and the write cannot make
+more than the rate go out in one second: an event-loop stall, the HTTP client's own queueing
+on a busy CPU, or the first send of a broadcast reading its announcement from the database
+(20-50 ms) while the next ones, sharing that read, go right behind it (counted from the
+decision, that gave 26 sends in one second at 25/s, at the server).
 
 Inside that cap the sends are spread:
 - below 500/s, sliding window with at least half the average spacing between two sends (short
@@ -153,13 +154,7 @@ class Pacer:
                 tat = now if self._tat is None else max(self._tat, now - CATCH_UP)
                 self._tat = tat + self._interval
                 self._peak_tat = max(self._peak_tat, now) + self._interval / PEAK
-        slot = Slot(self)
-        if self.rate is not None and not self._fast:
-            # Below FAST_RATE the window counts decisions, as it always has: there it keeps
-            # within the rate at the server (the bench: max = limit at 25/s and 200/s), and
-            # counting later starts would only slow it down.
-            slot.start(now)
-        return slot
+        return Slot(self)
 
     def take_global(self, now: float) -> None:
         """Record a send starting now (call after waiting `global_delay`)."""
