@@ -8,11 +8,11 @@ most the in-flight window can be sent twice and nothing is lost.
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import cast
 
 from sqlalchemy import Table, and_, bindparam, func, literal, select, update
-from sqlalchemy.engine import Row
 
 from storage.base import Repo
 from storage.models import DeliveryRow, PreferenceRow, SubscriberRow
@@ -24,6 +24,7 @@ BLOCKED = "blocked"
 # RETURNING paths cost about 3x the CPU per row, which at 1,000 sends a second is a sixth of
 # the deliverer's core (bench/broadcast.py).
 _TABLE = cast(Table, DeliveryRow.__table__)
+_RECORD_COLUMNS = [_TABLE.c[f.name] for f in fields(Delivery)]
 # Built once: composing an UPDATE and its cache key per batch cost as much as running it.
 _MARK_SENT = (
     update(_TABLE)
@@ -38,7 +39,7 @@ _MARK_SENT = (
 )
 
 
-def _delivery(row: DeliveryRow | Row[Any]) -> Delivery:
+def _delivery(row: DeliveryRow) -> Delivery:
     return Delivery(
         id=row.id,
         subscriber_id=row.subscriber_id,
@@ -181,11 +182,12 @@ class DeliveryRepo(Repo):
             update(_TABLE)
             .where(_TABLE.c.id == due.c.id, _TABLE.c.status == PENDING)
             .values(status=SENDING, lease_until=now + timedelta(seconds=lease_seconds))
-            .returning(*_TABLE.c)
+            .returning(*_RECORD_COLUMNS)
         )
         async with self._tx() as s:
             rows = (await s.execute(stmt)).all()
-        return sorted((_delivery(r) for r in rows), key=lambda d: (d.next_attempt_at, d.id))
+        # Positional (the record's field order): a third of the CPU of reading by name.
+        return sorted((Delivery(*r) for r in rows), key=lambda d: (d.next_attempt_at, d.id))
 
     async def mark_sent(self, delivery_id: int, *, message_id: str | None, now: datetime) -> None:
         await self._set(
