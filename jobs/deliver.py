@@ -254,10 +254,13 @@ class Deliverer:
             batch = await ahead
         except Exception:
             return  # nothing was claimed, or the claim failed: its rows stay pending
-        for row in batch.rows:
-            await self._store.deliveries.reschedule(
-                row.id, at=self._clock(), error=None, count_attempt=False
-            )
+        await self._hand_back(batch.rows)
+
+    async def _hand_back(self, rows: list[Delivery], at: datetime | None = None) -> None:
+        """Unsent claimed rows back to pending (due `at`, else now), with no attempt counted."""
+        due = at or self._clock()
+        for row in rows:
+            await self._store.deliveries.reschedule(row.id, at=due, error=None, count_attempt=False)
 
     def _ahead_at(self, n: int) -> int:
         """Index of the row from which the next batch is claimed: about 0.1 s of sends
@@ -290,10 +293,7 @@ class Deliverer:
                 self._claim_ahead()
             if stop is not None and stop.is_set():
                 # Stop claiming work: give the rest back right away instead of waiting on leases.
-                for rest in rows[i:]:
-                    await self._store.deliveries.reschedule(
-                        rest.id, at=self._clock(), error=None, count_attempt=False
-                    )
+                await self._hand_back(rows[i:])
                 break
             sub = subs.get(row.subscriber_id)
             if sub is None or not sub.active:
@@ -312,10 +312,7 @@ class Deliverer:
                 # A flood pause (429): hand the rest back for after the pause instead of
                 # holding leases through it.
                 at = self._clock() + timedelta(seconds=self._pacer.global_delay(time.monotonic()))
-                for rest in rows[i:]:
-                    await self._store.deliveries.reschedule(
-                        rest.id, at=at, error=None, count_attempt=False
-                    )
+                await self._hand_back(rows[i:], at)
                 break
             if await self._chat_waits(row, chat_key):  # a 429 for this chat came meanwhile
                 self._gate.release()
@@ -325,10 +322,7 @@ class Deliverer:
                 # CPU): sending now could crowd another worker's stretch past the rate. Hand the
                 # rest back; the next claim reserves a new stretch.
                 self._gate.release()
-                for rest in rows[i:]:
-                    await self._store.deliveries.reschedule(
-                        rest.id, at=self._clock(), error=None, count_attempt=False
-                    )
+                await self._hand_back(rows[i:])
                 break
             mono = time.monotonic()
             slot = self._pacer.reserve(mono)
@@ -367,7 +361,7 @@ class Deliverer:
     # -- one row -----------------------------------------------------------------------------
 
     async def _send_released(
-        self, row: Delivery, sub: Subscriber, slot: Slot, preview: bool = False
+        self, row: Delivery, sub: Subscriber, slot: Slot, preview: bool
     ) -> None:
         try:
             await self._send(row, sub, slot, preview)
