@@ -11,11 +11,11 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import httpx
 
@@ -27,23 +27,27 @@ from bot.flows.broadcast import release_due_broadcasts
 from bot.flows.feedback import RateLimit
 from bot.flows.groups import install_admin_check
 from bot.i18n import t
+from bot.logs import redact
 from bot.respond import carry_out
 from bot.settings import Settings
 from jobs.decide import PollBounds
 from jobs.deliver import Deliverer
 from jobs.fanout import fan_out_articles, queue_due_digests
 from jobs.fetch import make_client
-from jobs.forward import forward_feedback
+from jobs.forward import current_staff_chat, forward_feedback
 from jobs.health import send_health_notices
 from jobs.poll import Poller
 from jobs.progress import ProgressReporter
 from jobs.scheduler import Job, build_scheduler
-from jobs.sleep import sleep_or_stop
+from jobs.supervise import Loops, Run, supervised
 from storage.budget import SendBudget
 from storage.db import safe_url
 from storage.preferences import QUIET_DEFAULT_KEY
 from storage.staff import ADMIN
 from storage.store import Store
+
+if TYPE_CHECKING:
+    from bot.telegram import UpdatePoller
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +89,7 @@ class App:
     clock: Callable[[], datetime] = utcnow
     bot: object | None = None
     progress: ProgressReporter = field(init=False)
+    loops: Loops = field(default_factory=Loops)  # every loop's crash record, read by /healthz
     _forward_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def __post_init__(self) -> None:
@@ -98,6 +103,10 @@ class App:
         """The dialog's work for `event` now (all of it stored); its replies as a step to run
         next. The webhook server answers Telegram between the two (bot/webhook.py)."""
         outcome = await self.dialog.handle(event)
+        if event.who.chat_type == "channel":
+            # A channel is an audience: whatever the dialog says goes nowhere public. A press
+            # under a channel post still gets its toast (only the presser sees it).
+            outcome = replace(outcome, replies=[], edit=None)
 
         async def respond() -> None:
             channel = self.channels[event.who.platform]
@@ -135,6 +144,7 @@ class App:
         if self.staff_target is None:
             return
         channel, chat = self.staff_target
+        chat = await current_staff_chat(self.store, channel.platform, chat)  # a moved group
         await send_health_notices(
             self.store,
             channel,
@@ -158,6 +168,11 @@ class App:
         released = await self.store.deliveries.release_expired(self.clock())
         if released:
             log.warning("expired leases released", extra={"rows": released})
+
+    def start_loop(self, name: str, run: Run, stop: asyncio.Event) -> asyncio.Task[None]:
+        """Run `run(stop)` as a task under supervision (jobs/supervise.py): restarted with
+        backoff after a crash, and counted in `loops` for /healthz."""
+        return asyncio.create_task(supervised(name, run, stop, loops=self.loops), name=name)
 
     async def aclose(self) -> None:
         await self.poller.aclose()
@@ -238,7 +253,9 @@ async def build_app(settings: Settings, store: Store, *, out: TextIO | None = No
     clock = utcnow
     channels, bot = build_channels(settings, out, store=store, clock=clock)
     caps = {name: ch.capabilities for name, ch in channels.items()}
-    client = make_client(max_connections=settings.poll_concurrency)
+    client = make_client(
+        max_connections=settings.poll_concurrency, private_hosts=settings.allow_private_hosts
+    )
     staff_target: tuple[Channel, str] | None = None
     if settings.console_mode:
         staff_target = (channels[console.PLATFORM], console.STAFF_CHAT)
@@ -304,22 +321,26 @@ async def bootstrap(settings: Settings, store: Store) -> None:
         )
 
 
+def telegram_poller(app: App) -> UpdatePoller:
+    """Telegram long polling for `app`: the dialog's work, retried then kept as dead when it
+    keeps failing (bot/intake.py), its replies run after it under supervision."""
+    from bot.telegram import UpdatePoller
+
+    return UpdatePoller(
+        app.bot,  # type: ignore[arg-type]
+        app.take,
+        dead=app.store.dead_updates,
+        clock=app.clock,
+        loops=app.loops,
+    )
+
+
 def stop_on_signals(stop: asyncio.Event) -> None:
     """SIGINT and SIGTERM set `stop`: claiming ends, in-flight sends finish, exit 0."""
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-
-
-async def _supervised(run: Callable[[asyncio.Event], Awaitable[None]], stop: asyncio.Event) -> None:
-    """Keep a long-running loop alive: a crash is logged and the loop restarts shortly after."""
-    while not stop.is_set():
-        try:
-            await run(stop)
-        except Exception:
-            log.exception("background loop crashed; restarting", extra={"loop": run.__name__})
-            await sleep_or_stop(stop, 1.0)
 
 
 async def run_app(
@@ -346,16 +367,14 @@ async def run_app(
 
     tasks: list[asyncio.Task[None]] = []
     if app.bot is not None:
-        from bot.telegram import UpdatePoller
-
-        poller = UpdatePoller(app.bot, app.handle)  # type: ignore[arg-type]
+        poller = telegram_poller(app)
         try:
             await app.bot.initialize()  # type: ignore[attr-defined]
             await poller.prepare()
         except Exception as err:
             await app.aclose()
-            raise Fatal(f"cannot reach Telegram: {err}") from None
-        tasks.append(asyncio.create_task(poller.run(stop), name="updates"))
+            raise Fatal(f"cannot reach Telegram: {redact(str(err), settings.secrets())}") from None
+        tasks.append(app.start_loop("telegram-updates", poller.run, stop))
     try:
         zalo_runner = await _serve_zalo_routes(
             settings, await start_zalo(app, settings, stop, tasks)
@@ -367,9 +386,9 @@ async def run_app(
 
     await prepare_dialog(app)
     await app.poller.start()
-    scheduler = build_scheduler(scheduler_jobs(app))
+    scheduler = build_scheduler(scheduler_jobs(app), loops=app.loops)
     scheduler.start()
-    sender = asyncio.create_task(_supervised(app.deliverer.run_forever, stop), name="deliverer")
+    sender = app.start_loop("deliverer", app.deliverer.run_forever, stop)
     ops_runner = await start_metrics(app)
     mode = "console" if settings.console_mode else "+".join(sorted(app.channels))
     log.info("bantin running", extra={"mode": mode})
@@ -398,21 +417,51 @@ async def start_metrics(
 ) -> object | None:
     """/healthz and /metrics on BANTIN_METRICS_PORT if set (on BANTIN_LISTEN with routes):
     every role and `bantin run` can be scraped and health-checked. Workers and webhook servers
-    show the scheduler's heartbeat without being judged by it: restarting them would not help."""
+    show the scheduler's heartbeat without being judged by it: restarting them would not help.
+
+    With webhook routes (public: BANTIN_LISTEN faces the platforms) and BANTIN_METRICS_PORT
+    both set, /metrics leaves the public listener and is served only on the metrics port,
+    which the operator keeps private (README, "Keeping /metrics private")."""
     port = app.settings.metrics_port
     if port is None and not extra_routes:
         return None
+    from aiohttp import web
+
     from bot.ops_http import ops_app, start_ops_server
 
-    web_app = ops_app(
-        app.store,
-        clock=app.clock,
-        extra_routes=extra_routes,  # type: ignore[arg-type]
-        max_heartbeat_age=app.settings.heartbeat_max_age if judge_scheduler else None,
-        max_outbox_lag=app.settings.outbox_max_lag,
-    )
-    listen = f"0.0.0.0:{port}" if port is not None and not extra_routes else app.settings.listen
-    return await start_ops_server(listen, web_app)
+    def build(routes: dict[str, object] | None, *, with_metrics: bool = True) -> web.Application:
+        return ops_app(
+            app.store,
+            clock=app.clock,
+            extra_routes=routes,  # type: ignore[arg-type]
+            max_heartbeat_age=app.settings.heartbeat_max_age if judge_scheduler else None,
+            max_outbox_lag=app.settings.outbox_max_lag,
+            loops=app.loops,
+            with_metrics=with_metrics,
+        )
+
+    if not extra_routes:
+        return await start_ops_server(f"0.0.0.0:{port}", build(None))
+    if port is None:
+        return await start_ops_server(app.settings.listen, build(extra_routes))
+    public = await start_ops_server(app.settings.listen, build(extra_routes, with_metrics=False))
+    try:
+        private = await start_ops_server(f"0.0.0.0:{port}", build(None))
+    except BaseException:
+        await public.cleanup()
+        raise
+    return _Runners(public, private)
+
+
+class _Runners:
+    """Two listeners stopped as one (the public webhooks, the private metrics)."""
+
+    def __init__(self, *runners: object) -> None:
+        self.runners = runners
+
+    async def cleanup(self) -> None:
+        for runner in self.runners:
+            await runner.cleanup()  # type: ignore[attr-defined]
 
 
 async def prepare_dialog(app: App) -> None:
@@ -495,17 +544,28 @@ async def start_zalo(
         bot_channel.inner, zalo_bot.ZaloBotChannel
     ):
         client = bot_channel.inner.client
-        intake = zalo_bot.UpdateIntake(repo, menu_aware(bot_channel, app.handle), clock=app.clock)
+        # A webhook stores the work before its 200 and sends the replies after (drained at
+        # stop); polling does both at once.
+        bot_replies = zalo_bot.reply_queues()
+        webhook = bool(settings.zalo_webhook_url and settings.zalo_webhook_secret is not None)
+        intake = zalo_bot.UpdateIntake(
+            repo,
+            menu_aware(
+                bot_channel, zalo_bot.deferring(app.take, bot_replies) if webhook else app.handle
+            ),
+            clock=app.clock,
+            dead=app.store.dead_updates,
+        )
         try:
             await client.get_me()
             if settings.zalo_webhook_url and settings.zalo_webhook_secret is not None:
                 secret = settings.zalo_webhook_secret.get_secret_value()
-                routes["/zalo/bot"] = zalo_bot.webhook_handler(secret, intake)
+                routes["/zalo/bot"] = zalo_bot.webhook_handler(secret, intake, replies=bot_replies)
                 await client.set_webhook(settings.zalo_webhook_url, secret)
             else:
                 poller = zalo_bot.ZaloBotPoller(client, intake)
                 await poller.prepare()
-                tasks.append(asyncio.create_task(poller.run(stop), name="zalo-updates"))
+                tasks.append(app.start_loop("zalo-updates", poller.run, stop))
         except Fatal:
             raise
         except Exception as err:
@@ -524,13 +584,16 @@ async def start_zalo(
             log.error("Zalo OA not usable yet", extra={"error": err.description})
         oa_secret = settings.zalo_oa_webhook_secret
         if oa_secret is not None:
+            oa_replies = zalo_bot.reply_queues()  # sent after the 200, drained at stop
             routes["/zalo/oa"] = zalo_oa.OAWebhook(
                 app_id=settings.zalo_oa_app_id,
                 secret=oa_secret.get_secret_value(),
                 repo=repo,
                 store=app.store,
-                handle=menu_aware(oa_channel, app.handle),
+                handle=menu_aware(oa_channel, zalo_bot.deferring(app.take, oa_replies)),
                 clock=app.clock,
+                max_age=settings.zalo_oa_event_max_age,
+                replies=oa_replies,
             )
     return routes
 

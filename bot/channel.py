@@ -6,11 +6,15 @@ the dialog speak only in `OutMessage`, `Button` and the exceptions below, and re
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import html
+from dataclasses import dataclass, replace
 from typing import Protocol
+
+from bot.i18n import DEFAULT_LANGUAGE, t
 
 HTML = "html"
 PLAIN = "plain"
+PLATFORM_NAMES = {"telegram": "Telegram", "zalo": "Zalo", "zalo_oa": "Zalo OA"}
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,33 @@ class OutMessage:
     reply_to: str | None = None
     link_preview: bool = False
     photo_url: str | None = None
+    # Who can fetch `photo_url`: None for a public address any platform can fetch (an
+    # article's image); else the platform whose file id it is (a Telegram file id means nothing
+    # to Zalo). A channel sends only a photo it can use (usable_photo), else a note.
+    photo_platform: str | None = None
+
+
+def usable_photo(message: OutMessage, platform: str) -> str | None:
+    """The photo `platform` can send: a public URL, or a file id of that same platform."""
+    if message.photo_url and message.photo_platform in (None, platform):
+        return message.photo_url
+    return None
+
+
+def without_foreign_photo(
+    message: OutMessage, platform: str, lang: str = DEFAULT_LANGUAGE
+) -> OutMessage:
+    """`message` as `platform` can send it: another platform's file id is dropped and the text
+    says where the photo can be seen. Never hand a foreign file id (nor a Telegram file URL,
+    which carries the bot token) to another platform."""
+    if not message.photo_url or usable_photo(message, platform) is not None:
+        return message
+    origin = message.photo_platform or ""
+    note = t("photo_foreign_note", lang, platform=PLATFORM_NAMES.get(origin, origin))
+    if message.markup == HTML:
+        note = html.escape(note, quote=False)
+    text = f"{message.text}\n\n{note}" if message.text.strip() else note
+    return replace(message, text=text, photo_url=None, photo_platform=None)
 
 
 @dataclass(frozen=True)

@@ -25,12 +25,12 @@ from bot.cli_staff import audit, feedback_csv, parse_since, staff_app, write_fee
 from bot.cli_subscribers import qr, topics_app
 from bot.i18n import t
 from bot.render import format_date
+from jobs.announce import submit
 from jobs.article import extract_main_text, fetch_article_text
-from jobs.fanout import fan_out_articles, queue_announcement
+from jobs.fanout import fan_out_articles
 from jobs.fetch import make_client, redact_url
 from jobs.opml import OpmlError, OpmlFeed, parse_opml, to_opml
 from jobs.summarize import summarize
-from storage.announcements import DRAFT, QUEUED
 from storage.audit import CLI_ACTOR
 from storage.db import safe_url
 from storage.preferences import extra
@@ -164,11 +164,12 @@ def feeds_add(
     async def work(store: Store) -> tuple[Feed, bool]:
         feed, created = await store.feeds.add(url, name=name, category=category)
         if created:
-            await store.staff.audit.record(CLI_ACTOR, "feed.add", f"feed:{feed.id}", url)
+            await store.staff.audit.record(CLI_ACTOR, "feed.add", f"feed:{feed.id}", feed.shown_url)
         return feed, created
 
     feed, created = run_sync(with_store(settings, work))
-    typer.echo(t("cli_feed_added" if created else "cli_feed_exists", id=feed.id, url=feed.url))
+    shown = feed.shown_url  # user:password@ stays with the fetcher
+    typer.echo(t("cli_feed_added" if created else "cli_feed_exists", id=feed.id, url=shown))
 
 
 def _status(feed: Feed) -> str:
@@ -215,7 +216,7 @@ def _feed_json(f: Feed) -> dict[str, Any]:
 
     return {
         "id": f.id,
-        "url": f.url,
+        "url": f.shown_url,
         "name": f.name,
         "category": f.category,
         "status": _status(f),
@@ -370,8 +371,8 @@ def broadcast(
         ann = await store.announcements.create(text.strip(), created_by="cli")
         if urgent:
             await extra(store).announcements.set_urgent(ann.id)
-        await store.announcements.transition(ann.id, frm=DRAFT, to=QUEUED, now=utcnow())
-        return ann.id, await queue_announcement(store, ann.id, now=utcnow())
+        done = await submit(store, ann.id, by="cli", now=utcnow())
+        return ann.id, done.count
 
     ident, queued = run_sync(with_store(settings, work))
     typer.echo(t("cli_broadcast_queued", id=ident, count=queued))
@@ -684,8 +685,16 @@ def feeds_export_opml(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write to a file instead of stdout")
     ] = None,
+    with_credentials: Annotated[
+        bool,
+        typer.Option(
+            "--with-credentials",
+            help="Keep user:password@ in feed addresses (a backup for this operator only)",
+        ),
+    ] = False,
 ) -> None:
-    """Every feed as OPML 2.0 (UTF-8), categories as folders, names kept."""
+    """Every feed as OPML 2.0 (UTF-8), categories as folders, names kept. Addresses lose
+    their user:password@ unless --with-credentials."""
     from bot.app import utcnow
 
     settings = settings_or_exit()
@@ -694,7 +703,11 @@ def feeds_export_opml(
         return await store.feeds.all()
 
     feeds = run_sync(with_store(settings, work))
-    data = to_opml([OpmlFeed(f.url, f.name, f.category) for f in feeds], now=utcnow())
+    data = to_opml(
+        [OpmlFeed(f.url, f.name, f.category) for f in feeds],
+        now=utcnow(),
+        keep_credentials=with_credentials,
+    )
     if output is None:
         out = getattr(sys.stdout, "buffer", None)
         if out is not None:

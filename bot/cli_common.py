@@ -1,18 +1,24 @@
 """Helpers shared by the command-line modules: settings with readable errors, running a
-coroutine with Fatal turned into one line and exit status 1, a store opened and closed."""
+coroutine with Fatal turned into one line and exit status 1, a store opened and closed.
+
+Whatever a command prints about a failure (a Fatal's line, an unexpected error's traceback)
+is scrubbed of the configured secrets and of anything shaped like a bot token first, as log
+lines are: exception texts from HTTP libraries can quote request URLs."""
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 import typer
+from typer.exceptions import TyperException
 
 from bot import aio
 from bot.app import open_store
 from bot.channel import Fatal
 from bot.i18n import t
-from bot.logs import setup_logging
+from bot.logs import redact, setup_logging
 from bot.settings import Settings, SettingsError, load_settings
 from storage.store import Store
 
@@ -26,10 +32,12 @@ def err(text: str) -> None:
 # The event loop the settings chose (BANTIN_EVENT_LOOP), for run_sync; commands load their
 # settings before they run anything.
 _event_loop = "auto"
+# The secret settings' values, for scrubbing what run_sync prints.
+_secrets: list[str] = []
 
 
 def settings_or_exit() -> Settings:
-    global _event_loop
+    global _event_loop, _secrets
     try:
         settings = load_settings()
     except SettingsError as exc:
@@ -39,6 +47,7 @@ def settings_or_exit() -> Settings:
         raise typer.Exit(2) from None
     setup_logging(settings.log_level, secrets=settings.secrets(), fmt=settings.log_format)
     _event_loop = settings.event_loop
+    _secrets = settings.secrets()
     return settings
 
 
@@ -46,7 +55,12 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     try:
         return aio.run(coro, _event_loop)
     except Fatal as exc:
-        err(t("cli_fatal", error=exc.description))
+        err(t("cli_fatal", error=redact(exc.description, _secrets)))
+        raise typer.Exit(1) from None
+    except (typer.Exit, typer.Abort, TyperException):
+        raise
+    except Exception as exc:  # what Python would print, scrubbed; same exit status
+        err(redact("".join(traceback.format_exception(exc)), _secrets).rstrip())
         raise typer.Exit(1) from None
 
 

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from bot.cli_common import err, run_sync, settings_or_exit, with_store
+from bot.export_cells import safe_row, safe_xlsx_cell
 from bot.i18n import t
 from bot.render import VIETNAM
 from storage.audit import CLI_ACTOR, actor_of
@@ -83,11 +84,18 @@ def staff_add(
         raise typer.Exit(2)
     settings = settings_or_exit()
 
-    async def work(store: Store) -> None:
-        await store.staff.ensure(platform, user_id, role=role, added_by=CLI_ACTOR)
-        await store.staff.audit.record(CLI_ACTOR, "staff.add", actor_of(platform, user_id), role)
+    async def work(store: Store) -> str:
+        changed = await store.staff.set_role_unless_last_admin(
+            platform, user_id, role=role, added_by=CLI_ACTOR
+        )
+        if changed != "last_admin":
+            target = actor_of(platform, user_id)
+            await store.staff.audit.record(CLI_ACTOR, "staff.add", target, role)
+        return changed
 
-    run_sync(with_store(settings, work))
+    if run_sync(with_store(settings, work)) == "last_admin":
+        err(t("authz_cli_staff_last_admin", platform=platform, user=user_id))
+        raise typer.Exit(1)
     typer.echo(t("cli_staff_added", platform=platform, user=user_id, role=role))
 
 
@@ -145,7 +153,8 @@ def audit(
         typer.echo(t("cli_audit_none"))
     for e in entries:
         when = e.at.astimezone(VIETNAM).strftime("%Y-%m-%d %H:%M:%S")
-        typer.echo("\t".join([when, e.actor, e.action, e.target or "", e.detail or ""]))
+        cells = safe_row([when, e.actor, e.action, e.target or "", e.detail or ""])
+        typer.echo("\t".join(cells))  # often redirected to a file and opened in a spreadsheet
 
 
 def parse_since(value: str | None) -> datetime | None:
@@ -176,25 +185,14 @@ def _cells(r: FeedbackExportRow) -> list[Any]:
 
 
 def feedback_csv(rows: Sequence[FeedbackExportRow]) -> str:
-    """CSV text starting with a UTF-8 BOM, so spreadsheet programs read Vietnamese right."""
+    """CSV text starting with a UTF-8 BOM, so spreadsheet programs read Vietnamese right;
+    every cell through bot/export_cells.py, so citizens' text never runs as a formula."""
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(EXPORT_COLUMNS)
     for r in rows:
-        writer.writerow(_cells(r))
+        writer.writerow(safe_row(_cells(r)))
     return "\ufeff" + buf.getvalue()
-
-
-_ILLEGAL_XML = dict.fromkeys([*range(0, 9), 11, 12, *range(14, 32)])
-
-
-def _xlsx_value(value: Any) -> Any:
-    """Spreadsheet-safe cell: control characters dropped (XLSX is XML and refuses them) and
-    text that a spreadsheet would run as a formula kept as text."""
-    if not isinstance(value, str):
-        return value
-    value = value.translate(_ILLEGAL_XML)
-    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
 
 
 def write_feedback_xlsx(rows: Sequence[FeedbackExportRow], path: Path) -> None:
@@ -213,7 +211,7 @@ def write_feedback_xlsx(rows: Sequence[FeedbackExportRow], path: Path) -> None:
     for r in rows:
         cells = _cells(r)
         cells[1] = r.created_at.astimezone(VIETNAM).replace(tzinfo=None)
-        sheet.append([_xlsx_value(c) for c in cells])
+        sheet.append([safe_xlsx_cell(c) for c in cells])
     for row in sheet.iter_rows(min_row=2, min_col=2, max_col=2):
         for cell in row:
             cell.number_format = "yyyy-mm-dd hh:mm"

@@ -3,8 +3,10 @@
 Adapters turn platform updates into `bot.events` and carry out the returned `Outcome`, so
 Telegram, Zalo and the console share every flow. Flows (bot/flows/) register commands, button
 prefixes (callback data "prefix:rest") and text states; state that must survive a restart
-(waiting for feedback text) lives in storage, and every staff action checks the role in
-storage at the moment it runs, whatever a button's callback data claims.
+(waiting for feedback text) lives in storage, per chat and person, and every staff action checks
+the role in storage at the moment it runs, whatever a button's callback data claims. Callback
+data is untrusted: ids go through `bot.flows.base.parse_id`, and unknown or out-of-range data
+is answered with a polite toast that changes nothing.
 """
 
 from __future__ import annotations
@@ -28,8 +30,9 @@ from bot.flows import (
     zalo_codes,
 )
 from bot.flows.base import FlowContext, Outcome
-from bot.flows.feedback import DEFAULT_RATE_LIMIT, RateLimit
+from bot.flows.feedback import DEFAULT_RATE_LIMIT
 from bot.i18n import t
+from storage.feedback import RateLimit
 from storage.records import Subscriber
 from storage.store import Store
 
@@ -85,7 +88,8 @@ class Dialog:
         self._presses[prefix] = handler
 
     def state(self, name: str, handler: TextHandler) -> None:
-        """Free text from a chat whose stored dialog state is `name`."""
+        """Free text from a person whose stored step in this chat is `name` (each member of a
+        group has their own)."""
         self._states[name] = handler
 
     def text(self, handler: TextHandler) -> None:
@@ -107,7 +111,7 @@ class Dialog:
             press_handler = self._presses.get(prefix)
             if press_handler is None:
                 log.info("unknown button", extra={"data": event.data[:64]})
-                return Outcome()
+                return self.ctx.invalid_press(await self.ctx.subscriber(event.who))
             return await press_handler(event, rest)
         sub = await self.ctx.subscriber(event.who)
         if sub.dialog_state and sub.dialog_state in self._states:

@@ -10,18 +10,32 @@ Gathering (I/O: `gather`) is kept apart from judging (pure: `judge`, which takes
 rules are tested table-driven without a database. The active scheduler calls `beat` on every
 tick; the heartbeat lives in storage's key-value table, so any process can read it.
 
+Every long-running loop of the process (update polling, the deliverer, scheduler jobs, reply
+steps) runs under jobs/supervise.py, which restarts it after a crash; a loop that keeps dying
+would hide behind those restarts, so `judge` also takes the loops' crash record and names a
+loop that crashed too often lately ("loop <name>: crashing").
+
+/healthz may be public (it shares BANTIN_LISTEN with the webhooks), so a report says only what
+failed ("database: unreachable"); the driver's error text (role names, hosts) goes to the log.
+
 Feed health (feeds failing, staff notices) is a different thing and lives in jobs/health.py.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from jobs.supervise import LoopStatus
+
 if TYPE_CHECKING:
     from storage.store import Store
+
+log = logging.getLogger(__name__)
 
 HEARTBEAT_KEY = "scheduler.heartbeat"
 DB_TIMEOUT = 5.0  # seconds: a database that takes longer than this to answer counts as down
@@ -29,7 +43,8 @@ DB_TIMEOUT = 5.0  # seconds: a database that takes longer than this to answer co
 
 @dataclass(frozen=True)
 class Observed:
-    """What `gather` saw. `database_error` is None when the database answered."""
+    """What `gather` saw. `database_error` is None when the database answered; when not, it
+    is the detail for the log, never for the report."""
 
     database_error: str | None
     heartbeat: datetime | None = None  # last scheduler tick, None if never
@@ -60,12 +75,15 @@ def judge(
     now: datetime,
     max_heartbeat_age: float | None,
     max_outbox_lag: float | None,
+    loops: Sequence[LoopStatus] = (),
 ) -> HealthReport:
     """Pure: the verdict on what was observed. A limit of None skips that check (a process
     that must not be judged by another's health, e.g. a worker by the scheduler's)."""
     checks: dict[str, dict[str, Any]] = {}
+    if loops:
+        checks["loops"] = _judge_loops(loops)
     if seen.database_error is not None:
-        checks["database"] = {"ok": False, "reason": f"database unreachable: {seen.database_error}"}
+        checks["database"] = {"ok": False, "reason": "database: unreachable"}
         return HealthReport(False, checks)
     checks["database"] = {"ok": True}
 
@@ -100,6 +118,20 @@ def judge(
                 f"oldest due outbox row has waited {lag:.0f} s (limit {max_outbox_lag:g} s)"
             )
     return HealthReport(all(c["ok"] for c in checks.values()), checks)
+
+
+def _judge_loops(loops: Sequence[LoopStatus]) -> dict[str, Any]:
+    """Names and counts only (no error text: the traceback is in the log)."""
+    crashing = [loop.name for loop in loops if loop.crashing]
+    check: dict[str, Any] = {
+        "ok": not crashing,
+        "loops": {
+            loop.name: {"crashes": loop.crashes, "restarts": loop.restarts} for loop in loops
+        },
+    }
+    if crashing:
+        check["reason"] = "; ".join(f"loop {name}: crashing" for name in crashing)
+    return check
 
 
 def _describe(exc: BaseException) -> str:
@@ -138,10 +170,19 @@ async def check(
     now: datetime,
     max_heartbeat_age: float | None,
     max_outbox_lag: float | None,
+    loops: Sequence[LoopStatus] = (),
 ) -> HealthReport:
-    """Gather, then judge."""
+    """Gather, then judge. The database's error detail is logged here, not reported."""
     seen = await gather(store)
-    return judge(seen, now=now, max_heartbeat_age=max_heartbeat_age, max_outbox_lag=max_outbox_lag)
+    if seen.database_error is not None:
+        log.warning("health: database unreachable", extra={"error": seen.database_error})
+    return judge(
+        seen,
+        now=now,
+        max_heartbeat_age=max_heartbeat_age,
+        max_outbox_lag=max_outbox_lag,
+        loops=loops,
+    )
 
 
 async def beat(store: Store, now: datetime) -> None:

@@ -5,9 +5,10 @@ The dialog and the deliverer always speak in `OutMessage.buttons` (DESIGN conven
 
 * an article's "Gửi phản hồi" button becomes a code line under the push ("Gửi phản hồi: trả lời
   PH 12"); bot/flows/zalo_codes.py turns the reply "PH 12" into feedback on article 12;
-* any other buttons become "1. Gửi / 2. Hủy" lines, and the options are stored per chat
-  (storage, so a restart between the menu and the answer loses nothing); the reply "1" is then
-  resolved into the `Press` event the button would have produced (`resolve`);
+* any other buttons become "1. Gửi / 2. Hủy" lines, and the options are stored per chat and
+  person who asked (storage, so a restart between the menu and the answer loses nothing); that
+  person's reply "1" is then resolved into the `Press` event the button would have produced
+  (`resolve`); in a group, another member's "1" is just text;
 * an edit (Zalo cannot edit a sent message) is sent as a new message, at most one per message
   per `edit_gap` seconds with the latest text always delivered, so a broadcast's progress
   message does not flood the staff chat;
@@ -24,6 +25,7 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -41,6 +43,9 @@ EDIT_GAP = 30.0  # seconds between two edit-as-new-message sends for one message
 _FEEDBACK_DATA = re.compile(r"^fb:(\d+)$")
 _CHOICE = re.compile(r"^\s*(\d{1,2})\s*\.?\s*$")
 PRESS_PREFIX = "menu:"
+# Who the event being handled came from: a menu sent in reply is theirs alone (in a Zalo group a
+# member's "1" never answers another member's menu). Unset (deliverer pushes): anyone's.
+_ASKER: ContextVar[str] = ContextVar("menu_asker", default="")
 
 
 def feedback_code(article_id: int) -> str:
@@ -126,7 +131,9 @@ class MenuChannel:
             await self.inner.send(chat_id, plain)
             sent = await self.inner.send(chat_id, replace(plain, text=lines, photo_url=None))
         if options:
-            await self._repo.save_menu(self.platform, chat_id, sent, options, self._clock())
+            await self._repo.save_menu(
+                self.platform, chat_id, sent, options, self._clock(), user_id=_ASKER.get()
+            )
         return sent
 
     async def edit(self, chat_id: str, message_id: str, message: OutMessage) -> None:
@@ -164,12 +171,13 @@ class MenuChannel:
         number = parse_choice(event.text)
         if number is None:
             return event
-        menu = await self._repo.menu(self.platform, event.who.chat_id)
+        chat, user = event.who.chat_id, event.who.user_id
+        menu = await self._repo.menu(self.platform, chat, user)
         if menu is None or not 1 <= number <= len(menu.options):
             return event
         if self._clock() - menu.created_at > MENU_TTL:
             return event
-        if not await self._repo.consume_menu(self.platform, event.who.chat_id, menu.created_at):
+        if not await self._repo.consume_menu(self.platform, chat, menu.created_at, menu.user_id):
             return event  # a second "1" to the same menu presses nothing
         return Press(
             who=event.who,
@@ -221,6 +229,10 @@ def menu_aware(
         return handle
 
     async def handle_resolved(event: Event) -> None:
-        await handle(await channel.resolve(event))
+        token = _ASKER.set(event.who.user_id)  # menus sent in reply belong to this person
+        try:
+            await handle(await channel.resolve(event))
+        finally:
+            _ASKER.reset(token)
 
     return handle_resolved

@@ -11,11 +11,17 @@ Why this shape:
 - Figures that live in the database (outbox depth and lag) are read when /metrics is scraped
   (`render`), not kept up to date by every writer: several processes write the outbox, and a
   scrape every 15 s is a cheaper source of truth than a counter each of them would have to keep.
+  They are read in bounded queries (storage/figures.py: each status counted up to a cap, the
+  oldest due row from the index), and /metrics reads them at most once per `max_age` seconds
+  however often it is scraped, several scrapes at once sharing one read: /metrics can never
+  become a way to keep the database busy.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -105,6 +111,13 @@ class Metrics:
             ["status"],
             registry=r,
         )
+        self.dead_updates = Gauge(
+            "bantin_dead_updates",
+            "Incoming updates kept as dead after failed retries (capped count), read at scrape.",
+            registry=r,
+        )
+        self._refreshed_at: float | None = None  # time.monotonic() of the last database read
+        self._locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
         for result in POLL_RESULTS:  # known label values show as 0 before the first event
             self.polls.labels(result=result)
         for scope in RATE_LIMIT_SCOPES:
@@ -114,16 +127,32 @@ class Metrics:
         """The exposition text as it stands (DB-derived gauges as last refreshed)."""
         return generate_latest(self.registry)
 
-    async def refresh(self, store: Store, *, now: datetime | None = None) -> None:
-        """Read the database-derived gauges: rows per status, pending depth, oldest due lag."""
-        now = now or datetime.now(UTC)
-        counts = await store.deliveries.counts()
+    async def refresh(
+        self, store: Store, *, now: datetime | None = None, max_age: float = 0.0
+    ) -> None:
+        """Read the database-derived gauges: rows per status, pending depth, oldest due lag,
+        dead updates. Skipped when they were read less than `max_age` seconds ago; concurrent
+        callers wait for the read in progress instead of starting their own."""
+        loop = asyncio.get_running_loop()
+        lock = self._locks.get(loop)
+        if lock is None:  # one per event loop (tests run a loop each; the app runs one)
+            self._locks = {loop: (lock := asyncio.Lock())}
+        async with lock:
+            read_at = self._refreshed_at
+            if read_at is not None and max_age > 0 and time.monotonic() - read_at < max_age:
+                return
+            await self._read(store, now or datetime.now(UTC))
+            self._refreshed_at = time.monotonic()
+
+    async def _read(self, store: Store, now: datetime) -> None:
+        counts = await store.figures.outbox_rows()
         for status in set(counts) | _known_statuses(self.outbox_rows):
             self.outbox_rows.labels(status=status).set(counts.get(status, 0))
         self.outbox_depth.set(counts.get("pending", 0))
         oldest = await store.deliveries.next_due_at()
         lag = (now - oldest).total_seconds() if oldest is not None else 0.0
         self.outbox_lag.set(max(0.0, lag))
+        self.dead_updates.set(await store.figures.dead_updates())
 
 
 def _known_statuses(gauge: Gauge) -> set[str]:
@@ -204,16 +233,21 @@ def rate_limited(scope: str) -> None:
 
 
 async def render(
-    store: Store, *, now: datetime | None = None, metrics: Metrics | None = None
+    store: Store,
+    *,
+    now: datetime | None = None,
+    metrics: Metrics | None = None,
+    max_age: float = 0.0,
 ) -> bytes:
-    """Refresh the database-derived gauges, then return the exposition text.
+    """Refresh the database-derived gauges (unless read within `max_age` seconds), then return
+    the exposition text.
 
     A database that cannot be read leaves those gauges at their last values and the counters
     are served anyway: /metrics should not go dark because /healthz is already red.
     """
     m = metrics or current()
     try:
-        await m.refresh(store, now=now)
+        await m.refresh(store, now=now, max_age=max_age)
     except Exception:  # any driver error; /healthz reports the database itself
         log.warning("metrics: outbox figures not read", exc_info=True)
     return m.text()

@@ -6,9 +6,12 @@ through `extra_routes`; the scheduler and worker, which serve no webhooks, run t
 BANTIN_METRICS_PORT.
 
 - GET /healthz: 200 and the checks as JSON when healthy, 503 and the same JSON (with the
-  reasons) when not: what load balancers, Docker and `bantin healthcheck` read.
+  reasons) when not: what load balancers, Docker and `bantin healthcheck` read. It may be
+  public, so reasons name what failed ("database: unreachable", "loop deliverer: crashing")
+  and the details go to the log.
 - GET /metrics: the Prometheus text of this process (bot/metrics.py), with the outbox figures
-  read from the database at scrape time.
+  read from the database in bounded queries, at most once per few seconds however often it is
+  scraped. Keep it off a public listener (README: "Keeping /metrics private").
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from aiohttp import web
 
 from bot import health
 from bot import metrics as metrics_mod
+from jobs.supervise import Loops
 
 if TYPE_CHECKING:
     from storage.store import Store
@@ -43,6 +47,8 @@ STORE: web.AppKey[Store] = web.AppKey("bantin_store")
 CLOCK: web.AppKey[Callable[[], datetime]] = web.AppKey("bantin_clock")
 LIMITS: web.AppKey[tuple[float | None, float | None]] = web.AppKey("bantin_health_limits")
 METRICS: web.AppKey[metrics_mod.Metrics | None] = web.AppKey("bantin_metrics")
+LOOPS: web.AppKey[Loops | None] = web.AppKey("bantin_loops")
+METRICS_MAX_AGE = 5.0  # seconds: database figures are read at most this often per process
 DEFAULT_MAX_BODY = 1_000_000  # webhook bodies are a few KB; aiohttp's default is 1 MiB anyway
 
 
@@ -55,16 +61,22 @@ def ops_app(
     max_outbox_lag: float | None = 900.0,
     metrics: metrics_mod.Metrics | None = None,
     client_max_size: int = DEFAULT_MAX_BODY,
+    loops: Loops | None = None,
+    with_metrics: bool = True,
 ) -> web.Application:
     """The application; pass the limits from settings (BANTIN_HEARTBEAT_MAX_AGE,
-    BANTIN_OUTBOX_MAX_LAG), None to skip a check. `metrics` defaults to the process's own."""
+    BANTIN_OUTBOX_MAX_LAG), None to skip a check. `metrics` defaults to the process's own;
+    `loops` is the process's loop record (jobs/supervise.py), judged by /healthz. Without
+    `with_metrics` there is no /metrics route (a public listener when a private one has it)."""
     app = web.Application(client_max_size=client_max_size)
     app[STORE] = store
     app[CLOCK] = clock
     app[LIMITS] = (max_heartbeat_age, max_outbox_lag)
     app[METRICS] = metrics
+    app[LOOPS] = loops
     app.router.add_get("/healthz", healthz)
-    app.router.add_get("/metrics", metrics_view)
+    if with_metrics:
+        app.router.add_get("/metrics", metrics_view)
     if extra_routes is not None:
         mount_routes(app, extra_routes)
     return app
@@ -93,8 +105,13 @@ def _as_coroutine(handler: Handler) -> Handler:
 async def healthz(request: web.Request) -> web.Response:
     app = request.app
     max_age, max_lag = app[LIMITS]
+    loops = app[LOOPS]
     report = await health.check(
-        app[STORE], now=app[CLOCK](), max_heartbeat_age=max_age, max_outbox_lag=max_lag
+        app[STORE],
+        now=app[CLOCK](),
+        max_heartbeat_age=max_age,
+        max_outbox_lag=max_lag,
+        loops=loops.snapshot() if loops is not None else (),
     )
     if not report.ok:
         log.warning("unhealthy", extra={"reasons": "; ".join(report.reasons)})
@@ -107,7 +124,9 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def metrics_view(request: web.Request) -> web.Response:
     app = request.app
-    body = await metrics_mod.render(app[STORE], now=app[CLOCK](), metrics=app[METRICS])
+    body = await metrics_mod.render(
+        app[STORE], now=app[CLOCK](), metrics=app[METRICS], max_age=METRICS_MAX_AGE
+    )
     return web.Response(body=body, headers={"Content-Type": metrics_mod.CONTENT_TYPE})
 
 

@@ -15,6 +15,7 @@ from typing import Protocol
 
 from bot.channel import HTML, Button, Capabilities, OutMessage
 from bot.i18n import t, tn
+from bot.staff_markup import staff_html, staff_plain
 from storage.records import (
     Announcement,
     AnswerContext,
@@ -290,28 +291,10 @@ def render_broadcast_progress(
 # -- issue 6: staff tools -------------------------------------------------------------------------
 #
 # Staff formatting. Staff type plain text with three marks, the ones chat apps already teach:
-# *đậm* (bold), _nghiêng_ (italic) and [chữ](https://địa-chỉ) (a link). Everything is escaped
-# first and only those marks become tags, so no staff text can inject markup or break Telegram's
-# parser; a mark never spans a line, so split_message never cuts inside a tag.
-
-_BOLD = re.compile(r"(?<![\w*])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![\w*])")
-_ITALIC = re.compile(r"(?<![\w])_(?=\S)([^_\n]+?)(?<=\S)_(?![\w])")
-_LINK = re.compile(r"\[([^\]\n]+)\]\((https?://[^\s()]+)\)")
-
-
-def staff_html(text: str) -> str:
-    """Staff text → Telegram HTML: escaped, then *bold*, _italic_ and [label](url) as tags."""
-    out = escape(text)
-    out = _LINK.sub(lambda m: f'<a href="{m.group(2)}">{m.group(1)}</a>', out)
-    out = _BOLD.sub(r"<b>\1</b>", out)
-    return _ITALIC.sub(r"<i>\1</i>", out)
-
-
-def staff_plain(text: str) -> str:
-    """Staff text for platforms without markup: marks dropped, links as "label (url)"."""
-    out = _LINK.sub(lambda m: f"{m.group(1)} ({m.group(2)})", text)
-    out = _BOLD.sub(r"\1", out)
-    return _ITALIC.sub(r"\1", out)
+# *đậm* (bold), _nghiêng_ (italic) and [chữ](https://địa-chỉ) (a link). bot.staff_markup parses
+# them into a tree and renders well-nested, escaped HTML (or plain text for Zalo) from it, so no
+# staff text can inject markup or break Telegram's parser; a mark never spans a line, so
+# split_message never cuts inside a tag. staff_html and staff_plain keep their names here.
 
 
 def render_staff_announcement(
@@ -327,8 +310,9 @@ def render_staff_announcement(
         else:
             text = f"{t('announcement_header', lang)}\n\n{staff_plain(body)}"
         base = replace(base, text=text)
-    if announcement.photo_file_id:
-        base = replace(base, photo_url=announcement.photo_file_id)
+    if announcement.photo_file_id:  # a file id of the platform the draft was written on
+        origin = announcement.origin_platform or "unknown"
+        base = replace(base, photo_url=announcement.photo_file_id, photo_platform=origin)
     return base
 
 
@@ -480,6 +464,9 @@ def render_ticket_card(
     text = f"{card.text}\n\n{status}"
     if banned:
         text += "\n" + plain(t("ticket_banned", lang), caps).text
+    if feedback.delivery_error:  # the latest answer never reached the citizen
+        undelivered = t("owed_ticket_undelivered", lang, error=feedback.delivery_error)
+        text += "\n" + plain(undelivered, caps).text
     row = (
         Button(t("ticket_answer_button", lang), inbox_data("r", feedback.id)),
         Button(t("ticket_close_button", lang), inbox_data("c", feedback.id)),
@@ -488,7 +475,15 @@ def render_ticket_card(
             inbox_data("u" if banned else "b", feedback.id),
         ),
     )
-    return replace(card, text=text, buttons=(row,) if caps.buttons else (), photo_url=photo)
+    # The photo is a file id of the citizen's platform: a channel of another one shows a note.
+    origin = subscriber.platform if subscriber else "unknown"
+    return replace(
+        card,
+        text=text,
+        buttons=(row,) if caps.buttons else (),
+        photo_url=photo,
+        photo_platform=origin if photo else None,
+    )
 
 
 def render_answer(context: AnswerContext, lang: str, caps: Capabilities) -> OutMessage:
@@ -528,6 +523,10 @@ def render_inbox(
                 text=shorten(" ".join(item.text.split()), 80),
             )
         )
+        if item.forward_error:  # its card never reached the staff chat: here is where to see it
+            lines.append(t("owed_inbox_card_dead", lang, error=shorten(item.forward_error, 80)))
+        if item.delivery_error:
+            lines.append(t("owed_inbox_undelivered", lang, error=shorten(item.delivery_error, 80)))
         buttons.append(
             (
                 Button(t("inbox_answer_button", lang, ticket=item.id), inbox_data("r", item.id)),

@@ -24,7 +24,6 @@ from typing import Any, TextIO
 from bot.app import (
     STOP_GRACE_SECONDS,
     App,
-    _supervised,
     bootstrap,
     build_app,
     open_store,
@@ -35,6 +34,7 @@ from bot.app import (
     stop_on_signals,
     stop_runner,
     stop_zalo,
+    telegram_poller,
 )
 from bot.channel import Fatal
 from bot.settings import Settings
@@ -76,11 +76,11 @@ async def run_worker(
     stop_on_signals(stop)
     app = await _open(settings, out)
     runner = None
-    scheduler = build_scheduler({"housekeeping": (app.housekeeping, 60.0)})
+    scheduler = build_scheduler({"housekeeping": (app.housekeeping, 60.0)}, loops=app.loops)
     try:
         runner = await start_metrics(app, judge_scheduler=False)
         scheduler.start()
-        sender = asyncio.create_task(_supervised(app.deliverer.run_forever, stop), name="worker")
+        sender = app.start_loop("deliverer", app.deliverer.run_forever, stop)
         log.info(
             "worker running",
             extra={"who": identity(), "concurrency": settings.send_concurrency},
@@ -126,7 +126,7 @@ async def run_scheduler(
             await app.store.state.set(LEADER_STATE_KEY, describe(identity(), since))
             log.info("scheduler active", extra={"who": identity()})
 
-            scheduler = build_scheduler(scheduler_jobs(app))
+            scheduler = build_scheduler(scheduler_jobs(app), loops=app.loops)
             scheduler.start()
             try:
                 while not stop.is_set():
@@ -153,8 +153,9 @@ async def run_serve(
 ) -> int:
     """Webhooks (Telegram with BANTIN_TELEGRAM_WEBHOOK_URL, else long polling; Zalo as
     configured), /healthz and /metrics on BANTIN_LISTEN."""
-    from bot.telegram import ALLOWED_UPDATES, UpdatePoller
+    from bot.telegram import ALLOWED_UPDATES
     from bot.webhook import PATH, ChatQueues, TelegramWebhook
+    from bot.zalo_bot import drain_webhooks
     from storage.zalo import ZaloRepo
 
     stop = stop or asyncio.Event()
@@ -162,7 +163,7 @@ async def run_serve(
     app = await _open(settings, out)
     tasks: list[asyncio.Task[None]] = []
     routes: dict[str, Any] = {}
-    replies = ChatQueues()
+    replies = ChatQueues(loops=app.loops)
     runner = None
     try:
         await prepare_dialog(app)
@@ -185,12 +186,14 @@ async def run_serve(
                 seen=was_seen,
                 remember=remember,
                 replies=replies,
+                dead=app.store.dead_updates,
+                clock=app.clock,
             )
         elif bot is not None:
             log.warning("no BANTIN_TELEGRAM_WEBHOOK_URL: long polling (run one serve only)")
-            poller = UpdatePoller(bot, app.handle)  # type: ignore[arg-type]
+            poller = telegram_poller(app)
             await poller.prepare()
-            tasks.append(asyncio.create_task(poller.run(stop), name="updates"))
+            tasks.append(app.start_loop("telegram-updates", poller.run, stop))
         routes.update(await start_zalo(app, settings, stop, tasks))
         runner = await start_metrics(app, routes, judge_scheduler=False)
         if bot is not None and settings.telegram_webhook_url:
@@ -215,6 +218,7 @@ async def run_serve(
                 await task
         await stop_runner(runner)  # no new requests; then the replies already promised
         await replies.drain(STOP_GRACE_SECONDS)
+        await drain_webhooks(routes.values(), STOP_GRACE_SECONDS)  # Zalo's queued replies
         await stop_zalo(app, None)
         await app.aclose()
     return 0

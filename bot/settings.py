@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     # Hosts besides a feed's own that its items' article pages may be fetched from ("host",
     # "host:port", "*.domain"): items come from outside, so their links are not trusted.
     article_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Loopback or private hosts feeds and article pages may be fetched from ("host",
+    # "host:port", "*.domain", "10.0.0.5", "10.1.0.0/16"); every other non-public address is
+    # refused, for the first request and every redirect (jobs/address_guard.py).
+    allow_private_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # Citizens' feedback: at most COUNT messages per SECONDS, written "COUNT/SECONDS".
     feedback_rate_limit: Annotated[tuple[int, int], NoDecode] = (5, 600)
     log_level: str = "INFO"
@@ -88,6 +92,11 @@ class Settings(BaseSettings):
     zalo_oa_refresh_token: SecretStr | None = None
     zalo_oa_api_url: str = "https://openapi.zalo.me"
     zalo_oa_oauth_url: str = "https://oauth.zaloapp.com"
+    # Seconds a signed OA event may be old when it arrives (older ones are refused, so a
+    # captured event cannot be replayed later); at most a day, well inside the 30 days that
+    # handled event ids are kept (storage/zalo.py SEEN_KEEP), so every replay the window lets
+    # through is recognised as a repeat.
+    zalo_oa_event_max_age: int = Field(default=600, ge=30, le=86400)
     # Issue 5. Quiet hours of subscribers who have not chosen their own ("HH:MM-HH:MM" in
     # Asia/Ho_Chi_Minh, or "off"): pushes made inside them wait until the window ends.
     quiet_hours: str = "22:00-06:00"
@@ -130,6 +139,22 @@ class Settings(BaseSettings):
                 raise ValueError(
                     f"'{host}' is not a host name (examples: cdn.example.vn, *.gov.vn)"
                 )
+        return hosts
+
+    @field_validator("allow_private_hosts", mode="before")
+    @classmethod
+    def _allow_private_hosts(cls, value: object) -> list[str]:
+        from jobs.address_guard import parse_entry
+
+        hosts = _split_csv(value)
+        for host in hosts:
+            try:
+                parse_entry(host)
+            except ValueError:
+                raise ValueError(
+                    f"'{host}' is not a host name or address "
+                    "(examples: intranet.example.gov.vn, *.noi-bo.vn, 10.0.0.5, 10.1.0.0/16)"
+                ) from None
         return hosts
 
     @field_validator("telegram_api_url")

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import warnings
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from telegram import (
@@ -47,13 +47,16 @@ from bot.channel import (
     Transient,
 )
 from bot.events import Command, Event, Press, Text, Who, parse_command
+from bot.intake import DeadLetters, UpdateGuard
 from bot.telegram_http import AiohttpRequest
 from jobs.sleep import sleep_or_stop
+from jobs.supervise import Loops, guarded
 
 log = logging.getLogger(__name__)
 
 PLATFORM = "telegram"
-ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member", "channel_post"]
+# No channel_post: the bot never answers a channel's posts (it would answer in public).
+ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
 COMMANDS = [
     ("start", "Đăng ký nhận tin"),
     ("stop", "Ngừng nhận tin"),
@@ -248,7 +251,10 @@ def _who(message: Message, user_id: int | None, name: str | None, language: str 
 
 
 def to_event(update: Update) -> Event | None:
-    """A Telegram update as a neutral event; None for kinds bantin ignores."""
+    """A Telegram update as a neutral event; None for kinds bantin ignores.
+
+    Channel posts (channel_post, edited_channel_post) are ignored: a channel is an audience,
+    and whatever the bot said there would be posted to everyone who follows it."""
     if update.callback_query is not None:
         cq = update.callback_query
         if cq.message is None or not isinstance(cq.message, Message) or cq.data is None:
@@ -257,8 +263,8 @@ def to_event(update: Update) -> Event | None:
         return Press(who=who, data=cq.data, message_id=str(cq.message.message_id), press_id=cq.id)
     if update.my_chat_member is not None:
         return _membership(update)
-    message = update.message or update.channel_post
-    if message is None:
+    message = update.message
+    if message is None or message.chat.type == "channel":
         return None
     photo = message.photo[-1].file_id if message.photo else None  # the largest size
     text = message.text if message.text is not None else (message.caption or "")
@@ -307,22 +313,43 @@ def _membership(update: Update) -> Event | None:
     return None
 
 
+Handle = Callable[[Event], Awaitable[object]]
+"""Does one event's work; may return the reply step to run afterwards (App.take does)."""
+REPLIES_LOOP = "telegram-replies"
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
 class UpdatePoller:
-    """Long polling with getUpdates: an update is confirmed (offset) only after it is handled,
-    so a crash mid-handling means Telegram sends it again, never that it is lost."""
+    """Long polling with getUpdates: an update is confirmed (offset) only after it was handled
+    or, after bounded retries, kept as a dead update (bot/intake.py). When neither happened
+    (the database is down), the batch is not confirmed and Telegram sends it again."""
 
     def __init__(
         self,
         bot: Bot,
-        handle: Callable[[Event], Awaitable[None]],
+        handle: Handle,
         *,
         timeout: int = 25,
         parallel: int = 16,
+        dead: DeadLetters | None = None,
+        clock: Callable[[], datetime] = _utcnow,
+        attempts: int | None = None,
+        first_pause: float | None = None,
+        loops: Loops | None = None,
     ) -> None:
         self._bot = bot
         self._handle = handle
         self._timeout = timeout
         self._parallel = parallel
+        self._guard = UpdateGuard(dead, platform=PLATFORM, clock=clock)
+        if attempts is not None:
+            self._guard.attempts = max(1, attempts)
+        if first_pause is not None:
+            self._guard.first_pause = first_pause
+        self._loops = loops
 
     async def prepare(self) -> None:
         await self._bot.delete_webhook(drop_pending_updates=False)
@@ -357,8 +384,9 @@ class UpdatePoller:
     async def _handle_batch(self, updates: Sequence[Update]) -> None:
         """Handle one getUpdates batch: chats in parallel, each chat's updates in order.
 
-        The offset moves past the batch only once all of it is handled, so a crash means
-        Telegram delivers the batch again (handlers are idempotent), never that it is lost.
+        The offset moves past the batch only once every update in it was handled or kept as
+        dead; if one could be neither, this raises after the other chats finished, and
+        Telegram delivers the batch again (handlers are idempotent), never losing it.
         """
         by_chat: dict[int, list[Update]] = {}
         for update in updates:
@@ -369,12 +397,25 @@ class UpdatePoller:
         async def one_chat(chat_updates: list[Update]) -> None:
             async with gate:
                 for update in chat_updates:
-                    event = to_event(update)
-                    if event is None:
-                        continue
-                    try:
-                        await self._handle(event)
-                    except Exception:
-                        log.exception("update handling failed", extra={"update": update.update_id})
+                    await self._one(update)
 
-        await asyncio.gather(*(one_chat(u) for u in by_chat.values()))
+        results = await asyncio.gather(
+            *(one_chat(u) for u in by_chat.values()), return_exceptions=True
+        )
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+
+    async def _one(self, update: Update) -> None:
+        event = to_event(update)
+        if event is None:
+            return  # a kind bantin ignores: deliberately dropped
+        handle = self._handle
+        reply = await self._guard.run(
+            lambda: handle(event),
+            chat_id=event.who.chat_id,
+            update_id=str(update.update_id),
+            content=update.to_dict,
+        )
+        if callable(reply):
+            await guarded(REPLIES_LOOP, reply, self._loops, extra={"chat": event.who.chat_id})

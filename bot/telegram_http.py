@@ -4,15 +4,25 @@ Measured on this kind of machine (DESIGN.md): PTB on its default httpx transport
 280 sendMessage/s at concurrency 100, while the same bot on an aiohttp-based BaseRequest
 reaches about 3,700/s. The outbox and large broadcasts need the latter; the wire format stays
 python-telegram-bot's own (form fields, JSON-encoded complex values, multipart for uploads).
+
+The bot token sits in every request URL (`…/bot<token>/<method>`), and aiohttp's errors name
+that URL (connection timeouts, invalid URLs, malformed answers), as may a proxy's error page
+("Cannot POST /bot<token>/sendMessage"). No error text leaves this module with the token in
+it: transport errors are rebuilt with a scrubbed message and no chained original, error
+bodies are scrubbed before python-telegram-bot quotes them, and a body that is not JSON is
+refused without being logged. bot/logs.py scrubs log lines as a second net.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
+from collections.abc import Iterable
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import aiohttp
 from telegram._utils.defaultvalue import DefaultValue
@@ -30,6 +40,7 @@ from telegram.error import (
 )
 from telegram.request import BaseRequest, RequestData
 
+from bot.logs import REDACTED, redact
 from jobs.pacing import on_wire
 
 
@@ -55,6 +66,49 @@ class WireRequest(aiohttp.ClientRequest):
 
 
 _HEADERS_JSON = {"Content-Type": "application/json"}
+_TOKEN_BYTES = re.compile(rb"(?<![A-Za-z0-9])(bot)?\d{5,}:[A-Za-z0-9_-]{20,}")
+INVALID_RESPONSE = "Invalid server response"
+
+
+def url_secrets(url: str) -> tuple[str, ...]:
+    """What in a Bot API URL is secret: the token (the path segment after `bot`, as in
+    `…/bot<token>/getMe` and `…/file/bot<token>/<path>`) and any user:password. Only computed
+    when an error is being described, never per send."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return ()
+    found = [seg[3:] for seg in parts.path.split("/") if seg.startswith("bot") and len(seg) > 3]
+    found = [s for s in found if ":" in s] or found  # a token is `<bot id>:<secret>`
+    found += [unquote(s) for s in found if "%" in s]
+    found += [v for v in (parts.username, parts.password) if v]
+    return tuple(found)
+
+
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    """`text` without the given secrets or anything shaped like a bot token."""
+    return redact(text, secrets)
+
+
+def scrub_bytes(payload: bytes, secrets: Iterable[str]) -> bytes:
+    """An answer's body without the given secrets or anything shaped like a bot token."""
+    for secret in secrets:
+        if secret:
+            payload = payload.replace(secret.encode(), REDACTED.encode())
+    return _TOKEN_BYTES.sub(REDACTED.encode(), payload)
+
+
+def parse_json(payload: bytes) -> Any:
+    """The JSON of an answer, or TelegramError("Invalid server response").
+
+    Unlike python-telegram-bot's `BaseRequest.parse_json_payload` the body is not logged and
+    the decoder's error (which holds the whole body) is not chained: a proxy's page may quote
+    the request URL, token included."""
+    try:
+        return json.loads(payload.decode("utf-8", "replace"))
+    except ValueError:
+        pass
+    raise TelegramError(INVALID_RESPONSE)
 
 
 def raise_for(code: int, payload: bytes) -> TelegramError:
@@ -66,7 +120,7 @@ def raise_for(code: int, payload: bytes) -> TelegramError:
     except ValueError:
         message = f"Unknown HTTPError ({code})"
     try:
-        data = BaseRequest.parse_json_payload(payload)
+        data = parse_json(payload)
     except TelegramError:
         message += f". Parsing the server response {payload!r} failed"
         data = {}
@@ -111,6 +165,11 @@ class AiohttpRequest(BaseRequest):
     @property
     def read_timeout(self) -> float | None:
         return self._read
+
+    @staticmethod
+    def parse_json_payload(payload: bytes) -> Any:
+        """python-telegram-bot's hook for reading a 2xx answer: see `parse_json`."""
+        return parse_json(payload)
 
     async def initialize(self) -> None:
         if self._session is None or self._session.closed:
@@ -174,7 +233,10 @@ class AiohttpRequest(BaseRequest):
         timeout = self._timeout(self._read, self._write, self._connect, self._pool)
         code, payload = await self._exchange("POST", url, body, _HEADERS_JSON, timeout)
         if 200 <= code <= 299:
-            return self.parse_json_payload(payload)["result"]
+            data = parse_json(payload)
+            if not isinstance(data, dict) or "result" not in data:
+                raise NetworkError(INVALID_RESPONSE)
+            return data["result"]
         raise raise_for(code, payload)
 
     async def _exchange(
@@ -185,19 +247,30 @@ class AiohttpRequest(BaseRequest):
         headers: dict[str, str] | None,
         timeout: aiohttp.ClientTimeout,
     ) -> tuple[int, bytes]:
+        """(status, body); a non-2xx body comes back scrubbed of the URL's secrets, since
+        python-telegram-bot quotes it in its error. A transport failure becomes TimedOut or
+        NetworkError with a scrubbed message, raised outside the handler so that neither
+        __cause__ nor __context__ holds aiohttp's error (whose text and request_info name the
+        URL)."""
         if self._session is None or self._session.closed:
             raise RuntimeError("AiohttpRequest is not initialized")
+        failure: TelegramError
         try:
             async with self._session.request(
                 method, url, data=body, timeout=timeout, headers=headers
             ) as response:
-                return response.status, await response.read()
-        except TimeoutError as err:
-            raise TimedOut from err
+                status, payload = response.status, await response.read()
+            if not 200 <= status <= 299:
+                payload = scrub_bytes(payload, url_secrets(url))
+            return status, payload
         except asyncio.CancelledError:
             raise
-        except aiohttp.ClientError as err:
-            raise NetworkError(f"aiohttp.{type(err).__name__}: {err}") from err
+        except TimeoutError:  # aiohttp's connection timeout names the URL: never chained
+            failure = TimedOut()
+        except Exception as err:  # any failure: described, scrubbed, never chained
+            text = f"aiohttp.{type(err).__name__}: {err}"
+            failure = NetworkError(scrub(text, url_secrets(url)))
+        raise failure
 
     def _timeout(
         self, read: float | None, write: float | None, connect: float | None, pool: float | None

@@ -10,6 +10,11 @@ Why this shape:
   process): Telegram's retry of an update that was in fact handled, perhaps by another replica
   behind the load balancer, is acknowledged and ignored. Recording after handling, not before,
   gives the same at-least-once promise as long polling (handlers are idempotent).
+- An update whose handling fails is retried a few times, then kept as a dead update with its
+  content (bot/intake.py) and acknowledged; only when even that cannot be stored does Telegram
+  get a 500 and send it again.
+- Reply steps run under jobs/supervise.py's guard: a failure is logged with its traceback and
+  counted, so /healthz shows replies that keep failing.
 """
 
 from __future__ import annotations
@@ -20,13 +25,16 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 from telegram import Bot, Update
 
 from bot.events import Event
-from bot.telegram import to_event
+from bot.intake import DeadLetters, UpdateGuard
+from bot.telegram import PLATFORM, REPLIES_LOOP, to_event
+from jobs.supervise import Loops, guarded
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +47,17 @@ Handle = Callable[[Event], Awaitable[Callable[[], Awaitable[None]] | None]]
 
 
 class ChatQueues:
-    """Run each chat's reply steps one after another, chats in parallel, none lost on stop."""
+    """Run each chat's reply steps one after another, chats in parallel, none lost on stop.
 
-    def __init__(self) -> None:
+    A step that fails is logged with its traceback and counted under `name` in `loops` (not
+    retried: it may have said part of what it had to say)."""
+
+    def __init__(self, *, loops: Loops | None = None, name: str = REPLIES_LOOP) -> None:
         self._tails: dict[str, asyncio.Task[None]] = {}
+        self._loops = loops
+        self._name = name
+        if loops is not None:
+            loops.register(name)
 
     def add(self, chat: str, step: Callable[[], Awaitable[None]]) -> None:
         previous = self._tails.get(chat)
@@ -52,9 +67,7 @@ class ChatQueues:
                 with suppress(Exception, asyncio.CancelledError):
                     await previous
             try:
-                await step()
-            except Exception:
-                log.exception("reply failed", extra={"chat": chat})
+                await guarded(self._name, step, self._loops, extra={"chat": chat})
             finally:
                 if self._tails.get(chat) is task:
                     del self._tails[chat]
@@ -80,6 +93,8 @@ class TelegramWebhook:
         seen: Callable[[str], Awaitable[bool]],
         remember: Callable[[str], Awaitable[object]],
         replies: ChatQueues | None = None,
+        dead: DeadLetters | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._bot = bot
         self._secret = secret.encode()
@@ -88,6 +103,7 @@ class TelegramWebhook:
         self._remember = remember
         self.replies = replies or ChatQueues()
         self._locks: dict[str, asyncio.Lock] = {}
+        self._guard = UpdateGuard(dead, platform=PLATFORM, clock=clock)
 
     async def __call__(self, request: web.Request) -> web.Response:
         given = request.headers.get(SECRET_HEADER, "").encode()
@@ -121,10 +137,12 @@ class TelegramWebhook:
             try:
                 if await self._seen(key):  # a retry that waited for this chat's lock
                     return web.Response(text="ok")
-                reply = await self._handle(event)
-                await self._remember(key)
+                reply = await self._guard.run(
+                    lambda: self._handle(event), chat_id=chat, update_id=key, content=lambda: data
+                )
+                await self._remember(key)  # handled, or kept as a dead update
             except Exception:
-                log.exception("update handling failed", extra={"update": update.update_id})
+                log.exception("update not handled nor kept", extra={"update": update.update_id})
                 return web.Response(status=500, text="failed")
         if not lock.locked():
             self._locks.pop(chat, None)

@@ -14,15 +14,16 @@ URL, so no URL and no httpx error text is ever logged or put into an error: only
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hmac
 import json
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from aiohttp import web
@@ -37,11 +38,18 @@ from bot.channel import (
     RecipientGone,
     Rejected,
     Transient,
+    usable_photo,
+    without_foreign_photo,
 )
 from bot.events import Command, Event, Text, Who, parse_command
+from bot.intake import DeadLetters, UpdateGuard
+from bot.logs import redact
 from bot.render import split_message
 from jobs.sleep import sleep_or_stop
 from storage.zalo import ZaloRepo
+
+if TYPE_CHECKING:
+    from bot.webhook import ChatQueues
 
 log = logging.getLogger(__name__)
 
@@ -139,15 +147,18 @@ class ZaloBotClient:
     ) -> Any:
         """POST one method; the result, or ZaloApiError / Transient."""
         url = f"{self._base}/bot{self._token}/{method}"
+        failure: Transient | None = None
         try:
             if timeout is None:
                 response = await self._http.post(url, json=params)
             else:
                 response = await self._http.post(url, json=params, timeout=timeout)
         except httpx.TimeoutException:
-            raise Transient(f"Zalo {method}: timed out") from None
+            failure = Transient(f"Zalo {method}: timed out")
         except httpx.HTTPError as err:
-            raise Transient(f"Zalo {method}: {type(err).__name__}") from None
+            failure = Transient(f"Zalo {method}: {type(err).__name__}")
+        if failure is not None:  # raised here, not in the handler: httpx's error (its request
+            raise failure  # holds the URL, token included) stays out of __context__ too
         try:
             body = response.json()
         except ValueError:
@@ -164,7 +175,7 @@ class ZaloBotClient:
         raise ZaloApiError(
             method,
             int(code) if isinstance(code, int) else response.status_code,
-            str(body.get("description") or response.reason_phrase or ""),
+            redact(str(body.get("description") or response.reason_phrase or ""), [self._token]),
             float(retry) if isinstance(retry, (int, float)) else None,
         )
 
@@ -214,12 +225,17 @@ class ZaloBotChannel:
         self.client = client
 
     async def send(self, chat_id: str, message: OutMessage) -> str:
-        """Send (in parts when longer than 2,000 characters); the first part's message id."""
+        """Send (in parts when longer than 2,000 characters); the first part's message id.
+
+        Only a photo Zalo can fetch is sent (a public URL); another platform's file id becomes
+        a note in the text (bot.channel.without_foreign_photo)."""
+        message = without_foreign_photo(message, self.platform)
+        photo = usable_photo(message, self.platform)
         parts = split_message(replace(message, buttons=(), markup=PLAIN), MAX_TEXT)
         first: str | None = None
         for i, part in enumerate(parts):
-            if i == 0 and message.photo_url:
-                params: dict[str, Any] = {"chat_id": chat_id, "photo": message.photo_url}
+            if i == 0 and photo:
+                params: dict[str, Any] = {"chat_id": chat_id, "photo": photo}
                 if part.text.strip():
                     params["caption"] = part.text
                 result = await self.client.checked("sendPhoto", params)
@@ -271,7 +287,11 @@ def to_event(update: dict[str, Any]) -> Event | None:
 
 
 class UpdateIntake:
-    """Dedupe then handle, one chat's messages in order (polling and webhook share it)."""
+    """Dedupe then handle, one chat's messages in order (polling and webhook share it).
+
+    A message whose handling fails is retried a few times, then kept with its content as a
+    dead update (bot/intake.py): its id is already recorded as seen, so nothing would bring it
+    back, and a log line alone would lose a citizen's words."""
 
     def __init__(
         self,
@@ -280,12 +300,20 @@ class UpdateIntake:
         *,
         clock: Callable[[], datetime],
         platform: str = PLATFORM,
+        dead: DeadLetters | None = None,
+        attempts: int | None = None,
+        first_pause: float | None = None,
     ) -> None:
         self._repo = repo
         self._handle = handle
         self._clock = clock
         self._platform = platform
         self._locks: dict[str, asyncio.Lock] = {}
+        self._guard = UpdateGuard(dead, platform=platform, clock=clock)
+        if attempts is not None:
+            self._guard.attempts = max(1, attempts)
+        if first_pause is not None:
+            self._guard.first_pause = first_pause
 
     async def accept(self, update: dict[str, Any]) -> Event | None:
         """The event if this update is new; None for a repeat or a kind bantin ignores.
@@ -298,24 +326,35 @@ class UpdateIntake:
             return None
         message_id = getattr(event, "message_id", None)
         if message_id and not await self._repo.mark_seen(self._platform, message_id, self._clock()):
-            log.info("repeated Zalo update dropped", extra={"message": message_id})
+            log.info("repeated Zalo update dropped", extra={"message_id": message_id})
             return None
         return event
 
-    async def handle(self, event: Event) -> None:
+    async def handle(self, event: Event, raw: dict[str, Any] | None = None) -> None:
+        """Handle `event` (retried, then kept as dead: see the class docstring). Raises only
+        when a failing message could not even be kept (the database is down)."""
         lock = self._locks.setdefault(event.who.chat_id, asyncio.Lock())
         async with lock:
-            try:
-                await self._handle(event)
-            except Exception:
-                log.exception("Zalo update handling failed", extra={"chat": event.who.chat_id})
+            await self._guard.run(
+                lambda: self._handle(event),
+                chat_id=event.who.chat_id,
+                update_id=getattr(event, "message_id", None),
+                content=lambda: raw if raw is not None else _event_content(event),
+            )
         if not lock.locked() and len(self._locks) > 1000:
             self._locks.pop(event.who.chat_id, None)
 
     async def take(self, update: dict[str, Any]) -> None:
         event = await self.accept(update)
         if event is not None:
-            await self.handle(event)
+            await self.handle(event, update)
+
+
+def _event_content(event: Event) -> dict[str, Any]:
+    """What a dead update keeps when the raw update is not at hand: the event's fields."""
+    content = dataclasses.asdict(event)
+    content["kind"] = type(event).__name__
+    return content
 
 
 class ZaloBotPoller:
@@ -367,48 +406,127 @@ class ZaloBotPoller:
                 await sleep_or_stop(stop, rest)
 
 
-def webhook_handler(
-    secret: str, intake: UpdateIntake
-) -> Callable[[web.Request], Awaitable[web.Response]]:
-    """The aiohttp handler for Zalo's webhook calls.
+Step = Callable[[], Awaitable[None]]
+"""The replies of one handled event, run after the webhook's answer (App.take returns one)."""
 
-    The secret header is compared in constant time before the body is read; a new message is
-    recorded (deduplicated) before the 200 answer, then handled in the background so Zalo
-    gets its answer at once."""
-    expected = secret.encode()
-    tasks: set[asyncio.Task[None]] = set()
+Take = Callable[[Event], Awaitable[Step | None]]
+"""Does the dialog's work for one event (all of it stored) and returns its reply step."""
 
-    async def handle(request: web.Request) -> web.Response:
-        given = request.headers.get(SECRET_HEADER, "").encode()
-        if not hmac.compare_digest(given, expected):
-            log.warning("Zalo webhook refused: bad secret token")
-            return web.json_response({"ok": False, "description": "Forbidden"}, status=403)
-        if (request.content_length or 0) > WEBHOOK_MAX_BODY:
-            return web.json_response({"ok": False}, status=413)
-        try:
-            data = json.loads(await request.read())
-        except ValueError:
-            return web.json_response({"ok": False, "description": "Bad JSON"}, status=400)
-        update = data.get("result", data) if isinstance(data, dict) else None
-        if isinstance(update, dict):
-            event = await intake.accept(update)
-            if event is not None:
-                task = asyncio.create_task(intake.handle(event))
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
-        return web.json_response({"ok": True})
+REPLY_DRAIN_SECONDS = 15.0  # at stop: how long queued replies may take to go out
+
+
+async def read_bounded(request: web.Request, limit: int) -> bytes | None:
+    """The request body, or None when it is longer than `limit` bytes.
+
+    Content-Length is checked first; a chunked body has none, so the body is read in chunks
+    and reading stops at the limit: a huge or endless body never costs more than `limit`."""
+    if request.content_length is not None and request.content_length > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_any():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def reply_queues() -> ChatQueues:
+    """Per-chat reply queues (the Telegram webhook's kind: in order per chat, drainable)."""
+    from bot.webhook import ChatQueues
+
+    return ChatQueues()
+
+
+def deferring(take: Take, replies: ChatQueues) -> Callable[[Event], Awaitable[None]]:
+    """A handle for a webhook: the dialog's work is done when it returns, its replies are
+    queued on `replies` to go out after the webhook has answered (and are drained at stop).
+
+    Polling has no answer to hurry, so it keeps the plain handle (work and replies at once)."""
+
+    async def handle(event: Event) -> None:
+        step = await take(event)
+        if step is not None:
+            replies.add(event.who.chat_id, step)
 
     return handle
 
 
+async def drain_webhooks(handlers: Iterable[object], timeout: float) -> None:
+    """At stop, after the server took its last request: wait for the replies each webhook
+    handler still has queued (handlers without a `drain` have none)."""
+    drains = [getattr(h, "drain", None) for h in handlers]
+    waits = [d(timeout) for d in drains if callable(d)]
+    if waits:
+        await asyncio.gather(*waits, return_exceptions=True)
+
+
+class ZaloBotWebhook:
+    """The aiohttp handler for Zalo's webhook calls (POST /zalo/bot).
+
+    The secret header is compared in constant time before the body is read, and the body is
+    read only up to WEBHOOK_MAX_BODY. A new message is handled before Zalo gets its 200: once
+    Zalo has its answer, the message's work is stored, so a stop (or crash) after it loses
+    nothing. With a `deferring` handle the replies go out after the answer, from `replies`,
+    which the server's shutdown drains (`drain`)."""
+
+    def __init__(
+        self, secret: str, intake: UpdateIntake, *, replies: ChatQueues | None = None
+    ) -> None:
+        self._expected = secret.encode()
+        self._intake = intake
+        self.replies = replies if replies is not None else reply_queues()
+
+    async def __call__(self, request: web.Request) -> web.Response:
+        given = request.headers.get(SECRET_HEADER, "").encode()
+        if not hmac.compare_digest(given, self._expected):
+            log.warning("Zalo webhook refused: bad secret token")
+            return web.json_response({"ok": False, "description": "Forbidden"}, status=403)
+        body = await read_bounded(request, WEBHOOK_MAX_BODY)
+        if body is None:
+            log.warning("Zalo webhook refused: body too large")
+            return web.json_response({"ok": False, "description": "Too large"}, status=413)
+        try:
+            data = json.loads(body)
+        except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
+            log.warning("Zalo webhook refused: not JSON")
+            return web.json_response({"ok": False, "description": "Bad JSON"}, status=400)
+        update = data.get("result", data) if isinstance(data, dict) else None
+        if isinstance(update, dict):
+            await self._intake.take(update)  # deduplicated, then handled, before the 200
+        return web.json_response({"ok": True})
+
+    async def drain(self, timeout: float) -> None:
+        """Wait (at most `timeout` seconds) for the replies still queued."""
+        await self.replies.drain(timeout)
+
+
+def webhook_handler(
+    secret: str, intake: UpdateIntake, *, replies: ChatQueues | None = None
+) -> ZaloBotWebhook:
+    """The handler for POST /zalo/bot (see ZaloBotWebhook)."""
+    return ZaloBotWebhook(secret, intake, replies=replies)
+
+
 async def start_webhook_server(
-    listen: str, routes: dict[str, Callable[[web.Request], Awaitable[web.Response]]]
+    listen: str, routes: Mapping[str, Callable[[web.Request], Awaitable[web.Response]]]
 ) -> web.AppRunner:
-    """Serve the webhook handlers (POST only) on `host:port`; returns the runner to clean up."""
+    """Serve the webhook handlers (POST only) on `host:port`; returns the runner to clean up.
+
+    The runner's cleanup stops listening, lets requests in flight finish (their work stored)
+    and then drains the replies the handlers queued (`drain_webhooks`), before the caller
+    closes the channels those replies go out on."""
     from bot.ops_http import mount_routes, start_ops_server
 
     app = web.Application(client_max_size=WEBHOOK_MAX_BODY)
-    mount_routes(app, routes)  # type: ignore[arg-type]
+    mount_routes(app, dict(routes))  # type: ignore[arg-type]
+    handlers = list(routes.values())
+
+    async def drain(_: web.Application) -> None:
+        await drain_webhooks(handlers, REPLY_DRAIN_SECONDS)
+
+    app.on_cleanup.append(drain)
     return await start_ops_server(listen, app)
 
 

@@ -28,12 +28,15 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import itertools
 import json
 import logging
-from collections.abc import Awaitable, Callable
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import replace
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime, timedelta, tzinfo
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from aiohttp import web
@@ -48,12 +51,18 @@ from bot.channel import (
     RecipientGone,
     Rejected,
     Transient,
+    without_foreign_photo,
 )
 from bot.events import Command, Event, Text, Who, parse_command
 from bot.i18n import t
+from bot.logs import redact
 from bot.render import VIETNAM, split_message
+from bot.zalo_bot import read_bounded, reply_queues
 from storage.store import Store
 from storage.zalo import OATokens, ZaloRepo
+
+if TYPE_CHECKING:
+    from bot.webhook import ChatQueues
 
 log = logging.getLogger(__name__)
 
@@ -208,6 +217,8 @@ class TokenKeeper:
                 if (isinstance(body, dict))
                 else "bad answer"
             )
+            secrets = [tokens.refresh_token, tokens.access_token or "", self._secret_key]
+            reason = redact(reason, secrets)
             await self._repo.refresh_failed(self._app_id, tokens.generation, reason, self._clock())
             log.error(t("zalo_oa_reauth", "en", error=reason))
             raise Fatal(t("zalo_oa_reauth", error=reason))
@@ -273,6 +284,9 @@ class ZaloOAChannel:
         last = await self._repo.last_contact(PLATFORM, chat_id)
         if last is None or self._clock() - last > WINDOW:
             raise OutsideWindow(t("zalo_outside_window"))
+        # Text only: a public image URL is left out as before, but another platform's file id
+        # becomes a note saying where the photo can be seen, never a silent loss.
+        message = without_foreign_photo(message, self.platform)
         first: str | None = None
         for part in split_message(replace(message, buttons=(), markup=PLAIN), MAX_TEXT):
             payload = {"recipient": {"user_id": chat_id}, "message": {"text": part.text}}
@@ -322,7 +336,7 @@ class ZaloOAChannel:
         code = body.get("error", 0)
         return (
             (int(code) if isinstance(code, int) else -1),
-            str(body.get("message") or ""),
+            redact(str(body.get("message") or ""), [token]),  # Zalo's text, never our token
             (body.get("data")),
         )
 
@@ -347,8 +361,96 @@ def signature(app_id: str, body: bytes, timestamp: str, secret: str) -> str:
     return "mac=" + hashlib.sha256(raw).hexdigest()
 
 
+EVENT_MAX_AGE = 600  # seconds an event may be old (BANTIN_ZALO_OA_EVENT_MAX_AGE)
+EVENT_MAX_AHEAD = 120  # seconds an event's timestamp may be ahead of our clock (skew)
+MAX_EVENT_BYTES = 64 * 1024  # an event is a few hundred bytes; a 2,000-character text < 16 KB
+HANDLED_EVENTS = frozenset({"user_send_text", "follow", "unfollow"})
+_STAMP = re.compile(rb'"timestamp"\s*:\s*"?(\d{1,20})"?')
+_STAMPS = 4  # timestamp candidates tried
+
+
+def verified(app_id: str, body: bytes, given: str, secret: str) -> bool:
+    """Whether `given` is Zalo's signature of the raw `body`.
+
+    The signed timestamp is the event's own "timestamp" field: it is found in the raw bytes by
+    a linear pattern, so nothing parses an unverified body. The first few candidates are tried
+    (an authentic body puts the field at the top level; nested data seldom has one), each
+    compared in constant time. Which candidate matched does not matter: only the secret's
+    holder can make any of them match, and once verified the whole body is authentic."""
+    mac = given.encode()
+    stamps = [m.group(1).decode() for m in itertools.islice(_STAMP.finditer(body), _STAMPS)]
+    ok = False
+    for stamp in stamps or [""]:  # no timestamp: signed with none (then refused as undated)
+        ok = hmac.compare_digest(mac, signature(app_id, body, stamp, secret).encode()) or ok
+    return ok
+
+
+def event_time(data: dict[str, Any], tz: tzinfo | None) -> datetime | None:
+    """The event's timestamp (milliseconds since the epoch); None when missing or absurd."""
+    try:
+        return datetime.fromtimestamp(int(str(data.get("timestamp"))) / 1000, tz=tz)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
+
+
+def event_key(data: dict[str, Any], body: bytes) -> str:
+    """What identifies an event among Zalo's retries and replays: its msg_id; for follow and
+    unfollow the follower and time; otherwise a digest of the signed body."""
+    msg_id = _dict(data.get("message")).get("msg_id")
+    if msg_id:
+        return str(msg_id)
+    name = str(data.get("event_name") or "")
+    follower = _dict(data.get("follower")).get("id")
+    if name in ("follow", "unfollow") and follower:
+        return f"{name}:{follower}:{data.get('timestamp', '')}"
+    return "sha256:" + hashlib.sha256(body).hexdigest()
+
+
+class KeyedLocks:
+    """One lock per key (a user), forgotten once nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users <= 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+
+def _refused(status: int, reason: str) -> web.Response:
+    log.warning("Zalo OA webhook refused", extra={"reason": reason, "status": status})
+    return web.json_response({"error": -1, "message": reason}, status=status)
+
+
 class OAWebhook:
-    """Verifies and turns OA webhook events into interactions, events and unfollows."""
+    """Verifies and turns OA webhook events into interactions, events and unfollows.
+
+    Order, each step before the next is trusted: the signature header's presence (else 401
+    without reading the body), the body read up to `max_body` bytes (else 413), the
+    signature over the raw bytes (else 401), JSON (else 400, deep nesting included), the
+    timestamp within `max_age` seconds of now and not more than EVENT_MAX_AHEAD ahead (else
+    400: a captured event cannot be replayed later). Then a repeat (same msg_id, same
+    follow, or same signed body) is acknowledged and dropped: seen ids are kept for
+    storage.zalo.SEEN_KEEP, far longer than `max_age`, so every replay the window lets
+    through is recognised.
+
+    The event is handled before Zalo gets its 200 and its key is recorded after, so an
+    acknowledged event has had its work stored (a stop loses nothing; a crash before the
+    answer leaves it to Zalo's retry). With a `deferring` handle (bot.zalo_bot) its replies go
+    out after the answer from `replies`, which `drain` waits for at stop."""
 
     def __init__(
         self,
@@ -359,6 +461,9 @@ class OAWebhook:
         store: Store,
         handle: Callable[[Event], Awaitable[None]],
         clock: Callable[[], datetime],
+        max_age: float = EVENT_MAX_AGE,
+        max_body: int = MAX_EVENT_BYTES,
+        replies: ChatQueues | None = None,
     ) -> None:
         self._app_id = app_id
         self._secret = secret
@@ -366,61 +471,90 @@ class OAWebhook:
         self._store = store
         self._handle = handle
         self._clock = clock
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._max_age = timedelta(seconds=max_age)
+        self._max_body = max_body
+        self.replies = replies if replies is not None else reply_queues()
+        self._locks = KeyedLocks()
 
     async def __call__(self, request: web.Request) -> web.Response:
-        if (request.content_length or 0) > 1_000_000:
-            return web.json_response({"error": 413}, status=413)
-        body = await request.read()
+        given = request.headers.get(SIGNATURE_HEADER, "")
+        if not given.startswith("mac="):
+            return _refused(401, "bad signature")
+        body = await read_bounded(request, self._max_body)
+        if body is None:
+            return _refused(413, "too large")
+        if not verified(self._app_id, body, given, self._secret):
+            return _refused(401, "bad signature")
         try:
             data = json.loads(body)
-        except ValueError:
-            data = None
-        given = request.headers.get(SIGNATURE_HEADER, "")
-        stamp = str((data or {}).get("timestamp", "")) if isinstance(data, dict) else ""
-        expected = signature(self._app_id, body, stamp, self._secret)
-        if not hmac.compare_digest(given.encode(), expected.encode()):
-            log.warning("Zalo OA webhook refused: bad signature")
-            return web.json_response({"error": -1, "message": "bad signature"}, status=401)
-        if isinstance(data, dict):
-            event = await self.accept(data)
-            if event is not None:
-                task = asyncio.create_task(self._run(event))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+        except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
+            return _refused(400, "not JSON")
+        if not isinstance(data, dict):
+            return _refused(400, "not an event")
+        now = self._clock()
+        at = event_time(data, now.tzinfo)
+        if at is None or at < now - self._max_age:
+            return _refused(400, "stale event")
+        if at > now + timedelta(seconds=EVENT_MAX_AHEAD):
+            return _refused(400, "event from the future")
+        if str(data.get("event_name") or "") in HANDLED_EVENTS:
+            failed = await self._once(data, body, min(at, now))
+            if failed is not None:
+                return failed
         return web.json_response({"error": 0, "message": "Success"})
 
-    async def accept(self, data: dict[str, Any]) -> Event | None:
-        """Record the interaction; the event to handle (None for repeats and other kinds)."""
+    async def _once(self, data: dict[str, Any], body: bytes, at: datetime) -> web.Response | None:
+        """Handle the event unless its key was recorded; record it after. One user's events
+        one at a time, so a retry arriving during the first handling waits and is dropped."""
+        key = event_key(data, body)
+        sender, follower = _dict(data.get("sender")), _dict(data.get("follower"))
+        user = str(sender.get("id") or follower.get("id") or "")
+        async with self._locks.hold(user):
+            if await self._repo.was_seen(PLATFORM, key):
+                log.info("repeated Zalo OA event dropped", extra={"event_key": key[:40]})
+                return None
+            try:
+                await self.accept(data, at)
+            except Exception:
+                log.exception("Zalo OA event handling failed", extra={"chat": user})
+                return web.json_response({"error": -1, "message": "failed"}, status=500)
+            await self._repo.mark_seen(PLATFORM, key, self._clock())
+        return None
+
+    async def accept(self, data: dict[str, Any], at: datetime) -> None:
+        """Record the interaction (at `at`) and hand the event to the dialog."""
         name = str(data.get("event_name") or "")
-        at = self._when(data)
         if name == "user_send_text":
             sender = _dict(data.get("sender"))
             message = _dict(data.get("message"))
             user, text = str(sender.get("id") or ""), message.get("text")
             if not user or not isinstance(text, str) or not text.strip():
-                return None
+                return
             await self._repo.touch_contact(PLATFORM, user, at)
-            msg_id = str(message.get("msg_id") or "")
-            if msg_id and not await self._repo.mark_seen(PLATFORM, msg_id, self._clock()):
-                return None
+            msg_id = str(message.get("msg_id") or "") or None
             who = Who(platform=PLATFORM, chat_id=user, user_id=user)
             parsed = parse_command(text.strip())
             if parsed is not None:
-                return Command(who=who, name=parsed[0], args=parsed[1], message_id=msg_id or None)
-            return Text(who=who, text=text, message_id=msg_id or None)
-        if name in ("follow", "unfollow"):
-            follower = _dict(data.get("follower"))
-            user = str(follower.get("id") or "")
-            key = f"{name}:{user}:{data.get('timestamp', '')}"
-            if not user or not await self._repo.mark_seen(PLATFORM, key, self._clock()):
-                return None
+                await self._handle(
+                    Command(who=who, name=parsed[0], args=parsed[1], message_id=msg_id)
+                )
+            else:
+                await self._handle(Text(who=who, text=text, message_id=msg_id))
+        elif name in ("follow", "unfollow"):
+            user = str(_dict(data.get("follower")).get("id") or "")
+            if not user:
+                return
             if name == "unfollow":
                 await self._unfollow(user)
-                return None
+                return
             await self._repo.touch_contact(PLATFORM, user, at)
-            return Command(who=Who(platform=PLATFORM, chat_id=user, user_id=user), name="start")
-        return None
+            await self._handle(
+                Command(who=Who(platform=PLATFORM, chat_id=user, user_id=user), name="start")
+            )
+
+    async def drain(self, timeout: float) -> None:
+        """Wait (at most `timeout` seconds) for the replies still queued."""
+        await self.replies.drain(timeout)
 
     async def _unfollow(self, user: str) -> None:
         """An unfollower cannot be messaged: deactivate quietly (no goodbye is possible)."""
@@ -428,18 +562,3 @@ class OAWebhook:
         if sub is not None and await self._store.subscribers.deactivate(sub.id, "unfollowed OA"):
             await self._store.deliveries.cancel_pending_for(sub.id, reason="unfollowed OA")
             log.info("Zalo OA unfollow", extra={"subscriber": sub.id})
-
-    def _when(self, data: dict[str, Any]) -> datetime:
-        """The event's time (milliseconds), never in the future."""
-        now = self._clock()
-        try:
-            stamp = datetime.fromtimestamp(int(str(data.get("timestamp"))) / 1000, tz=now.tzinfo)
-        except (TypeError, ValueError, OverflowError, OSError):
-            return now
-        return min(stamp, now)
-
-    async def _run(self, event: Event) -> None:
-        try:
-            await self._handle(event)
-        except Exception:
-            log.exception("Zalo OA event handling failed", extra={"chat": event.who.chat_id})

@@ -15,23 +15,25 @@ Three parts, pure where possible (design convention 1):
   items come from outside, so the links they carry may point anywhere, including this server's
   admin ports or the district's private network. A page is fetched only from the feed's own host
   or hosts the operator allows, and never from a loopback, private or link-local address unless
-  that address is the feed's own. Every redirect hop is checked again, which is why this module
-  follows redirects itself instead of reusing ``jobs.fetch.fetch_feed`` (that one also reads
-  file:// URLs, which an article link must never do).
+  that address is the feed's own or the operator allowed the host (BANTIN_ALLOW_PRIVATE_HOSTS,
+  the same address rules as feeds: jobs.address_guard). Every redirect hop is checked again,
+  which is why this module follows redirects itself instead of reusing
+  ``jobs.fetch.fetch_feed`` (that one also reads file:// URLs, which an article link must
+  never do).
 
 Known limit: the host name is resolved for the check and again by httpx for the connection, so a
 DNS server that answers differently within milliseconds (DNS rebinding) could slip past the
 address check; the host check still holds, and it is the one that matters for feeds' items.
+(Feeds themselves are fetched through aiohttp, whose resolver applies the rules, so there the
+address checked is the address connected to.)
 """
 
 from __future__ import annotations
 
 import asyncio
 import codecs
-import ipaddress
 import logging
 import re
-import socket
 import time
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
@@ -41,6 +43,9 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from jobs.address_guard import STRICT, AddressPolicy, AddressRefused, IPAddress, is_public
+from jobs.address_guard import resolve as _resolve_addresses
+from jobs.address_guard import unmapped as _unmapped
 from jobs.fetch import MAX_REDIRECTS, REDIRECTS, redact_url
 from jobs.pagemeta import page_published
 from jobs.summarize import is_chrome, syllables
@@ -57,8 +62,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 ACCEPT_HTML = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -342,46 +345,32 @@ def host_allowed(url: str, feed_url: str, allowed_hosts: Iterable[str] = ()) -> 
     return False
 
 
-def address_allowed(address: IPAddress, own_addresses: Collection[IPAddress]) -> bool:
-    """Whether an article may be fetched from ``address``.
+def address_allowed(
+    address: IPAddress,
+    own_addresses: Collection[IPAddress],
+    policy: AddressPolicy = STRICT,
+    host: str = "",
+    port: int | None = None,
+) -> bool:
+    """Whether an article may be fetched from ``address`` (reached as ``host``:``port``).
 
     Public addresses are fine; loopback, private, link-local and every other non-global range
     (CGNAT, documentation, unspecified, multicast) only when the feed's own host resolves there,
-    which is how a portal on the district's private network or on this server keeps working.
-    IPv4-mapped IPv6 addresses (::ffff:127.0.0.1) are judged as the IPv4 address they carry.
+    which is how a portal on the district's private network or on this server keeps working,
+    or when the operator allowed the host (``policy``, see jobs.address_guard). IPv6 forms that
+    carry an IPv4 address (::ffff:127.0.0.1) are judged as the IPv4 address they carry.
     """
-    address = _unmapped(address)
-    if address in {_unmapped(a) for a in own_addresses}:
+    if _unmapped(address) in {_unmapped(a) for a in own_addresses}:
         return True
-    return address.is_global and not address.is_multicast
-
-
-def _unmapped(address: IPAddress) -> IPAddress:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    return address
+    return is_public(address) or policy.allows(host, port, address)
 
 
 async def _resolve(host: str, port: int) -> set[IPAddress]:
     """Every address ``host`` resolves to (getaddrinfo runs in a worker thread)."""
     try:
-        return {ipaddress.ip_address(host.strip("[]"))}
-    except ValueError:
-        pass
-    loop = asyncio.get_running_loop()
-    try:
-        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError as exc:
-        raise ArticleRefused(f"could not resolve host {host} (DNS)") from exc
-    found: set[IPAddress] = set()
-    for _family, _type, _proto, _canon, sockaddr in infos:
-        try:
-            found.add(ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0]))
-        except ValueError:
-            continue
-    if not found:
-        raise ArticleRefused(f"could not resolve host {host} (DNS)")
-    return found
+        return await _resolve_addresses(host, port)
+    except AddressRefused as exc:
+        raise ArticleRefused(str(exc)) from exc
 
 
 async def _feed_addresses(feed_url: str) -> set[IPAddress]:
@@ -399,7 +388,11 @@ async def _feed_addresses(feed_url: str) -> set[IPAddress]:
 
 
 async def _check(
-    url: str, feed_url: str, allowed_hosts: Collection[str], own: set[IPAddress]
+    url: str,
+    feed_url: str,
+    allowed_hosts: Collection[str],
+    own: set[IPAddress],
+    policy: AddressPolicy = STRICT,
 ) -> None:
     """Raise ArticleRefused unless ``url`` passes both the host and the address rule."""
     if not host_allowed(url, feed_url, allowed_hosts):
@@ -408,7 +401,7 @@ async def _check(
     host = parts.hostname or ""
     port = parts.port or DEFAULT_PORTS[parts.scheme.lower()]
     for address in await _resolve(host, port):
-        if not address_allowed(address, own):
+        if not address_allowed(address, own, policy, host, port):
             raise ArticleRefused(f"{host} resolves to a non-public address ({address})")
 
 
@@ -514,10 +507,11 @@ async def _fetch_page(
 ) -> tuple[bytes, str, str | None]:
     """GET ``url``, checking it and every redirect hop; returns (body, final URL, charset)."""
     own = await _feed_addresses(feed_url)
+    policy: AddressPolicy = getattr(client, "address_policy", STRICT)  # make_client's rules
     request_timeout = httpx.Timeout(timeout, connect=min(timeout, 10.0))
     current = url
     for _hop in range(MAX_REDIRECTS + 1):
-        await _check(current, feed_url, allowed_hosts, own)
+        await _check(current, feed_url, allowed_hosts, own, policy)
         request = client.build_request(
             "GET", current, headers={"Accept": ACCEPT_HTML}, timeout=request_timeout
         )

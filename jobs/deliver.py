@@ -36,6 +36,7 @@ from jobs.recorder import SentRecorder
 from jobs.retry import MAX_ATTEMPTS, backoff, exhausted
 from jobs.sleep import sleep_or_stop
 from storage.budget import SendBudget
+from storage.deliveries import OWED_KINDS
 from storage.feedback import ANSWER_KIND
 from storage.preferences import extra
 from storage.records import Announcement, Article, Delivery, Subscriber
@@ -296,7 +297,8 @@ class Deliverer:
                 await self._hand_back(rows[i:])
                 break
             sub = subs.get(row.subscriber_id)
-            if sub is None or not sub.active:
+            # News stops when the subscription does; an owed reply (an answer) goes out anyway.
+            if sub is None or not (sub.active or row.kind in OWED_KINDS):
                 await self._store.deliveries.cancel(row.id, reason="recipient inactive")
                 continue
             chat_key = f"{sub.platform}:{sub.chat_id}"
@@ -425,6 +427,7 @@ class Deliverer:
                 await store.subscribers.deactivate(sub.id, err.description)
                 await store.deliveries.mark_blocked(row.id, reason=err.description)
                 await store.deliveries.cancel_pending_for(sub.id, reason=err.description)
+                await self._owed_lost(row, err.description)
                 log.info("recipient gone", extra={"subscriber": sub.id, "error": err.description})
                 metrics.delivery("blocked", platform, time.monotonic() - started)
                 return
@@ -437,6 +440,7 @@ class Deliverer:
                     # Outside the platform's messaging window (Zalo OA: 7 days since the
                     # citizen last wrote): not a failure to retry, and not the citizen's fault.
                     await store.deliveries.cancel(row.id, reason=err.description)
+                    await self._owed_lost(row, err.description)
                     metrics.delivery("failed", platform, time.monotonic() - started)
                     return
                 if err.reason == "parse" and not fallback_used:
@@ -452,6 +456,7 @@ class Deliverer:
                     parts = split_message(message, channel.capabilities.max_text)
                     continue
                 await store.deliveries.mark_dead(row.id, error=err.description)
+                await self._owed_lost(row, err.description)
                 log.error("message rejected", extra={"delivery": row.id, "error": err.description})
                 metrics.delivery("dead", platform, time.monotonic() - started)
                 return
@@ -509,6 +514,7 @@ class Deliverer:
         attempts = row.attempts + 1
         if exhausted(attempts, self._max_attempts):
             await self._store.deliveries.mark_dead(row.id, error=error)
+            await self._owed_lost(row, error)
             log.error("delivery dead-lettered", extra={"delivery": row.id, "error": error})
             return "dead"
         at = self._clock() + timedelta(seconds=backoff(attempts))
@@ -517,6 +523,23 @@ class Deliverer:
             "delivery will retry", extra={"delivery": row.id, "error": error, "attempt": attempts}
         )
         return "retry"
+
+    async def _owed_lost(self, row: Delivery, reason: str) -> None:
+        """An owed reply that will never arrive (blocked, refused, out of retries) is recorded
+        on its ticket, which opens again; the forwarder then tells the staff chat. Staff must
+        never believe a citizen got an answer they did not."""
+        if row.kind != ANSWER_KIND:
+            return
+        ticket = await self._store.feedback.mark_answer_undelivered(row.item_id, reason=reason)
+        log.warning(
+            "answer undelivered",
+            extra={
+                "delivery": row.id,
+                "answer": row.item_id,
+                "ticket": ticket.id if ticket else None,
+                "error": reason,
+            },
+        )
 
     async def _rendered_for(
         self, row: Delivery, sub: Subscriber, channel: Channel, preview: bool

@@ -18,6 +18,12 @@ Why the details:
   deadline, so a huge or dripping response cannot hold memory or a worker slot (the library's
   own timeouts are per read).
 - URLs may carry user:password for protected portals; they never appear in results or logs.
+- Addresses follow jobs.address_guard, for the first request and every redirect hop: the feed
+  session resolves names through ``GuardedResolver`` (the address checked is the one connected
+  to), literal IP hosts are judged before each request, so neither a feed address nor a
+  redirect reaches loopback, private or link-local addresses unless the operator allowed that
+  host (BANTIN_ALLOW_PRIVATE_HOSTS). A refused hop fails the fetch, so a permanent redirect to
+  an internal address is never stored as the feed's new URL.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ import os
 import ssl
 import time
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from email.utils import formatdate
 from pathlib import Path
@@ -42,6 +48,15 @@ from urllib.request import proxy_bypass_environment as _proxy_bypass  # type: ig
 
 import aiohttp
 import httpx
+from aiohttp.abc import AbstractResolver
+
+from jobs.address_guard import (
+    AddressPolicy,
+    AddressRefused,
+    GuardedResolver,
+    check_url,
+    check_url_resolved,
+)
 
 __all__ = [
     "FeedClient",
@@ -104,7 +119,14 @@ class FeedClient(httpx.AsyncClient):
     by ``aclose()`` or ``async with``. Both pools keep connections alive between polls.
     """
 
-    def __init__(self, *, user_agent: str, max_connections: int) -> None:
+    def __init__(
+        self,
+        *,
+        user_agent: str,
+        max_connections: int,
+        private_hosts: Iterable[str] = (),
+        dns: AbstractResolver | None = None,
+    ) -> None:
         super().__init__(
             headers={"User-Agent": user_agent, "Accept": ACCEPT},
             follow_redirects=False,
@@ -119,16 +141,37 @@ class FeedClient(httpx.AsyncClient):
         self._session: aiohttp.ClientSession | None = None
         self._session_loop: asyncio.AbstractEventLoop | None = None
         self._proxies: dict[str, str] = {}
+        self._proxy_hosts: frozenset[str] = frozenset()
+        # The process's address rules (jobs.address_guard), for feeds and article pages alike.
+        self.address_policy = AddressPolicy.allowing(private_hosts)
+        self._dns = dns  # None: aiohttp's default resolver (tests pass a stand-in DNS)
+        self._resolver: GuardedResolver | None = None
 
     def feed_session(self) -> aiohttp.ClientSession:
         """The aiohttp session for feed fetches, created in (and for) the running loop."""
         loop = asyncio.get_running_loop()
         session = self._session
         if session is None or session.closed or self._session_loop is not loop:
+            self._proxies = {
+                scheme: address
+                for scheme, address in urllib.request.getproxies().items()
+                if scheme in ("http", "https", "no")
+            }
+            proxy_hosts = {
+                urlsplit(address).hostname or ""
+                for scheme, address in self._proxies.items()
+                if scheme != "no"
+            }
+            self._proxy_hosts = frozenset(proxy_hosts - {""})
+            # The connector does not close a resolver it was given: _close_session does.
+            self._resolver = GuardedResolver(
+                self.address_policy, exempt=self._proxy_hosts, inner=self._dns
+            )
             connector = aiohttp.TCPConnector(
                 limit=self._max_connections,  # the Poller's semaphores do the real limiting
                 limit_per_host=0,
-                ttl_dns_cache=300,
+                ttl_dns_cache=300,  # caches only answers the resolver let through
+                resolver=self._resolver,
             )
             session = aiohttp.ClientSession(
                 connector=connector,
@@ -143,11 +186,6 @@ class FeedClient(httpx.AsyncClient):
                 max_field_size=MAX_HEADER_LINE,
             )
             self._session, self._session_loop = session, loop
-            self._proxies = {
-                scheme: address
-                for scheme, address in urllib.request.getproxies().items()
-                if scheme in ("http", "https", "no")
-            }
         return session
 
     def proxy_for(self, url: str) -> str | None:
@@ -162,10 +200,21 @@ class FeedClient(httpx.AsyncClient):
             return None
         return proxies[scheme]
 
+    def is_proxy_host(self, url: str) -> bool:
+        """Whether ``url`` addresses one of the environment's proxies (see ``_check_address``)."""
+        try:
+            host = (urlsplit(url).hostname or "").rstrip(".").lower()
+        except ValueError:
+            return False
+        return host in self._proxy_hosts
+
     async def _close_session(self) -> None:
         session, self._session = self._session, None
+        resolver, self._resolver = self._resolver, None
         if session is not None and not session.closed:
             await session.close()
+        if resolver is not None:
+            await resolver.close()
 
     async def aclose(self) -> None:
         await self._close_session()
@@ -181,7 +230,12 @@ class FeedClient(httpx.AsyncClient):
         await super().__aexit__(exc_type, exc_value, traceback)
 
 
-def make_client(*, user_agent: str = USER_AGENT, max_connections: int = 100) -> FeedClient:
+def make_client(
+    *,
+    user_agent: str = USER_AGENT,
+    max_connections: int = 100,
+    private_hosts: Iterable[str] = (),
+) -> FeedClient:
     """One shared client per process: connection pooling across feeds of the same portal.
 
     Size ``max_connections`` to the poll concurrency (BANTIN_POLL_CONCURRENCY): the Poller's
@@ -189,8 +243,13 @@ def make_client(*, user_agent: str = USER_AGENT, max_connections: int = 100) -> 
     be the bottleneck; every connection may be kept alive, since the next poll asks the same
     portals again. Redirects are off because ``fetch_feed`` and jobs/article.py follow them
     themselves; timeouts here are the per-phase ceilings, callers add the total deadline.
+    ``private_hosts`` (BANTIN_ALLOW_PRIVATE_HOSTS) are the hosts and addresses on loopback or
+    private networks the operator allows feeds and article pages to be fetched from; every
+    other non-public address is refused (jobs.address_guard).
     """
-    return FeedClient(user_agent=user_agent, max_connections=max_connections)
+    return FeedClient(
+        user_agent=user_agent, max_connections=max_connections, private_hosts=private_hosts
+    )
 
 
 async def fetch_feed(
@@ -204,8 +263,9 @@ async def fetch_feed(
 ) -> FetchResult:
     """GET a feed (http, https or file URL), conditionally, within ``timeout`` seconds overall.
 
-    ``client`` comes from ``make_client``; a plain ``httpx.AsyncClient`` also works (its
-    settings are not used: the feed is fetched with a one-off aiohttp session, slower).
+    ``client`` comes from ``make_client``, whose address rules apply; a plain
+    ``httpx.AsyncClient`` also works (its settings are not used: the feed is fetched with a
+    one-off aiohttp session, slower, under the strict address rules: no private hosts).
     Never raises for network, HTTP or file problems: they come back as ``error`` with a message
     a person can act on ("HTTP 404 Not Found", "connection refused", "timed out after 30 s").
     On 304 ``body`` is None and the validators sent are returned if the server omits them, so
@@ -231,6 +291,9 @@ async def fetch_feed(
                 return await _fetch_http(own, url, etag, last_modified, max_bytes, timeout, started)
     except FetchError as exc:
         return _failure(safe_url, exc.message, started, exc.status, exc.headers)
+    except AddressRefused as exc:
+        log.info("feed address refused", extra={"url": safe_url, "reason": str(exc)})
+        return _failure(safe_url, _scrub(f"refused: {exc}", url), started)
     except aiohttp.ConnectionTimeoutError:  # before TimeoutError: it is one
         message = f"timed out after {_connect_timeout(timeout):g} s while connecting"
         return _failure(safe_url, message, started)
@@ -275,26 +338,47 @@ async def _fetch_http(
     # original address is still the one to ask next time.
     permanent: str | None = None
     all_permanent = True
-    for _hop in range(MAX_REDIRECTS + 1):
-        async with session.get(
-            current,
-            headers=headers,
-            allow_redirects=False,
-            timeout=request_timeout,
-            proxy=client.proxy_for(current),
-        ) as response:
-            if response.status in REDIRECTS:
-                target = _redirect_target(response, current, url)
-                if response.status in PERMANENT_REDIRECTS and all_permanent:
-                    permanent = redact_url(target)
-                else:
-                    all_permanent = False
-                current = target
-                continue
-            return await _read_final(
-                response, current, etag, last_modified, max_bytes, permanent, started
-            )
+    for hop in range(MAX_REDIRECTS + 1):
+        proxy = client.proxy_for(current)
+        try:
+            await _check_address(client, current, proxy)
+            async with session.get(
+                current,
+                headers=headers,
+                allow_redirects=False,
+                timeout=request_timeout,
+                proxy=proxy,
+            ) as response:
+                if response.status in REDIRECTS:
+                    target = _redirect_target(response, current, url)
+                    if response.status in PERMANENT_REDIRECTS and all_permanent:
+                        permanent = redact_url(target)
+                    else:
+                        all_permanent = False
+                    current = target
+                    continue
+                return await _read_final(
+                    response, current, etag, last_modified, max_bytes, permanent, started
+                )
+        except AddressRefused as exc:
+            if hop:  # name the hop: the feed's own address is fine, its redirect is not
+                raise AddressRefused(f"redirected to {redact_url(current)}: {exc}") from exc
+            raise
     raise FetchError(f"too many redirects (more than {MAX_REDIRECTS})")
+
+
+async def _check_address(client: FeedClient, url: str, proxy: str | None) -> None:
+    """The address rules for one request, besides the resolver's check of every connection.
+
+    Literal IP hosts never reach a resolver, so they are judged here. Through a proxy the
+    proxy resolves the feed's name, and a feed addressed to the proxy itself would pass as the
+    proxy (which the resolver lets through): both are judged by resolving the name here, a
+    best effort (the proxy may resolve it differently a moment later).
+    """
+    policy = client.address_policy
+    check_url(url, policy)
+    if proxy or client.is_proxy_host(url):
+        await check_url_resolved(url, policy)
 
 
 def _connect_timeout(timeout: float) -> float:

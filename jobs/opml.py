@@ -9,6 +9,10 @@ An OPML file comes from outside, so it is hostile input: a DOCTYPE or ENTITY dec
 billion-laughs and external-entity tricks) is refused outright rather than expanded, the file is
 parsed by expat with no entity or DTD handling, and only http(s) feed URLs are taken (a file://
 URL in someone else's OPML must not make the poller read this server's files).
+
+A feed behind HTTP basic auth is stored with `user:password@` in its URL; export leaves the
+credentials out (the file goes to other readers, other portals, chat attachments) unless the
+operator asks for a backup that keeps them (`keep_credentials`).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from urllib.parse import urlsplit
 from xml.parsers import expat
 
 from jobs.text import normalize
+from storage.urls import shown_url
 
 __all__ = ["CATEGORY_SEPARATOR", "OpmlError", "OpmlFeed", "OpmlImport", "parse_opml", "to_opml"]
 
@@ -95,7 +100,7 @@ def parse_opml(data: bytes) -> OpmlImport:
         category = CATEGORY_SEPARATOR.join(path) or _clean(
             (lowered.get("category") or "").split(",")[0].strip().strip("/").replace("/", " / ")
         )
-        name = label if label and label != url else None
+        name = label if label and label not in (url, shown_url(url)) else None
         feeds[url] = OpmlFeed(url, _cap(name, MAX_NAME), _cap(category or None, MAX_CATEGORY))
 
     def end(tag: str) -> None:
@@ -134,12 +139,18 @@ def _usable_url(url: str) -> bool:
 
 
 def to_opml(
-    feeds: Iterable[OpmlFeed], *, title: str = "bantin", now: datetime | None = None
+    feeds: Iterable[OpmlFeed],
+    *,
+    title: str = "bantin",
+    now: datetime | None = None,
+    keep_credentials: bool = False,
 ) -> bytes:
     """OPML 2.0 (UTF-8) with categories as folder outlines ("A / B" nests B inside A).
 
     A feed without a name gets its URL as text (OPML requires text); import reads that back as
     no name. Feeds keep their order within a folder; folders appear in first-seen order.
+    Addresses lose their `user:password@` unless `keep_credentials` (then only xmlUrl keeps
+    them: the text a reader shows never does).
     """
     opml = ET.Element("opml", version="2.0")
     head = ET.SubElement(opml, "head")
@@ -158,7 +169,9 @@ def to_opml(
     for feed in feeds:
         parts = (feed.category or "").split(CATEGORY_SEPARATOR)
         path = tuple(p.strip() for p in parts if p.strip())
-        label = feed.name or feed.url
-        ET.SubElement(folder(path), "outline", type="rss", text=label, title=label, xmlUrl=feed.url)
+        shown = shown_url(feed.url)
+        label = feed.name or shown
+        address = feed.url if keep_credentials else shown
+        ET.SubElement(folder(path), "outline", type="rss", text=label, title=label, xmlUrl=address)
     ET.indent(opml, space="  ")
     return ET.tostring(opml, encoding="utf-8", xml_declaration=True) + b"\n"

@@ -10,7 +10,9 @@ Feeds come from strangers, so parsing is defensive:
   argument as a *file name* first, so a body like ``/etc/passwd`` would read a local file;
 - documents declaring XML entities are refused before parsing: expat stops "billion laughs"
   only after expanding megabytes, and feedparser's fallback (loose) parser expands "safe"
-  entities itself with no limit, so a 100 KB feed can cost hundreds of MB;
+  entities itself with no limit, so a 100 KB feed can cost hundreds of MB; the check runs on
+  the bytes as the fast reader reads them (UTF-8) and again on the text as feedparser decodes
+  it, whatever charset is declared (UTF-7, UTF-16/32 and EBCDIC spell "<!ENTITY" differently);
 - a body that is valid UTF-8 is read as UTF-8 whatever charset the server or the XML declaration
   claims (Vietnamese portals often declare iso-8859-1 and send UTF-8, which would turn every
   diacritic into mojibake).
@@ -33,6 +35,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import feedparser
+from feedparser import encodings as feedparser_encodings
 
 from jobs.fastfeed import Unusual, read_feed
 from jobs.feedmodel import (
@@ -167,6 +170,7 @@ def _read_with_feedparser(
     fp_headers = {"content-location": base, "content-type": content_type}
     if "content-language" in hdrs:
         fp_headers["content-language"] = hdrs["content-language"]
+    _refuse_entity_declarations(_as_feedparser_decodes(body, fp_headers))
     try:
         # A stream, never bytes: feedparser.parse(bytes) tries the bytes as a file name first.
         # No sanitizing or URI rewriting inside feedparser (a third of its time): nothing of a
@@ -263,6 +267,34 @@ def _refuse_entity_declarations(body: bytes) -> None:
         if end < 0:
             return  # the rest is one unterminated section: no declaration outside it
         pos = end + 3
+
+
+def _as_feedparser_decodes(body: bytes, fp_headers: Mapping[str, str]) -> bytes:
+    """The body as UTF-8, decoded exactly the way feedparser is about to decode it.
+
+    The byte-level check in ``_refuse_entity_declarations`` only sees what an ASCII-compatible
+    reading shows. feedparser picks the charset itself (HTTP charset, XML declaration, BOM,
+    EBCDIC and UTF-16/32 sniffing, chardet, fallbacks), and under UTF-7, UTF-16/32 without
+    nulls up front or EBCDIC (cp037) the same bytes spell "<!ENTITY" only after decoding. So
+    the declarations are looked for again in feedparser's own conversion (the same function
+    on the same input gives the same text). A body feedparser cannot decode at all would go to
+    its parser undecoded, where nothing checked it: refused.
+    """
+    result: dict[str, Any] = {}
+    try:
+        converted = feedparser_encodings.convert_to_utf8(dict(fp_headers), body, result)
+    except Exception as exc:  # a codec raising on hostile bytes: unreadable, so refused
+        raise _unknown_encoding() from exc
+    if not result.get("encoding") or not isinstance(converted, bytes):
+        raise _unknown_encoding()
+    return converted
+
+
+def _unknown_encoding() -> FeedParseError:
+    return FeedParseError(
+        "the feed's character encoding could not be determined, so it cannot be checked and "
+        "read safely; ask the publisher to send UTF-8"
+    )
 
 
 def _defuse_charrefs(body: bytes) -> bytes:

@@ -29,6 +29,10 @@ batched upsert per flush.
 
 Outbox rows are deleted before articles, so an article whose only references were old rows
 goes in the same run.
+
+Handled update and event ids (the seen-ids table that recognises Zalo's and Telegram's
+repeats) older than storage.zalo.SEEN_KEEP (30 days) go too: no platform sends an event again
+that late, and the Zalo OA webhook refuses events older than its window (at most a day).
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from storage.retention import ArticleCandidate, Listing, RetentionRepo
+from storage.zalo import SEEN_KEEP, ZaloRepo
 
 if TYPE_CHECKING:
     from storage.store import Store
@@ -56,12 +61,14 @@ class PruneReport:
     deliveries: int = 0  # outbox rows deleted
     articles: int = 0  # articles deleted
     articles_kept: int = 0  # old and unreferenced, but kept: listed or among their feed's newest
+    seen_ids: int = 0  # handled update/event ids older than SEEN_KEEP, deleted
 
     def as_dict(self) -> dict[str, int]:
         return {
             "deliveries": self.deliveries,
             "articles": self.articles,
             "articles_kept": self.articles_kept,
+            "seen_ids": self.seen_ids,
         }
 
 
@@ -112,7 +119,8 @@ async def prune(
     batch: int = BATCH,
     keep_per_feed: int = KEEP_PER_FEED,
 ) -> PruneReport:
-    """Delete old final outbox rows, then old articles nothing needs; see the module doc."""
+    """Delete old final outbox rows, then old articles nothing needs, then seen ids older
+    than SEEN_KEEP; see the module doc."""
     repo = RetentionRepo.of(store)
     deliveries = 0
     deliveries_cut = cutoff(now, delivered_days)
@@ -129,7 +137,8 @@ async def prune(
     articles_cut = cutoff(now, article_days)
     if articles_cut is not None:
         articles, kept = await _prune_articles(repo, articles_cut, batch, keep_per_feed)
-    report = PruneReport(deliveries, articles, kept)
+    seen = await ZaloRepo.of(store).prune_seen(now - SEEN_KEEP)
+    report = PruneReport(deliveries, articles, kept, seen)
     log.info("retention done", extra=report.as_dict())
     return report
 

@@ -27,6 +27,7 @@ from storage.models import (
     utcnow,
 )
 from storage.records import Announcement, BroadcastSummary
+from storage.urls import shown_url
 
 DRAFT, QUEUED, CANCELLED = "draft", "queued", "cancelled"
 SCHEDULED = "scheduled"
@@ -199,21 +200,22 @@ class AnnouncementRepo(Repo):
                 ).all()
             ]
             q = select(FeedRow.id, FeedRow.name, FeedRow.url).where(FeedRow.enabled.is_(True))
-            feeds = [
-                (int(i), str(n or u)) for i, n, u in (await s.execute(q.order_by(FeedRow.id))).all()
-            ]
+            rows = (await s.execute(q.order_by(FeedRow.id))).all()
+            feeds = [(int(i), str(n or shown_url(u))) for i, n, u in rows]  # no user:password
         return topics, feeds
 
     async def queue_now(
-        self, announcement_id: int, *, now: datetime, frm: str = DRAFT
+        self, announcement_id: int, *, now: datetime, frm: str = DRAFT, by: str | None = None
     ) -> int | None:
         """`frm` → queued and the outbox rows for its audience, in one transaction. Returns the
-        recipients queued, or None when the announcement was not in `frm` (double tap, race)."""
+        recipients queued, or None when the announcement was not in `frm` (double tap, race)
+        or, with `by`, was not written by `by` (only its author confirms a draft)."""
+        where = [AnnouncementRow.id == announcement_id, AnnouncementRow.status == frm]
+        if by is not None:
+            where.append(AnnouncementRow.created_by == by)
         async with self._tx() as s:
             res = await s.execute(
-                update(AnnouncementRow)
-                .where(AnnouncementRow.id == announcement_id, AnnouncementRow.status == frm)
-                .values(status=QUEUED, queued_at=now)
+                update(AnnouncementRow).where(*where).values(status=QUEUED, queued_at=now)
             )
             if not res.rowcount:  # type: ignore[attr-defined]
                 return None
@@ -255,18 +257,18 @@ class AnnouncementRepo(Repo):
         )
         return int(total)
 
-    async def schedule(self, announcement_id: int) -> bool:
-        """Draft → scheduled (its time is already set); the scheduler queues it then."""
+    async def schedule(self, announcement_id: int, *, by: str | None = None) -> bool:
+        """Draft → scheduled (its time is already set); the scheduler queues it then. With
+        `by`, only a draft `by` wrote."""
+        where = [
+            AnnouncementRow.id == announcement_id,
+            AnnouncementRow.status == DRAFT,
+            AnnouncementRow.scheduled_at.is_not(None),
+        ]
+        if by is not None:
+            where.append(AnnouncementRow.created_by == by)
         async with self._tx() as s:
-            res = await s.execute(
-                update(AnnouncementRow)
-                .where(
-                    AnnouncementRow.id == announcement_id,
-                    AnnouncementRow.status == DRAFT,
-                    AnnouncementRow.scheduled_at.is_not(None),
-                )
-                .values(status=SCHEDULED)
-            )
+            res = await s.execute(update(AnnouncementRow).where(*where).values(status=SCHEDULED))
             return bool(res.rowcount)  # type: ignore[attr-defined]
 
     async def due_scheduled(self, now: datetime) -> list[Announcement]:

@@ -1,5 +1,8 @@
 """The audit log: every staff action (broadcast, cancel, answer, close, ban, staff and feed
-changes), from chat or from the CLI, with who did it and when. Rows are only ever added."""
+changes), from chat or from the CLI, with who did it and when. Rows are only ever added.
+
+Staff read the log, so an address is stored without its user:password@ (a feed behind HTTP
+basic auth is added with its credentials in the URL; those stay with the fetcher)."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from sqlalchemy import select
 from storage.base import Repo
 from storage.models import AuditRow, utcnow
 from storage.records import AuditEntry
+from storage.urls import without_userinfo
 
 CLI_ACTOR = "cli"
 
@@ -45,8 +49,8 @@ class AuditRepo(Repo):
                 at=now or utcnow(),
                 actor=actor[:100],
                 action=action[:50],
-                target=target[:100] if target else None,
-                detail=detail[:2000] if detail else None,
+                target=without_userinfo(target)[:100] if target else None,
+                detail=without_userinfo(detail)[:2000] if detail else None,
             )
             s.add(row)
             await s.flush()

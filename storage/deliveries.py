@@ -15,11 +15,16 @@ from typing import cast
 from sqlalchemy import Table, and_, bindparam, func, literal, select, update
 
 from storage.base import Repo
+from storage.feedback import ANSWER_KIND
 from storage.models import DeliveryRow, PreferenceRow, SubscriberRow
 from storage.records import Delivery
 
 PENDING, SENDING, SENT, DEAD, CANCELLED = "pending", "sending", "sent", "dead", "cancelled"
 BLOCKED = "blocked"
+# Kinds a citizen is owed whatever their news subscription (a staff answer to their feedback):
+# unsubscribing, pausing or quiet hours never hold or cancel them; only the citizen's block
+# stops one, and then staff are told (jobs/deliver.py).
+OWED_KINDS = frozenset({ANSWER_KIND})
 # The outbox's hot statements (claim, mark sent) run on the Core table: the ORM's bulk and
 # RETURNING paths cost about 3x the CPU per row, which at 1,000 sends a second is a sixth of
 # the deliverer's core (bench/broadcast.py).
@@ -269,9 +274,15 @@ class DeliveryRepo(Repo):
             return int((await s.execute(stmt)).rowcount)  # type: ignore[attr-defined]
 
     async def cancel_pending_for(self, subscriber_id: int, *, reason: str) -> int:
+        """Cancel the news still queued for a subscriber who left; what they are owed (answers)
+        stays queued and is tried anyway: only the platform's refusal stops it."""
         stmt = (
             update(DeliveryRow)
-            .where(DeliveryRow.subscriber_id == subscriber_id, DeliveryRow.status == PENDING)
+            .where(
+                DeliveryRow.subscriber_id == subscriber_id,
+                DeliveryRow.status == PENDING,
+                DeliveryRow.kind.not_in(OWED_KINDS),
+            )
             .values(status=CANCELLED, last_error=reason)
         )
         async with self._tx() as s:

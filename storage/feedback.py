@@ -9,9 +9,10 @@ first feedback. Bans live here too, in the database, so no restart lifts one.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.base import Repo
 from storage.models import (
@@ -27,6 +28,22 @@ from storage.records import AnswerContext, Feedback, FeedbackMessage
 OPEN, ANSWERED, CLOSED = "open", "answered", "closed"
 ANSWER_KIND = "answer"  # the outbox kind of a staff answer to a citizen
 STAFF, CITIZEN = "staff", "citizen"
+BANNED, RATE_LIMITED = "banned", "rate_limited"
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """At most `count` feedback messages (new tickets and replies) per `seconds`."""
+
+    count: int = 5
+    seconds: int = 600
+
+
+@dataclass(frozen=True)
+class Refused:
+    """Why a citizen's words were not stored: `BANNED` or `RATE_LIMITED`."""
+
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -60,6 +77,8 @@ def _feedback(row: FeedbackRow) -> Feedback:
         photo_file_id=row.photo_file_id,
         answered_at=row.answered_at,
         closed_at=row.closed_at,
+        forward_error=row.forward_error,
+        delivery_error=row.delivery_error,
     )
 
 
@@ -75,6 +94,9 @@ def _message(row: FeedbackMessageRow) -> FeedbackMessage:
         forwarded_at=row.forwarded_at,
         forwarded_chat_id=row.forwarded_chat_id,
         forwarded_message_id=row.forwarded_message_id,
+        forward_error=row.forward_error,
+        delivery_error=row.delivery_error,
+        delivery_noticed_at=row.delivery_noticed_at,
     )
 
 
@@ -88,6 +110,8 @@ class FeedbackRepo(Repo):
         photo_file_id: str | None = None,
         now: datetime | None = None,
     ) -> Feedback:
+        """Store a ticket unchecked: for imports and tests. The dialog files citizens' words
+        through `file`, which applies the ban and the rate limit."""
         async with self._tx() as s:
             row = FeedbackRow(
                 subscriber_id=subscriber_id,
@@ -100,6 +124,86 @@ class FeedbackRepo(Repo):
             s.add(row)
             await s.flush()
             return _feedback(row)
+
+    async def file(
+        self,
+        subscriber_id: int,
+        article_id: int | None,
+        text: str,
+        *,
+        limit: RateLimit,
+        now: datetime,
+        photo_file_id: str | None = None,
+    ) -> Feedback | Refused:
+        """A citizen's new ticket, unless they are banned or over the rate limit.
+
+        Every chat path files feedback through here (never `add`), so the ban and the limit
+        are checked in the same transaction as the insert and no path can skip them. An
+        article that is gone is dropped from the ticket rather than refusing the words.
+        """
+        async with self._tx() as s:
+            refused = await self._refusal(s, subscriber_id, limit, now)
+            if refused is not None:
+                return refused
+            if article_id is not None and await s.get(ArticleRow, article_id) is None:
+                article_id = None
+            row = FeedbackRow(
+                subscriber_id=subscriber_id,
+                article_id=article_id,
+                text=text,
+                status=OPEN,
+                created_at=now,
+                photo_file_id=photo_file_id,
+            )
+            s.add(row)
+            await s.flush()
+            return _feedback(row)
+
+    async def file_reply(
+        self,
+        ticket_id: int,
+        subscriber_id: int,
+        text: str,
+        *,
+        limit: RateLimit,
+        now: datetime,
+        photo_file_id: str | None = None,
+    ) -> FeedbackMessage | Refused | None:
+        """A citizen's reply to an answer on their own ticket, under the same ban and rate
+        limit as `file`; None when the ticket is gone or is not theirs."""
+        async with self._tx() as s:
+            ticket = await s.get(FeedbackRow, ticket_id, with_for_update=True)
+            if ticket is None or ticket.subscriber_id != subscriber_id:
+                return None
+            refused = await self._refusal(s, subscriber_id, limit, now)
+            if refused is not None:
+                return refused
+            row = FeedbackMessageRow(
+                feedback_id=ticket_id,
+                created_at=now,
+                author=CITIZEN,
+                text=text,
+                photo_file_id=photo_file_id,
+            )
+            s.add(row)
+            ticket.status = OPEN
+            ticket.closed_at = None
+            await s.flush()
+            return _message(row)
+
+    async def _refusal(
+        self, s: AsyncSession, subscriber_id: int, limit: RateLimit, now: datetime
+    ) -> Refused | None:
+        # Lock the citizen's row (PostgreSQL) so two messages at once cannot both pass the limit.
+        await s.execute(
+            select(SubscriberRow.id).where(SubscriberRow.id == subscriber_id).with_for_update()
+        )
+        if await s.get(CitizenBanRow, subscriber_id) is not None:
+            return Refused(BANNED)
+        since = now - timedelta(seconds=limit.seconds)
+        if await self._recent(s, subscriber_id, since) >= limit.count:
+            return Refused(RATE_LIMITED)
+        return None
 
     async def get(self, feedback_id: int) -> Feedback | None:
         async with self._tx() as s:
@@ -226,6 +330,7 @@ class FeedbackRepo(Repo):
             ticket.status = status
             if status == ANSWERED:
                 ticket.answered_at = now
+                ticket.delivery_error = None  # a new answer is on its way
             ticket.closed_at = None
             await s.flush()
             return _message(row)
@@ -303,6 +408,10 @@ class FeedbackRepo(Repo):
 
     async def recent_count(self, subscriber_id: int, since: datetime) -> int:
         """What the citizen sent since `since`: new tickets and replies (the rate limit)."""
+        async with self._tx() as s:
+            return await self._recent(s, subscriber_id, since)
+
+    async def _recent(self, s: AsyncSession, subscriber_id: int, since: datetime) -> int:
         tickets = select(func.count()).where(
             FeedbackRow.subscriber_id == subscriber_id, FeedbackRow.created_at >= since
         )
@@ -316,10 +425,9 @@ class FeedbackRepo(Repo):
                 FeedbackMessageRow.created_at >= since,
             )
         )
-        async with self._tx() as s:
-            return int((await s.execute(tickets)).scalar_one()) + int(
-                (await s.execute(replies)).scalar_one()
-            )
+        return int((await s.execute(tickets)).scalar_one()) + int(
+            (await s.execute(replies)).scalar_one()
+        )
 
     async def ban(
         self, subscriber_id: int, *, by: str, now: datetime, ticket: int | None = None
@@ -345,3 +453,79 @@ class FeedbackRepo(Repo):
     async def is_banned(self, subscriber_id: int) -> bool:
         async with self._tx() as s:
             return await s.get(CitizenBanRow, subscriber_id) is not None
+
+    # -- dead letters: cards the staff chat refused, answers the citizen could not get -----------
+
+    async def mark_forward_dead(self, feedback_id: int, *, error: str, now: datetime) -> None:
+        """The staff chat refused this ticket's card for good: set it aside (forwarded_at set,
+        no message id) with its error, so it blocks no later card and staff can be shown it."""
+        async with self._tx() as s:
+            await s.execute(
+                update(FeedbackRow)
+                .where(FeedbackRow.id == feedback_id)
+                .values(forwarded_at=now, forward_error=error[:500])
+            )
+
+    async def mark_reply_forward_dead(self, message_id: int, *, error: str, now: datetime) -> None:
+        async with self._tx() as s:
+            await s.execute(
+                update(FeedbackMessageRow)
+                .where(FeedbackMessageRow.id == message_id)
+                .values(forwarded_at=now, forward_error=error[:500])
+            )
+
+    async def dead_cards(self, limit: int = 100) -> list[Feedback]:
+        """Tickets whose card the staff chat refused, newest first (for operators)."""
+        later = select(FeedbackMessageRow.feedback_id).where(
+            FeedbackMessageRow.forward_error.is_not(None)
+        )
+        q = (
+            select(FeedbackRow)
+            .where(or_(FeedbackRow.forward_error.is_not(None), FeedbackRow.id.in_(later)))
+            .order_by(FeedbackRow.id.desc())
+            .limit(limit)
+        )
+        async with self._tx() as s:
+            return [_feedback(r) for r in (await s.execute(q)).scalars()]
+
+    async def mark_answer_undelivered(self, answer_id: int, *, reason: str) -> Feedback | None:
+        """An answer that can never reach its citizen (they blocked the bot, the platform's
+        window closed): recorded on the answer and its ticket, and an answered ticket is open
+        again, so staff are not left believing the citizen has it. The forwarder tells the staff
+        chat (undelivered_unnoticed)."""
+        async with self._tx() as s:
+            answer = await s.get(FeedbackMessageRow, answer_id)
+            if answer is None or answer.author != STAFF:
+                return None
+            answer.delivery_error = reason[:500]
+            ticket = await s.get(FeedbackRow, answer.feedback_id, with_for_update=True)
+            if ticket is None:
+                return None
+            ticket.delivery_error = reason[:500]
+            if ticket.status == ANSWERED:
+                ticket.status = OPEN
+            await s.flush()
+            return _feedback(ticket)
+
+    async def undelivered_unnoticed(self, limit: int = 100) -> list[FeedbackMessage]:
+        """Answers that could not be delivered and that staff were not yet told about."""
+        q = (
+            select(FeedbackMessageRow)
+            .where(
+                FeedbackMessageRow.author == STAFF,
+                FeedbackMessageRow.delivery_error.is_not(None),
+                FeedbackMessageRow.delivery_noticed_at.is_(None),
+            )
+            .order_by(FeedbackMessageRow.id)
+            .limit(limit)
+        )
+        async with self._tx() as s:
+            return [_message(r) for r in (await s.execute(q)).scalars()]
+
+    async def mark_delivery_noticed(self, answer_id: int, *, now: datetime) -> None:
+        async with self._tx() as s:
+            await s.execute(
+                update(FeedbackMessageRow)
+                .where(FeedbackMessageRow.id == answer_id)
+                .values(delivery_noticed_at=now)
+            )

@@ -227,6 +227,10 @@ class FeedbackRow(Base):
     photo_file_id: Mapped[str | None] = mapped_column(String(300))
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Why the card could not be posted to the staff chat (a dead letter, forwarded_at set so it
+    # blocks no later card), and why the latest answer could not reach the citizen.
+    forward_error: Mapped[str | None] = mapped_column(String(500))
+    delivery_error: Mapped[str | None] = mapped_column(String(500))
 
 
 class StaffRow(Base):
@@ -262,17 +266,52 @@ class ZaloSeenRow(Base):
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
+class DeadUpdateRow(Base):
+    """An incoming update (a citizen's message, a press) whose handling kept failing: kept with
+    its raw content so operators can see and replay what would otherwise be lost."""
+
+    __tablename__ = "dead_updates"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    chat_id: Mapped[str | None] = mapped_column(String(100))
+    update_id: Mapped[str | None] = mapped_column(String(100))
+    content: Mapped[str] = mapped_column(Text)  # the update as JSON
+    error: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
 class ChoiceMenuRow(Base):
-    """The numbered text menu last shown in a chat of a platform without buttons: the reply
-    "1" becomes a press of the first option's callback data, after a restart too."""
+    """The numbered text menu last shown to one person in a chat of a platform without buttons:
+    their reply "1" becomes a press of the first option's callback data, after a restart too.
+    Keyed by the person too ('' for menus nobody asked for, such as pushes), so in a group one
+    member's reply never takes another member's menu."""
 
     __tablename__ = "choice_menus"
 
     platform: Mapped[str] = mapped_column(String(20), primary_key=True)
     chat_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(100), primary_key=True, default="")
     message_id: Mapped[str | None] = mapped_column(String(100))
     options: Mapped[str] = mapped_column(Text)  # JSON list of callback data, option 1 first
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class UserDialogStateRow(Base):
+    """One person's step in one chat's conversation (waiting for feedback text, answering a
+    ticket, composing a broadcast). In a group every member has their own, so two staff
+    answering different tickets, or a member typing /huy, never touch another's step."""
+
+    __tablename__ = "user_dialog_states"
+
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    state: Mapped[str] = mapped_column(String(50))
+    ref: Mapped[str | None] = mapped_column(String(100))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class ZaloContactRow(Base):
@@ -434,6 +473,11 @@ class FeedbackMessageRow(Base):
     forwarded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     forwarded_chat_id: Mapped[str | None] = mapped_column(String(100))
     forwarded_message_id: Mapped[str | None] = mapped_column(String(100))
+    # A reply card the staff chat refused (dead letter); an answer the citizen could not get
+    # (blocked the bot, out of the platform's window) and when staff were told so.
+    forward_error: Mapped[str | None] = mapped_column(String(500))
+    delivery_error: Mapped[str | None] = mapped_column(String(500))
+    delivery_noticed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class CitizenBanRow(Base):

@@ -22,11 +22,13 @@ from storage.models import (
     DeliveryRow,
     DigestItemRow,
     DigestRow,
+    FeedRow,
     KeywordRow,
     PreferenceRow,
     SubscriberFeedRow,
     SubscriberRow,
     SubscriberTopicRow,
+    TopicRow,
 )
 from storage.records import Preferences, Recipient
 from storage.search import SearchRepo
@@ -155,21 +157,26 @@ class PreferenceRepo(Repo):
         topic: int | None = None,
         feed: int | None = None,
         on: bool | None = None,
-    ) -> Preferences:
+    ) -> Preferences | None:
         """Add (on=True), remove (False) or toggle (None) one topic or source.
 
         Choosing anything narrows the subscriber from all news to their mix; removing the last
         choice widens them back to all news, so nobody ends up silently receiving nothing.
+        Returns None, changing nothing, when adding a topic or source that does not exist (a
+        stale or forged button).
         """
         row_cls: Any = SubscriberTopicRow if topic is not None else SubscriberFeedRow
         col = "topic_id" if topic is not None else "feed_id"
         ident = topic if topic is not None else feed
+        target: Any = TopicRow if topic is not None else FeedRow
         async with self._tx() as s:
             await self._ensure(s, subscriber_id)
             key = (row_cls.subscriber_id == subscriber_id, getattr(row_cls, col) == ident)
             present = await s.execute(select(func.count()).select_from(row_cls).where(*key))
             has = bool(present.scalar_one())
             want = (not has) if on is None else on
+            if want and not has and await s.get(target, ident) is None:
+                return None
             if want and not has:
                 await s.execute(insert(row_cls).values(subscriber_id=subscriber_id, **{col: ident}))
             elif not want and has:

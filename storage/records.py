@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from storage.urls import shown_url
+
 
 @dataclass(frozen=True)
 class Feed:
@@ -32,8 +34,13 @@ class Feed:
     alert_changed_at: datetime | None = None
 
     @property
+    def shown_url(self) -> str:
+        """The address without user:password@: what a person may see (storage/urls.py)."""
+        return shown_url(self.url)
+
+    @property
     def label(self) -> str:
-        return self.name or self.url
+        return self.name or self.shown_url
 
 
 @dataclass(frozen=True)
@@ -132,6 +139,8 @@ class Feedback:
     photo_file_id: str | None = None
     answered_at: datetime | None = None
     closed_at: datetime | None = None
+    forward_error: str | None = None  # the staff chat refused the card (a dead letter)
+    delivery_error: str | None = None  # the latest answer could not reach the citizen
 
 
 @dataclass(frozen=True)
@@ -195,6 +204,9 @@ class FeedbackMessage:
     forwarded_at: datetime | None = None
     forwarded_chat_id: str | None = None
     forwarded_message_id: str | None = None
+    forward_error: str | None = None
+    delivery_error: str | None = None
+    delivery_noticed_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -48,8 +48,45 @@ class StaffRepo(Repo):
                 s.add(row)
                 await s.flush()
             elif row.role != role:
+                if row.role == ADMIN and await self._admins(s, platform) <= 1:
+                    raise ValueError("the platform's last admin cannot be demoted")
                 row.role = role
             return _member(row)
+
+    async def set_role_unless_last_admin(
+        self, platform: str, user_id: str, *, role: str, added_by: str | None = None
+    ) -> str:
+        """Add a member or change their role in one transaction, unless that would demote the
+        platform's last admin (nobody could manage staff after that, the same rule as for
+        removal). Returns 'added', 'changed', 'unchanged' or 'last_admin'."""
+        async with self._tx() as s:
+            q = select(StaffRow).where(StaffRow.platform == platform, StaffRow.user_id == user_id)
+            row = (await s.execute(q.with_for_update())).scalar_one_or_none()
+            if row is None:
+                s.add(
+                    StaffRow(
+                        platform=platform,
+                        user_id=user_id,
+                        role=role,
+                        added_by=added_by,
+                        created_at=utcnow(),
+                    )
+                )
+                return "added"
+            if row.role == role:
+                return "unchanged"
+            if row.role == ADMIN and await self._admins(s, platform) <= 1:
+                return "last_admin"
+            row.role = role
+            return "changed"
+
+    async def _admins(self, s: AsyncSession, platform: str) -> int:
+        q = (
+            select(StaffRow.id)
+            .where(StaffRow.role == ADMIN, StaffRow.platform == platform)
+            .with_for_update()
+        )
+        return len((await s.execute(q)).all())
 
     async def role_of(self, platform: str, user_id: str) -> str | None:
         q = select(StaffRow.role).where(StaffRow.platform == platform, StaffRow.user_id == user_id)
@@ -93,13 +130,7 @@ class StaffRepo(Repo):
             row = (await s.execute(q)).scalar_one_or_none()
             if row is None:
                 return "missing"
-            if row.role == ADMIN:
-                admins = (
-                    select(func.count())
-                    .select_from(StaffRow)
-                    .where(StaffRow.role == ADMIN, StaffRow.platform == platform)
-                )
-                if int((await s.execute(admins)).scalar_one()) <= 1:
-                    return "last_admin"
+            if row.role == ADMIN and await self._admins(s, platform) <= 1:
+                return "last_admin"
             await s.delete(row)
             return "removed"

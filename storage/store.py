@@ -12,9 +12,11 @@ from storage.db import create_engine
 from storage.deliveries import DeliveryRepo
 from storage.feedback import FeedbackRepo
 from storage.feeds import FeedRepo
+from storage.figures import Figures
 from storage.staff import StaffRepo
 from storage.state import StateRepo
 from storage.subscribers import SubscriberRepo
+from storage.updates import DeadUpdateRepo
 
 
 class Store:
@@ -32,6 +34,8 @@ class Store:
         self.feedback = FeedbackRepo(sessions, dialect)
         self.staff = StaffRepo(sessions, dialect)
         self.state = StateRepo(sessions, dialect)
+        self.dead_updates = DeadUpdateRepo(sessions, dialect)
+        self.figures = Figures(sessions, dialect)  # bounded counts for /metrics
 
     @classmethod
     def open(cls, url: str, *, pool_size: int = 10) -> Store:

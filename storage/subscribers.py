@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import fields
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 
 from storage.base import Repo
-from storage.models import PreferenceRow, SubscriberRow, utcnow
+from storage.models import PreferenceRow, SubscriberRow, UserDialogStateRow, utcnow
 from storage.records import Subscriber
 
 
@@ -145,13 +145,36 @@ class SubscriberRepo(Repo):
                 .values(chat_id=new_chat_id, updated_at=utcnow())
             )
 
-    async def set_dialog(self, subscriber_id: int, state: str | None, ref: str | None) -> None:
+    async def set_dialog(
+        self, subscriber_id: int, state: str | None, ref: str | None, *, user: str
+    ) -> None:
+        """Set (or with None clear) one person's step in this chat; other members' steps in a
+        group are untouched."""
+        key = (
+            UserDialogStateRow.subscriber_id == subscriber_id,
+            UserDialogStateRow.user_id == user,
+        )
         async with self._tx() as s:
-            await s.execute(
-                update(SubscriberRow)
-                .where(SubscriberRow.id == subscriber_id)
-                .values(dialog_state=state, dialog_ref=ref, updated_at=utcnow())
+            if state is None:
+                await s.execute(delete(UserDialogStateRow).where(*key))
+                return
+            values = {"state": state, "ref": ref, "updated_at": utcnow()}
+            stmt = (
+                self._insert(UserDialogStateRow)
+                .values(subscriber_id=subscriber_id, user_id=user, **values)
+                .on_conflict_do_update(index_elements=["subscriber_id", "user_id"], set_=values)
             )
+            await s.execute(stmt)
+
+    async def dialog_of(self, subscriber_id: int, user: str) -> tuple[str | None, str | None]:
+        """(state, ref) of one person's step in this chat, (None, None) when they have none."""
+        q = select(UserDialogStateRow.state, UserDialogStateRow.ref).where(
+            UserDialogStateRow.subscriber_id == subscriber_id,
+            UserDialogStateRow.user_id == user,
+        )
+        async with self._tx() as s:
+            row = (await s.execute(q)).first()
+        return (row[0], row[1]) if row is not None else (None, None)
 
     async def counts(self) -> dict[str, int]:
         q = select(SubscriberRow.active, func.count()).group_by(SubscriberRow.active)

@@ -18,6 +18,12 @@ from storage.base import Repo
 from storage.models import ChoiceMenuRow, ZaloContactRow, ZaloOATokenRow, ZaloSeenRow
 from storage.store import Store
 
+# How long a handled id (Zalo message, OA event key, Telegram update) is remembered. It must
+# outlast every way an old event can come back: Zalo Bot repeats come within minutes, Telegram
+# gives up retrying an update after a day, and Zalo OA events older than
+# BANTIN_ZALO_OA_EVENT_MAX_AGE (at most a day) are refused by their timestamp. Thirty days is
+# far beyond all three, so a replay is either refused as stale or recognised as a repeat.
+# Pruned here every PRUNE_EVERY inserts and by the daily retention job (jobs/retention.py).
 SEEN_KEEP = timedelta(days=30)
 PRUNE_EVERY = 500  # inserts between prunes of old seen ids
 
@@ -29,6 +35,7 @@ class ChoiceMenu:
     message_id: str | None
     options: tuple[str, ...]  # callback data; option 1 first
     created_at: datetime
+    user_id: str = ""  # who the menu answers ("" for menus nobody asked for, e.g. pushes)
 
 
 @dataclass(frozen=True)
@@ -96,6 +103,7 @@ class ZaloRepo(Repo):
             return (await s.execute(q)).first() is not None
 
     async def prune_seen(self, before: datetime) -> int:
+        """Forget ids seen before `before` (callers pass now - SEEN_KEEP); how many went."""
         async with self._tx() as s:
             res = await s.execute(delete(ZaloSeenRow).where(ZaloSeenRow.seen_at < before))
             return int(res.rowcount)  # type: ignore[attr-defined]
@@ -109,8 +117,11 @@ class ZaloRepo(Repo):
         message_id: str | None,
         options: list[str],
         now: datetime,
+        *,
+        user_id: str = "",
     ) -> None:
-        """The chat's current menu (a later menu replaces an earlier one)."""
+        """The current menu of `user_id` in the chat (a later one replaces theirs, never another
+        member's); "" for a menu nobody asked for (a push), which anyone in the chat answers."""
         values = {
             "message_id": message_id,
             "options": json.dumps(options, ensure_ascii=False),
@@ -118,15 +129,24 @@ class ZaloRepo(Repo):
         }
         stmt = (
             self._insert(ChoiceMenuRow)
-            .values(platform=platform, chat_id=chat_id, **values)
-            .on_conflict_do_update(index_elements=["platform", "chat_id"], set_=values)
+            .values(platform=platform, chat_id=chat_id, user_id=user_id, **values)
+            .on_conflict_do_update(index_elements=["platform", "chat_id", "user_id"], set_=values)
         )
         async with self._tx() as s:
             await s.execute(stmt)
 
-    async def menu(self, platform: str, chat_id: str) -> ChoiceMenu | None:
-        q = select(ChoiceMenuRow).where(
-            ChoiceMenuRow.platform == platform, ChoiceMenuRow.chat_id == chat_id
+    async def menu(self, platform: str, chat_id: str, user_id: str = "") -> ChoiceMenu | None:
+        """The menu a reply of `user_id` answers: the newer of their own and the chat's
+        owner-less one. Another member's menu is never returned."""
+        q = (
+            select(ChoiceMenuRow)
+            .where(
+                ChoiceMenuRow.platform == platform,
+                ChoiceMenuRow.chat_id == chat_id,
+                ChoiceMenuRow.user_id.in_({user_id, ""}),
+            )
+            .order_by(ChoiceMenuRow.created_at.desc())
+            .limit(1)
         )
         async with self._tx() as s:
             row = (await s.execute(q)).scalar_one_or_none()
@@ -138,14 +158,18 @@ class ZaloRepo(Repo):
                 message_id=row.message_id,
                 options=tuple(json.loads(row.options)),
                 created_at=row.created_at,
+                user_id=row.user_id,
             )
 
-    async def consume_menu(self, platform: str, chat_id: str, created_at: datetime) -> bool:
+    async def consume_menu(
+        self, platform: str, chat_id: str, created_at: datetime, user_id: str = ""
+    ) -> bool:
         """Remove the menu that was answered; False when another answer took it first (a
         double reply presses once) or a newer menu replaced it."""
         stmt = delete(ChoiceMenuRow).where(
             ChoiceMenuRow.platform == platform,
             ChoiceMenuRow.chat_id == chat_id,
+            ChoiceMenuRow.user_id == user_id,
             ChoiceMenuRow.created_at == created_at,
         )
         async with self._tx() as s:

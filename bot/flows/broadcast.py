@@ -9,19 +9,21 @@ and a cancel button for those scheduled or still sending.
 
 Authorization comes from storage at every step: a citizen who forges any button's callback data
 is refused and nothing changes; a double tap queues once. The draft lives in the announcements
-table and the step in the chat's stored dialog state, so a restart mid-way loses nothing.
+table and the step in the staff member's own stored dialog state (in a group, each member's), so
+a restart mid-way loses nothing. Confirming — from the one-line preview or the composer — acts
+only on the presser's own draft and queues it through jobs.announce, the one path every
+broadcast takes (audience, schedule, urgency and quiet hours included).
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bot.events import Command, Press, Text, Who
-from bot.flows.base import Outcome
+from bot.flows.base import Outcome, parse_id
 from bot.flows.feedback import photo_of
 from bot.i18n import t
 from bot.render import (
@@ -38,18 +40,17 @@ from bot.render import (
     render_urgent_choice,
     render_wizard_summary,
 )
-from jobs.digest import effective_quiet, release_time
-from jobs.fanout import ANNOUNCEMENT, queue_announcement
-from storage.announcements import CANCELLED, DRAFT, EVERYONE, QUEUED
+from jobs.announce import QUEUED, SCHEDULED, release_due_broadcasts, submit
+from storage.announcements import CANCELLED, DRAFT, EVERYONE
 from storage.audit import actor_of
-from storage.preferences import QUIET_DEFAULT_KEY, extra
 from storage.records import Announcement, Subscriber
-from storage.store import Store
 
 if TYPE_CHECKING:
     from bot.dialog import Dialog
 
 log = logging.getLogger(__name__)
+
+__all__ = ["parse_local_time", "register", "release_due_broadcasts"]
 
 COMPOSING, PHOTO, TIME = "bc_text", "bc_photo", "bc_time"
 _TIME = re.compile(
@@ -79,39 +80,6 @@ def parse_local_time(value: str, now: datetime) -> datetime | None:
     except ValueError:
         return None
     return when.astimezone(now.tzinfo)
-
-
-async def hold_for_quiet_hours(store: Store, announcement_id: int, *, now: datetime) -> None:
-    """A non-urgent broadcast waits for the end of each recipient's quiet hours, as the one-line
-    path does (jobs.fanout.queue_announcement, issue 5); urgent ones go out at once.
-
-    Mirrors that function's deferral because the composer queues through
-    AnnouncementRepo.queue_now (status and rows in one transaction, audience applied)."""
-    if await store.announcements.is_urgent(announcement_id):
-        return
-    ex = extra(store)
-    default = await store.state.get(QUIET_DEFAULT_KEY)
-    held: dict[datetime, list[int]] = defaultdict(list)
-    for r in await ex.preferences.recipients():
-        at = release_time(now, effective_quiet(r.preferences.quiet_hours, default))
-        if at > now:
-            held[at].append(r.subscriber.id)
-    for at, ids in held.items():
-        await store.deliveries.defer(ANNOUNCEMENT, announcement_id, ids, until=at)
-
-
-async def release_due_broadcasts(store: Store, now: datetime) -> int:
-    """Queue every scheduled broadcast whose time has come (run by the scheduler); returns how
-    many. Status and outbox rows change in one transaction, so running this twice, or in two
-    processes, queues each broadcast once."""
-    released = 0
-    for ann in await store.announcements.due_scheduled(now):
-        count = await store.announcements.queue_now(ann.id, now=now, frm="scheduled")
-        if count is not None:
-            await hold_for_quiet_hours(store, ann.id, now=now)
-            released += 1
-            log.info("scheduled broadcast queued", extra={"announcement": ann.id, "count": count})
-    return released
 
 
 def register(dialog: Dialog) -> None:
@@ -144,49 +112,37 @@ def register(dialog: Dialog) -> None:
         return Outcome([render_broadcast_preview(draft, recipients, lang, caps)])
 
     async def press(event: Press, rest: str) -> Outcome:
+        """Gửi / Hủy under a one-line preview: the same confirm as the composer's."""
         action, _, ident = rest.partition(":")
-        if action not in ("ok", "no") or not ident.isdigit():
-            return Outcome()
-        announcement_id = int(ident)
         sub = await ctx.subscriber(event.who)
         lang = sub.language
+        announcement_id = parse_id(ident)
+        if action not in ("ok", "no") or announcement_id is None:
+            return ctx.invalid_press(sub)
         if not await ctx.is_staff(event.who):
             log.warning(
                 "refused staff button", extra={"user": event.who.user_id, "data": event.data}
             )
             return Outcome(toast=t("staff_only", lang))
-        now = ctx.clock()
-        actor = actor_of(event.who.platform, event.who.user_id)
-        target = f"announcement:{announcement_id}"
+        if await own_draft(event.who, announcement_id) is None:
+            return Outcome(toast=t("broadcast_already", lang, id=announcement_id))
         if action == "no":
-            if await store.announcements.transition(
-                announcement_id, frm=DRAFT, to=CANCELLED, now=now
-            ):
-                await store.staff.audit.record(actor, "broadcast.discard", target, now=now)
-                done = t("broadcast_cancelled", lang, id=announcement_id)
-                return Outcome(edit=ctx.say(event.who, done))
-            return Outcome(toast=t("broadcast_already", lang, id=announcement_id))
-        if not await store.announcements.transition(announcement_id, frm=DRAFT, to=QUEUED, now=now):
-            return Outcome(toast=t("broadcast_already", lang, id=announcement_id))
-        count = await queue_announcement(store, announcement_id, now=now)
-        if event.message_id:  # the preview becomes the broadcast's progress message
-            await store.announcements.set_progress_message(announcement_id, event.message_id)
-        await store.staff.audit.record(actor, "broadcast.queue", target, f"{count}", now=now)
-        log.info("broadcast queued", extra={"announcement": announcement_id, "recipients": count})
-        done = t("broadcast_queued", lang, id=announcement_id, count=count)
-        return Outcome(edit=ctx.say(event.who, done), toast=done, wake_outbox=True)
+            return await discard(event, lang, announcement_id)
+        return await confirm(event, lang, announcement_id)
 
     # -- the guided composer -------------------------------------------------------------------
 
     async def start_wizard(who: Who, sub: Subscriber) -> Outcome:
-        await store.subscribers.set_dialog(sub.id, COMPOSING, f"0:{who.user_id}")
+        await ctx.set_dialog(sub, who, COMPOSING, f"0:{who.user_id}")
         return Outcome([ctx.say(who, t("wizard_compose", sub.language))])
 
     def step_ref(sub: Subscriber, who: Who) -> int | None:
         """The draft id of this chat's step if `who` started it (group chats: one member's
         composer never takes another member's text)."""
         ident, _, user = (sub.dialog_ref or "").partition(":")
-        return int(ident) if ident.isdigit() and user == who.user_id else None
+        if user != who.user_id:
+            return None
+        return 0 if ident == "0" else parse_id(ident)  # 0: no draft yet (composing the text)
 
     async def own_draft(who: Who, announcement_id: int) -> Announcement | None:
         """The draft, if it is still a draft and `who` wrote it."""
@@ -200,7 +156,7 @@ def register(dialog: Dialog) -> None:
             return None
         lang = sub.language
         if not await ctx.is_staff(msg.who):
-            await store.subscribers.set_dialog(sub.id, None, None)
+            await ctx.set_dialog(sub, msg.who, None, None)
             return Outcome([ctx.say(msg.who, t("staff_only", lang))])
         text = msg.text.strip()
         caps = ctx.capabilities(msg.who.platform)
@@ -221,7 +177,7 @@ def register(dialog: Dialog) -> None:
         if photo is not None:  # text and photo in one message: skip the photo step
             await store.announcements.set_plan(draft.id, photo_file_id=photo)
             return await ask_audience(msg.who, sub, draft.id)
-        await store.subscribers.set_dialog(sub.id, PHOTO, f"{draft.id}:{msg.who.user_id}")
+        await ctx.set_dialog(sub, msg.who, PHOTO, f"{draft.id}:{msg.who.user_id}")
         return Outcome([render_photo_choice(draft.id, lang, caps)])
 
     async def photo_step(msg: Text, sub: Subscriber) -> Outcome | None:
@@ -232,13 +188,13 @@ def register(dialog: Dialog) -> None:
         if photo is None:
             return Outcome([ctx.say(msg.who, t("wizard_photo_expected", sub.language))])
         if await own_draft(msg.who, ident) is None or not await ctx.is_staff(msg.who):
-            await store.subscribers.set_dialog(sub.id, None, None)
+            await ctx.set_dialog(sub, msg.who, None, None)
             return Outcome([ctx.say(msg.who, t("wizard_stale", sub.language))])
         await store.announcements.set_plan(ident, photo_file_id=photo)
         return await ask_audience(msg.who, sub, ident)
 
     async def ask_audience(who: Who, sub: Subscriber, announcement_id: int) -> Outcome:
-        await store.subscribers.set_dialog(sub.id, None, None)
+        await ctx.set_dialog(sub, who, None, None)
         topics, feeds = await store.announcements.audience_options()
         caps = ctx.capabilities(who.platform)
         return Outcome([render_audience_choice(announcement_id, topics, feeds, sub.language, caps)])
@@ -249,7 +205,7 @@ def register(dialog: Dialog) -> None:
             return None
         lang = sub.language
         if await own_draft(msg.who, ident) is None or not await ctx.is_staff(msg.who):
-            await store.subscribers.set_dialog(sub.id, None, None)
+            await ctx.set_dialog(sub, msg.who, None, None)
             return Outcome([ctx.say(msg.who, t("wizard_stale", lang))])
         now = ctx.clock()
         when = parse_local_time(msg.text, now)
@@ -259,15 +215,26 @@ def register(dialog: Dialog) -> None:
             past = t("wizard_time_past", lang, when=format_date(when))
             return Outcome([ctx.say(msg.who, past)])
         await store.announcements.set_plan(ident, scheduled_at=when)
-        await store.subscribers.set_dialog(sub.id, None, None)
+        await ctx.set_dialog(sub, msg.who, None, None)
         caps = ctx.capabilities(msg.who.platform)
         return Outcome([render_urgent_choice(ident, lang, caps)])
+
+    async def known_audience(arg: str) -> str | None:
+        """The audience a button names, if it is everyone or a topic or source that exists."""
+        audience = _audience(arg)
+        if audience is None or audience == EVERYONE:
+            return audience
+        topics, feeds = await store.announcements.audience_options()
+        kind, _, ident = audience.partition(":")
+        known = {i for i, _ in (topics if kind == "topic" else feeds)}
+        return audience if int(ident) in known else None
 
     async def audience_label(audience: str, lang: str) -> str:
         kind, _, ident = audience.partition(":")
         topics, feeds = await store.announcements.audience_options()
         names = dict(topics if kind == "topic" else feeds)
-        name = names.get(int(ident), ident) if ident.isdigit() else ident
+        number = parse_id(ident)
+        name = names.get(number, ident) if number is not None else ident
         if kind == "topic":
             return t("wizard_topic", lang, name=name)
         if kind == "feed":
@@ -292,11 +259,12 @@ def register(dialog: Dialog) -> None:
 
     async def wizard_press(event: Press, rest: str) -> Outcome:
         parts = rest.split(":")
-        if len(parts) not in (2, 3) or not parts[1].isdigit():
-            return Outcome()
-        action, ident, arg = parts[0], int(parts[1]), parts[2] if len(parts) == 3 else ""
         sub = await ctx.subscriber(event.who)
         lang = sub.language
+        number = parse_id(parts[1]) if len(parts) in (2, 3) else None
+        if number is None:
+            return ctx.invalid_press(sub)
+        action, ident, arg = parts[0], number, parts[2] if len(parts) == 3 else ""
         if not await ctx.is_staff(event.who):
             log.warning(
                 "refused staff button", extra={"user": event.who.user_id, "data": event.data}
@@ -310,15 +278,15 @@ def register(dialog: Dialog) -> None:
         if action == "skip":
             return await ask_audience(event.who, sub, ident)
         if action == "aud":
-            audience = _audience(arg)
+            audience = await known_audience(arg)
             if audience is None:
-                return Outcome()
+                return ctx.invalid_press(sub)
             await store.announcements.set_plan(ident, audience=audience)
-            await store.subscribers.set_dialog(sub.id, TIME, f"{ident}:{event.who.user_id}")
+            await ctx.set_dialog(sub, event.who, TIME, f"{ident}:{event.who.user_id}")
             return Outcome([render_time_choice(ident, lang, caps)])
         if action == "now":
             await store.announcements.set_plan(ident, scheduled_at=None)
-            await store.subscribers.set_dialog(sub.id, None, None)
+            await ctx.set_dialog(sub, event.who, None, None)
             return Outcome([render_urgent_choice(ident, lang, caps)])
         if action == "urg" and arg in ("0", "1"):
             await store.announcements.set_plan(ident, urgent=arg == "1")
@@ -327,27 +295,27 @@ def register(dialog: Dialog) -> None:
             return await confirm(event, lang, ident)
         if action == "no":
             return await discard(event, lang, ident)
-        return Outcome()
+        return ctx.invalid_press(sub)
 
     async def confirm(event: Press, lang: str, ident: int) -> Outcome:
+        """Queue or schedule the presser's own draft, with its own audience, time and urgency
+        (jobs.announce.submit, the path the CLI and the scheduler take too)."""
         now = ctx.clock()
-        ann = await store.announcements.get(ident)
-        assert ann is not None
         actor = actor_of(event.who.platform, event.who.user_id)
         target = f"announcement:{ident}"
-        if event.message_id:  # the summary becomes the broadcast's progress message
+        if await own_draft(event.who, ident) is None:
+            return Outcome(toast=t("broadcast_already", lang, id=ident))
+        if event.message_id:  # the preview becomes the broadcast's progress message
             await store.announcements.set_progress_message(ident, event.message_id)
-        if ann.scheduled_at is not None and ann.scheduled_at > now:
-            if not await store.announcements.schedule(ident):
-                return Outcome(toast=t("broadcast_already", lang, id=ident))
-            when = format_date(ann.scheduled_at) or ""
+        done_ = await submit(store, ident, by=actor, now=now)
+        if done_.outcome == SCHEDULED:
+            when = format_date(done_.when) or ""
             await store.staff.audit.record(actor, "broadcast.schedule", target, when, now=now)
             done = t("wizard_scheduled", lang, id=ident, when=when)
             return Outcome(edit=ctx.say(event.who, done), toast=done)
-        count = await store.announcements.queue_now(ident, now=now)
-        if count is None:
+        if done_.outcome != QUEUED:
             return Outcome(toast=t("broadcast_already", lang, id=ident))
-        await hold_for_quiet_hours(store, ident, now=now)
+        count = done_.count
         await store.staff.audit.record(actor, "broadcast.queue", target, f"{count}", now=now)
         log.info("broadcast queued", extra={"announcement": ident, "recipients": count})
         done = t("broadcast_queued", lang, id=ident, count=count)
@@ -395,6 +363,7 @@ def _audience(arg: str) -> str | None:
     """Button argument → stored audience: 'all', 't3' → 'topic:3', 'f5' → 'feed:5'."""
     if arg == EVERYONE:
         return EVERYONE
-    if arg[:1] in ("t", "f") and arg[1:].isdigit():
-        return f"{'topic' if arg[0] == 't' else 'feed'}:{int(arg[1:])}"
+    number = parse_id(arg[1:])
+    if arg[:1] in ("t", "f") and number is not None:
+        return f"{'topic' if arg[0] == 't' else 'feed'}:{number}"
     return None

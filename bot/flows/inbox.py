@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from bot.channel import OutMessage
 from bot.events import Command, Press, Text, Who
-from bot.flows.base import Outcome
+from bot.flows.base import Outcome, parse_id
 from bot.i18n import t
 from bot.render import render_inbox, render_ticket_card
 from storage.audit import actor_of
@@ -63,7 +63,7 @@ def register(dialog: Dialog) -> None:
             actor, "feedback.answer", f"feedback:{ticket_id}", text[:200], now=now
         )
         if sub.dialog_state == ANSWERING:
-            await store.subscribers.set_dialog(sub.id, None, None)
+            await ctx.set_dialog(sub, who, None, None)
         log.info("feedback answered", extra={"ticket": ticket_id, "answer": message.id})
         done = t("answer_queued", lang, ticket=ticket_id)
         return Outcome([ctx.say(who, done)], wake_outbox=True)
@@ -81,35 +81,44 @@ def register(dialog: Dialog) -> None:
         return await answer(msg.who, sub, ticket.id, msg.text)
 
     async def answering(msg: Text, sub: Subscriber) -> Outcome | None:
-        """After "Trả lời": the next text of the staff member who pressed it is the answer."""
+        """After "Trả lời": the next text of the staff member who pressed it is the answer.
+
+        The step is that member's own (`sub.dialog_*` is the writer's step in this chat), so two
+        staff answering two tickets in one group each answer their own."""
         ticket_ref, _, user = (sub.dialog_ref or "").partition(":")
-        if user != msg.who.user_id or not ticket_ref.isdigit():
-            return None  # someone else in the staff chat: not theirs to answer
+        ticket_id = parse_id(ticket_ref)
+        if user != msg.who.user_id or ticket_id is None:
+            return None  # a step that is not this member's (an older stored form)
         if not await ctx.is_staff(msg.who):
-            await store.subscribers.set_dialog(sub.id, None, None)
+            await ctx.set_dialog(sub, msg.who, None, None)
             return Outcome([ctx.say(msg.who, t("staff_only", sub.language))])
-        return await answer(msg.who, sub, int(ticket_ref), msg.text)
+        if msg.reply_to:  # a reply to another ticket's card answers that ticket instead
+            replied = await store.feedback.ticket_by_card(msg.who.chat_id, msg.reply_to)
+            if replied is not None and replied.id != ticket_id:
+                return None
+        return await answer(msg.who, sub, ticket_id, msg.text)
 
     async def press(event: Press, rest: str) -> Outcome:
         action, _, ident = rest.partition(":")
-        if action not in ("r", "c", "b", "u") or not ident.isdigit():
-            return Outcome()
         sub = await ctx.subscriber(event.who)
         lang = sub.language
+        ticket_id = parse_id(ident)
+        if action not in ("r", "c", "b", "u") or ticket_id is None:
+            return ctx.invalid_press(sub)
         if not await ctx.is_staff(event.who):
             log.warning(
                 "refused staff button", extra={"user": event.who.user_id, "data": event.data}
             )
             return Outcome(toast=t("staff_only", lang))
-        ticket = await store.feedback.get(int(ident))
+        ticket = await store.feedback.get(ticket_id)
         if ticket is None:
-            return Outcome(toast=t("ticket_missing", lang, ticket=ident))
+            return Outcome(toast=t("ticket_missing", lang, ticket=ticket_id))
         actor = actor_of(event.who.platform, event.who.user_id)
         now = ctx.clock()
         target = f"feedback:{ticket.id}"
         if action == "r":
             ref = f"{ticket.id}:{event.who.user_id}"
-            await store.subscribers.set_dialog(sub.id, ANSWERING, ref)
+            await ctx.set_dialog(sub, event.who, ANSWERING, ref)
             return Outcome([ctx.say(event.who, t("answer_prompt", lang, ticket=ticket.id))])
         if action == "c":
             if not await store.feedback.close(ticket.id, now=now):

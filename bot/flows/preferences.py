@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from bot.events import Command, Event, Press, Text
 from bot.flows import groups
-from bot.flows.base import Outcome
+from bot.flows.base import Outcome, parse_id
 from bot.i18n import LANGUAGES, t
 from bot.render import render_choices, render_settings
 from jobs.digest import effective_quiet, format_time, parse_quiet, parse_times
@@ -79,11 +79,16 @@ def register(dialog: Dialog) -> None:
             return Outcome(edit=ctx.say(event.who, t("onboard_done", lang)))
         if action in ("topics", "feeds"):
             return await choices(sub, "t" if action == "topics" else "f", event)
-        if action in ("t", "f") and ident.isdigit():
+        if action in ("t", "f"):
+            number = parse_id(ident)
+            if number is None:
+                return ctx.invalid_press(sub)
             if action == "t":
-                await prefs.choose(sub.id, topic=int(ident))
+                chosen = await prefs.choose(sub.id, topic=number)
             else:
-                await prefs.choose(sub.id, feed=int(ident))
+                chosen = await prefs.choose(sub.id, feed=number)
+            if chosen is None:  # a topic or source that does not exist (any more)
+                return ctx.invalid_press(sub)
             return await choices(sub, action, event)
         if action == "all":
             await prefs.everything(sub.id)
@@ -102,16 +107,14 @@ def register(dialog: Dialog) -> None:
             await prefs.set_language(sub.id, new)
             return await settings_screen(sub, new, event, t("lang_switched", new))
         if action in ("times", "quiet"):
-            await ctx.store.subscribers.set_dialog(
-                sub.id, TIMES if action == "times" else QUIET, None
-            )
+            await ctx.set_dialog(sub, event.who, TIMES if action == "times" else QUIET, None)
             ask = "ask_times" if action == "times" else "ask_quiet"
             return Outcome([ctx.say(event.who, t(ask, lang))])
         if action == "kw":
             return Outcome([ctx.say(event.who, t("keywords_usage", lang))])
         if action == "done":
             return Outcome(edit=ctx.say(event.who, t("settings_closed", lang)))
-        return Outcome()
+        return ctx.invalid_press(sub)
 
     async def typed(event: Text, sub: Subscriber) -> Outcome | None:
         lang = sub.language
@@ -131,7 +134,7 @@ def register(dialog: Dialog) -> None:
             await prefs.update(sub.id, quiet_hours=quiet)
             shown = t("off", lang) if quiet == "off" else quiet.replace("-", "–")
             reply = t("quiet_saved", lang, quiet=shown)
-        await ctx.store.subscribers.set_dialog(sub.id, None, None)
+        await ctx.set_dialog(sub, event.who, None, None)
         return await settings_screen(sub, lang, event, reply)
 
     dialog.command(settings, "caidat", "settings")

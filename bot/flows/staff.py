@@ -1,7 +1,8 @@
 """/staff in chat: list, add and remove staff members (admins only).
 
 The caller's role is read from the staff table when the command runs; every change is audited.
-The platform's last admin cannot be removed, so the office never locks itself out.
+The platform's last admin can be neither removed nor demoted (the rule lives in storage, so the
+CLI obeys it too), so the office never locks itself out.
 """
 
 from __future__ import annotations
@@ -45,7 +46,11 @@ def register(dialog: Dialog) -> None:
         action, user = words[0], words[1] if len(words) > 1 else ""
         role = words[2].lower() if len(words) > 2 else EDITOR
         if action == "add" and user and role in ROLES and len(words) <= 3 and len(user) <= 100:
-            await store.staff.ensure(platform, user, role=role, added_by=actor)
+            changed = await store.staff.set_role_unless_last_admin(
+                platform, user, role=role, added_by=actor
+            )
+            if changed == "last_admin":
+                return Outcome([ctx.say(cmd.who, t("authz_staff_last_admin_demote", lang))])
             target = actor_of(platform, user)
             await store.staff.audit.record(actor, "staff.add", target, role, now=now)
             return Outcome([ctx.say(cmd.who, t("staff_added", lang, user=user, role=role))])

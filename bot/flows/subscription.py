@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from bot.channel import Button
 from bot.events import Command
 from bot.flows import groups
-from bot.flows.base import Outcome
+from bot.flows.base import Outcome, parse_id
 from bot.i18n import t
 from bot.render import settings_data
 from storage.preferences import extra
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_CODE = re.compile(r"^([ts])(\d{1,9})$")
+_CODE = re.compile(r"^([ts])(\w{1,12})$")
 
 
 def deep_link_code(topic: int | None = None, feed: int | None = None) -> str:
@@ -39,9 +39,9 @@ def register(dialog: Dialog) -> None:
     async def deep_link(cmd: Command, code: str, lang: str, sub_id: int) -> str:
         match = _CODE.match(code)
         ex = extra(ctx.store)
-        if match is None:
+        ident = parse_id(match.group(2)) if match is not None else None
+        if match is None or ident is None:
             return t("deeplink_bad", lang)
-        ident = int(match.group(2))
         if match.group(1) == "t":
             topic = await ex.topics.get(ident)
             if topic is None:
@@ -114,7 +114,7 @@ def register(dialog: Dialog) -> None:
         sub = await ctx.subscriber(cmd.who)
         if sub.dialog_state is None:
             return Outcome([ctx.say(cmd.who, t("nothing_to_cancel", sub.language))])
-        await ctx.store.subscribers.set_dialog(sub.id, None, None)
+        await ctx.set_dialog(sub, cmd.who, None, None)
         return Outcome([ctx.say(cmd.who, t("cancelled", sub.language))])
 
     dialog.command(start, "start")

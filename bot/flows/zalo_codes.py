@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from bot.events import Text
-from bot.flows.base import Outcome
-from bot.flows.feedback import FEEDBACK_MAX_CHARS, WAITING_FEEDBACK
+from bot.flows.base import MAX_ID, Outcome
+from bot.flows.feedback import WAITING_FEEDBACK, take
 from bot.i18n import t
 from bot.menus import FEEDBACK_CODE
 from storage.records import Subscriber
@@ -46,22 +47,16 @@ def register(dialog: Dialog) -> None:
         if parsed is None:
             return None
         article_id, text = parsed
-        article = await ctx.store.articles.get(article_id)
+        article = await ctx.store.articles.get(article_id) if article_id <= MAX_ID else None
         if article is None:
             return Outcome([ctx.say(msg.who, t("article_gone", sub.language))])
         if not text:
-            await ctx.store.subscribers.set_dialog(sub.id, WAITING_FEEDBACK, str(article_id))
+            if await ctx.store.feedback.is_banned(sub.id):  # as the button: limit on the text
+                return Outcome([ctx.say(msg.who, t("feedback_banned", sub.language))])
+            await ctx.set_dialog(sub, msg.who, WAITING_FEEDBACK, str(article_id))
             prompt = t("feedback_prompt", sub.language, title=article.title[:200])
             return Outcome([ctx.say(msg.who, prompt)])
-        if len(text) > FEEDBACK_MAX_CHARS:
-            too_long = t(
-                "feedback_too_long", sub.language, length=len(text), limit=FEEDBACK_MAX_CHARS
-            )
-            return Outcome([ctx.say(msg.who, too_long)])
-        item = await ctx.store.feedback.add(sub.id, article_id, text)
-        await ctx.store.subscribers.set_dialog(sub.id, None, None)
-        log.info("feedback stored by code", extra={"ticket": item.id, "subscriber": sub.id})
-        thanks = t("feedback_thanks", sub.language, ticket=item.id)
-        return Outcome([ctx.say(msg.who, thanks)], wake_feedback=True)
+        # The words after the code are the feedback: filed exactly as the button's would be.
+        return await take(ctx, dialog.feedback_limit, replace(msg, text=text), sub, article_id)
 
     dialog.text(by_code)

@@ -30,9 +30,11 @@ TIMEOUT = 60.0  # generous: a cold start on a busy 2-core CI machine takes a few
 
 
 def _clean_env(**extra: str | Path | None) -> dict[str, str]:
-    """subprocess_env without the developer's BANTIN_* settings, plus `extra`."""
+    """subprocess_env without the developer's BANTIN_* settings, plus `extra`. Feeds are served
+    from loopback (tests/fakes/feed_server.py), which the address rules allow only by name."""
     inherited = {k: None for k in os.environ if k.startswith("BANTIN_") and k != "BANTIN_NETGUARD"}
-    return subprocess_env(**{**inherited, "BANTIN_TELEGRAM_TOKEN": None, **extra})
+    loopback = {"BANTIN_ALLOW_PRIVATE_HOSTS": "127.0.0.1"}
+    return subprocess_env(**{**inherited, "BANTIN_TELEGRAM_TOKEN": None, **loopback, **extra})
 
 
 @dataclass

@@ -34,6 +34,7 @@ async def test_feedback_round_trip(tmp_path: object, telegram_api: FakeTelegram)
             admin_ids=[ADMIN],
             staff_chat_id=STAFF_CHAT,
             feeds=[feed_url],
+            allow_private_hosts=["127.0.0.1"],  # FeedServer is on loopback
             poll_interval=3600,
             send_rate=30,
             quiet_hours="off",  # the test may run in the evening, Vietnam time

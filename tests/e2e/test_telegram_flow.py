@@ -52,6 +52,7 @@ async def test_whole_pipeline(tmp_path: object, telegram_api: FakeTelegram) -> N
             admin_ids=[ADMIN],
             staff_chat_id=STAFF_CHAT,
             feeds=[feed_url],
+            allow_private_hosts=["127.0.0.1"],  # FeedServer is on loopback
             poll_interval=3600,
             send_rate=30,
         )

@@ -60,6 +60,7 @@ async def test_whole_pipeline_on_zalo(tmp_path: object, monkeypatch: pytest.Monk
             zalo_admin_ids=[ADMIN],
             zalo_staff_chat_id=STAFF,
             feeds=[feed_url],
+            allow_private_hosts=["127.0.0.1"],  # FeedServer is on loopback
             poll_interval=3600,
             send_rate=30,
         )
@@ -164,6 +165,7 @@ async def test_one_deployment_serves_telegram_and_zalo(
             zalo_bot_token=zb.token,  # type: ignore[arg-type]
             zalo_api_url=zb.api_url,
             feeds=[feed_url],
+            allow_private_hosts=["127.0.0.1"],  # FeedServer is on loopback
             poll_interval=3600,
             send_rate=30,
         )

@@ -4,8 +4,9 @@ Reply shapes follow the platform's documentation: `{"ok": true, "result": ...}`,
 `{"ok": false, "error_code": N, "description": "..."}` with the same HTTP status. getUpdates
 answers ONE update, has no offset, and answers HTTP 408 "Request timeout" when nothing came
 within `timeout` seconds. `replay_next()` makes the next getUpdates deliver the last update
-again, as an offset-less API may. With a webhook set, a user's message is POSTed to it with the
-X-Bot-Api-Secret-Token header instead (and getUpdates is refused).
+again, as an offset-less API may; `repeat_every_update()` makes every update come twice.
+With a webhook set, a user's message is POSTed to it with the X-Bot-Api-Secret-Token header
+instead (and getUpdates is refused).
 
 Like FakeTelegram it runs aiohttp in its own thread and loop; tests read snapshots.
 """
@@ -57,6 +58,8 @@ class _State:
     updates: list[JSON] = field(default_factory=list)
     delivered: list[JSON] = field(default_factory=list)
     replays: int = 0
+    repeat_each: bool = False
+    repeat_owed: bool = False  # the last delivered update is due once more
     polls: list[float] = field(default_factory=list)
     failures: list[_Failure] = field(default_factory=list)
     blocked: set[str] = field(default_factory=set)
@@ -226,6 +229,12 @@ class FakeZaloBot:
             self._state.replays += times
         self._poke()
 
+    def repeat_every_update(self, on: bool = True) -> None:
+        """Every update is delivered twice (the getUpdates after it answers it again)."""
+        with self._cond:
+            self._state.repeat_each = on
+        self._poke()
+
     def fail(
         self,
         method: str = "sendMessage",
@@ -307,9 +316,13 @@ class FakeZaloBot:
                 if state.replays and state.delivered:
                     state.replays -= 1
                     return state.delivered[-1]
+                if state.repeat_owed and state.delivered:
+                    state.repeat_owed = False
+                    return state.delivered[-1]
                 if state.updates:
                     update = state.updates.pop(0)
                     state.delivered.append(update)
+                    state.repeat_owed = state.repeat_each
                     return update
                 self._wake.clear()
             remaining = deadline - time.monotonic()

@@ -8,7 +8,8 @@
   "message": "Success", "data": {...}}`; -216 for an unknown token, -220 for an expired one,
   -213 for a non-follower, -230 for a user who last interacted more than 7 days ago.
 * `send_event()` POSTs a signed webhook event (X-ZEvent-Signature = "mac=" + sha256(app_id +
-  body + timestamp + OA secret key)) to the bot's webhook URL; `signature=` forges one.
+  body + timestamp + OA secret key)) to the bot's webhook URL; `signature=` forges one;
+  `sign_raw()` signs any raw body (deep, oversized) for tests that post it themselves.
 """
 
 from __future__ import annotations
@@ -169,23 +170,31 @@ class FakeZaloOA:
         self, payload: JSON, *, signature: str | None = None
     ) -> tuple[bytes, dict[str, str]]:
         body = json.dumps(payload, ensure_ascii=False).encode()
-        stamp = str(payload.get("timestamp", ""))
+        return body, self.sign_raw(body, str(payload.get("timestamp", "")), signature=signature)
+
+    def sign_raw(self, body: bytes, stamp: str, *, signature: str | None = None) -> dict[str, str]:
+        """The headers Zalo would send with `body` whose "timestamp" field is `stamp` (for
+        bodies no dict serialises to: absurdly deep, oversized, hand-written)."""
         mac = hashlib.sha256(
             self.app_id.encode() + body + stamp.encode() + self.oa_secret.encode()
         ).hexdigest()
-        headers = {
+        return {
             "Content-Type": "application/json",
             "X-ZEvent-Signature": signature or f"mac={mac}",
         }
-        return body, headers
 
-    def text_event(self, user_id: str, text: str, *, at_ms: int | None = None) -> JSON:
+    def text_event(
+        self, user_id: str, text: str, *, at_ms: int | None = None, msg_id: bool = True
+    ) -> JSON:
+        """A user_send_text event; `msg_id=False` leaves the message id out (some events
+        come without one, and must still be recognised when Zalo sends them again)."""
+        message = {"msg_id": secrets.token_hex(10), "text": text} if msg_id else {"text": text}
         return {
             "app_id": self.app_id,
             "sender": {"id": user_id},
             "recipient": {"id": "oa-1"},
             "event_name": "user_send_text",
-            "message": {"msg_id": secrets.token_hex(10), "text": text},
+            "message": message,
             "timestamp": str(at_ms if at_ms is not None else int(time.time() * 1000)),
         }
 

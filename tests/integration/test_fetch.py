@@ -24,7 +24,7 @@ def server() -> Iterator[FeedServer]:
 
 @pytest.fixture
 async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with make_client() as c:
+    async with make_client(private_hosts=["127.0.0.1"]) as c:  # FeedServer: loopback
         yield c
 
 
@@ -253,12 +253,15 @@ async def test_a_long_header_line_is_accepted(
     assert result.headers["set-cookie"] == cookie
 
 
-async def test_a_plain_httpx_client_still_fetches(server: FeedServer) -> None:
-    """Callers holding an httpx.AsyncClient of their own keep working (more slowly)."""
+async def test_a_plain_httpx_client_gets_the_strict_address_rules(server: FeedServer) -> None:
+    """Callers holding an httpx.AsyncClient of their own keep working (more slowly, through a
+    one-off session) under the default address rules: no private host is allowed, so the
+    loopback server is refused before any request (jobs/address_guard.py)."""
     url = server.add("/feed.xml", body=RSS, headers={"ETag": '"v1"'})
     async with httpx.AsyncClient() as plain:
         result = await fetch_feed(plain, url)
-    assert (result.status, result.body, result.etag) == (200, RSS, '"v1"')
+    assert result.error is not None and "non-public address" in result.error
+    assert server.requests == []
 
 
 async def test_proxy_comes_from_the_environment_and_no_proxy_exempts(

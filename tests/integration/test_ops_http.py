@@ -116,7 +116,7 @@ async def test_healthz_is_503_when_the_database_is_unreachable(
         status, _, body = await get(f"{base}/healthz")
     finally:
         await store.aclose()
-    assert status == 503 and "database unreachable" in body
+    assert status == 503 and "database: unreachable" in body
 
 
 async def test_metrics_text_has_the_names_and_the_outbox_depth(

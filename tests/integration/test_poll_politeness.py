@@ -38,7 +38,7 @@ def fs() -> Iterator[FeedServer]:
 
 @pytest.fixture
 async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with make_client() as c:
+    async with make_client(private_hosts=["127.0.0.1"]) as c:  # FeedServer: loopback
         yield c
 
 

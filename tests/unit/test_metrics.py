@@ -90,10 +90,17 @@ class FakeDeliveries:
     async def next_due_at(self) -> datetime | None:
         return self.oldest
 
+    async def outbox_rows(self) -> dict[str, int]:  # storage/figures.py's bounded counts
+        return await self.counts()
+
+    async def dead_updates(self) -> int:
+        return 0
+
 
 class FakeStore:
     def __init__(self, deliveries: FakeDeliveries) -> None:
         self.deliveries = deliveries
+        self.figures = deliveries
 
 
 class BrokenDeliveries(FakeDeliveries):

@@ -1,0 +1,101 @@
+"""A forged or absurd button press posted to `bantin serve`'s Telegram webhook: answered 200 with
+a polite toast, and nothing in the database changes (no 500, no retry storm from Telegram)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from bot.app import App
+from bot.roles import run_serve
+from bot.settings import Settings
+from bot.webhook import SECRET_HEADER
+from storage.preferences import extra
+from tests.fakes.net import free_port
+from tests.fakes.telegram_api import FakeTelegram
+
+SECRET = "s3cret-Token_value"
+CHAT = 701
+
+
+@dataclass
+class Served:
+    app: App
+    url: str
+    tg: FakeTelegram
+
+    async def post(self, update: Any) -> httpx.Response:
+        async with httpx.AsyncClient() as client:
+            return await client.post(
+                self.url + "/telegram", json=update, headers={SECRET_HEADER: SECRET}
+            )
+
+
+@pytest.fixture
+async def served(tmp_path: Path, telegram_api: FakeTelegram) -> AsyncIterator[Served]:
+    port = free_port()
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path}/serve.db",
+        quiet_hours="off",
+        telegram_token=telegram_api.token,  # type: ignore[arg-type]
+        telegram_api_url=telegram_api.api_url,
+        telegram_webhook_url="https://bantin.example.vn/telegram",
+        telegram_webhook_secret=SECRET,  # type: ignore[arg-type]
+        listen=f"127.0.0.1:{port}",
+    )
+    stop = asyncio.Event()
+    started: asyncio.Future[App] = asyncio.get_running_loop().create_future()
+    task = asyncio.create_task(run_serve(settings, stop=stop, on_start=started.set_result))
+    try:
+        app = await asyncio.wait_for(started, 30)
+        yield Served(app, f"http://127.0.0.1:{port}", telegram_api)
+    finally:
+        stop.set()
+        assert await asyncio.wait_for(task, 30) == 0
+
+
+FORGED = [
+    "st:t:424242",  # a topic that does not exist
+    "st:f:424242",  # a source that does not exist
+    f"st:t:{2**64}",  # past 64 bits
+    "fb:99999999999999999999",
+    "ib:r:99999999999999999999",
+    "bc:ok:99999999999999999999",
+    "bw:aud:1:t99999999999999999999",
+    "fb:²",
+    "zz:garbage",
+]
+
+
+async def test_forged_presses_answer_200_with_a_toast_and_change_nothing(served: Served) -> None:
+    tg = served.tg
+    store = served.app.store
+    tg.user_sends(CHAT, "/start")
+    (start,) = tg.take_updates()
+    assert (await served.post(start)).status_code == 200
+    [welcome] = await tg.async_wait_until_count(1)
+    sub = await store.subscribers.get("telegram", str(CHAT))
+    assert sub is not None
+    prefs_before = await extra(store).preferences.get(sub.id)
+    for data in FORGED:
+        query = tg.user_presses(CHAT, welcome.message_id, data, check_button=False)
+        (update,) = tg.take_updates()
+        response = await served.post(update)
+        assert response.status_code == 200, (data, response.text)
+        await tg.async_wait_until(
+            lambda q=query: any(a.callback_query_id == q for a in tg.answered_callbacks),
+            timeout=15,
+        )
+        [answer] = [a for a in tg.answered_callbacks if a.callback_query_id == query]
+        polite = ("không còn dùng được", "chỉ dành cho cán bộ")  # or "staff only" for staff data
+        assert answer.text and any(p in answer.text for p in polite), data
+    assert await extra(store).preferences.get(sub.id) == prefs_before
+    assert await store.feedback.count() == 0
+    assert await store.announcements.recent(5) == []
+    assert len(tg.messages_to(CHAT)) == 1  # only the welcome: forged presses say nothing more
