@@ -546,7 +546,7 @@ async def start_zalo(
         client = bot_channel.inner.client
         # A webhook stores the work before its 200 and sends the replies after (drained at
         # stop); polling does both at once.
-        bot_replies = zalo_bot.reply_queues()
+        bot_replies = zalo_bot.reply_queues(app.loops, "zalo-bot-replies")
         webhook = bool(settings.zalo_webhook_url and settings.zalo_webhook_secret is not None)
         intake = zalo_bot.UpdateIntake(
             repo,
@@ -584,7 +584,7 @@ async def start_zalo(
             log.error("Zalo OA not usable yet", extra={"error": err.description})
         oa_secret = settings.zalo_oa_webhook_secret
         if oa_secret is not None:
-            oa_replies = zalo_bot.reply_queues()  # sent after the 200, drained at stop
+            oa_replies = zalo_bot.reply_queues(app.loops, "zalo-oa-replies")  # drained at stop
             routes["/zalo/oa"] = zalo_oa.OAWebhook(
                 app_id=settings.zalo_oa_app_id,
                 secret=oa_secret.get_secret_value(),

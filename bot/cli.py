@@ -395,6 +395,8 @@ def stats(
             "subscribers": await store.subscribers.counts(),
             "deliveries": await store.deliveries.counts(),
             "feedback": await store.feedback.count(),
+            "feedback_cards_refused": await store.feedback.dead_card_count(),
+            "dead_updates": await store.dead_updates.count(),
         }
 
     data = run_sync(with_store(settings, work))

@@ -41,6 +41,7 @@ from bot.settings import Settings
 from jobs.leader import LEADER_STATE_KEY, Leadership, describe, identity
 from jobs.scheduler import build_scheduler
 from jobs.sleep import sleep_or_stop
+from jobs.supervise import supervised
 
 log = logging.getLogger(__name__)
 
@@ -119,23 +120,29 @@ async def run_scheduler(
         await app.poller.start()  # a standby is ready to poll the moment it takes over
         if on_start is not None:
             on_start(app)
-        while not stop.is_set():
-            if not await leader.acquire(stop):
-                break
-            since = app.clock()
-            await app.store.state.set(LEADER_STATE_KEY, describe(identity(), since))
-            log.info("scheduler active", extra={"who": identity()})
 
-            scheduler = build_scheduler(scheduler_jobs(app), loops=app.loops)
-            scheduler.start()
-            try:
-                while not stop.is_set():
-                    await sleep_or_stop(stop, settings.leader_retry)
-                    if not stop.is_set() and not await leader.held():
-                        log.error("scheduler lock lost; standing by", extra={"who": identity()})
-                        break
-            finally:
-                scheduler.shutdown(wait=False)
+        async def lead(stop: asyncio.Event) -> None:
+            """Stand by, lead while the lock is held, stand by again; a database error while
+            asking for the lock is a crash the supervisor restarts, not the end of the role."""
+            while not stop.is_set():
+                if not await leader.acquire(stop):
+                    return
+                since = app.clock()
+                await app.store.state.set(LEADER_STATE_KEY, describe(identity(), since))
+                log.info("scheduler active", extra={"who": identity()})
+
+                scheduler = build_scheduler(scheduler_jobs(app), loops=app.loops)
+                scheduler.start()
+                try:
+                    while not stop.is_set():
+                        await sleep_or_stop(stop, settings.leader_retry)
+                        if not stop.is_set() and not await leader.held():
+                            log.error("scheduler lock lost; standing by", extra={"who": identity()})
+                            break
+                finally:
+                    scheduler.shutdown(wait=False)
+
+        await supervised("scheduler-leader", lead, stop, loops=app.loops)
         log.info("stopping")
     finally:
         await leader.release()

@@ -50,6 +50,7 @@ from storage.zalo import ZaloRepo
 
 if TYPE_CHECKING:
     from bot.webhook import ChatQueues
+    from jobs.supervise import Loops
 
 log = logging.getLogger(__name__)
 
@@ -432,11 +433,12 @@ async def read_bounded(request: web.Request, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def reply_queues() -> ChatQueues:
-    """Per-chat reply queues (the Telegram webhook's kind: in order per chat, drainable)."""
+def reply_queues(loops: Loops | None = None, name: str = "zalo-replies") -> ChatQueues:
+    """Per-chat reply queues (the Telegram webhook's kind: in order per chat, drainable); a
+    failing reply step is counted under `name` in `loops`, so /healthz sees it."""
     from bot.webhook import ChatQueues
 
-    return ChatQueues()
+    return ChatQueues(loops=loops, name=name)
 
 
 def deferring(take: Take, replies: ChatQueues) -> Callable[[Event], Awaitable[None]]:

@@ -11,12 +11,12 @@ is the pure `route`; the rest loads, calls it and writes.
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.channel import Capabilities, OutMessage
 from bot.render import render_article_for, render_digest
+from jobs.announce import hold_for_quiet_hours
 from jobs.digest import digest_due, effective_quiet, release_time
 from jobs.match import Candidate, fold, wants
 from storage.preferences import DIGEST, QUIET_DEFAULT_KEY, extra
@@ -73,24 +73,14 @@ async def index_articles(store: Store, *, limit: int = 500) -> int:
 
 
 async def queue_announcement(store: Store, announcement_id: int, *, now: datetime) -> int:
-    """Queue an announcement to every active subscriber; returns the recipient count.
-
-    Non-urgent announcements wait for the end of a subscriber's quiet hours; urgent ones
-    (staff marked them) go out now.
-    """
+    """Queue an announcement to every active subscriber now, whatever its status; returns the
+    recipient count. Tests and benchmarks seed broadcasts with it; staff broadcasts go through
+    jobs/announce.py, which checks the draft's author and status first. Both hold non-urgent
+    announcements for quiet hours the same way (`hold_for_quiet_hours`)."""
     count = await store.deliveries.enqueue_fanout(
         ANNOUNCEMENT, announcement_id, now=now, only_all_news=False
     )
-    ex = extra(store)
-    if not await ex.announcements.is_urgent(announcement_id):
-        default = await store.state.get(QUIET_DEFAULT_KEY)
-        held: dict[datetime, list[int]] = defaultdict(list)
-        for r in await ex.preferences.recipients():
-            at = release_time(now, effective_quiet(r.preferences.quiet_hours, default))
-            if at > now:
-                held[at].append(r.subscriber.id)
-        for at, ids in held.items():  # one UPDATE per distinct window end, not per person
-            await store.deliveries.defer(ANNOUNCEMENT, announcement_id, ids, until=at)
+    await hold_for_quiet_hours(store, announcement_id, now=now)
     total = await store.deliveries.counts(kind=ANNOUNCEMENT, item_id=announcement_id)
     recipients = sum(total.values())
     await store.announcements.set_recipients(announcement_id, recipients)

@@ -57,6 +57,7 @@ from jobs.address_guard import (
     check_url,
     check_url_resolved,
 )
+from storage.urls import shown_url
 
 __all__ = [
     "FeedClient",
@@ -596,15 +597,9 @@ def _find_cause(exc: BaseException, kind: type[_E]) -> _E | None:
 # --- URLs ----------------------------------------------------------------------------------
 
 
-def redact_url(url: str) -> str:
-    """The URL without user:password@, for results, logs and messages."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "(invalid address)" if "@" in url else url
-    if "@" not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+redact_url = shown_url
+"""The URL without user:password@, for results, logs and messages (storage/urls.py: the same
+rule decides what of a feed's address a person may see)."""
 
 
 def _scrub(message: str, url: str) -> str:

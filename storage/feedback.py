@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.base import Repo
@@ -476,17 +476,15 @@ class FeedbackRepo(Repo):
 
     async def dead_cards(self, limit: int = 100) -> list[Feedback]:
         """Tickets whose card the staff chat refused, newest first (for operators)."""
-        later = select(FeedbackMessageRow.feedback_id).where(
-            FeedbackMessageRow.forward_error.is_not(None)
-        )
-        q = (
-            select(FeedbackRow)
-            .where(or_(FeedbackRow.forward_error.is_not(None), FeedbackRow.id.in_(later)))
-            .order_by(FeedbackRow.id.desc())
-            .limit(limit)
-        )
+        q = select(FeedbackRow).where(_card_refused()).order_by(FeedbackRow.id.desc()).limit(limit)
         async with self._tx() as s:
             return [_feedback(r) for r in (await s.execute(q)).scalars()]
+
+    async def dead_card_count(self) -> int:
+        """How many tickets have a card the staff chat refused (`bantin stats`)."""
+        q = select(func.count()).select_from(FeedbackRow).where(_card_refused())
+        async with self._tx() as s:
+            return int((await s.execute(q)).scalar_one())
 
     async def mark_answer_undelivered(self, answer_id: int, *, reason: str) -> Feedback | None:
         """An answer that can never reach its citizen (they blocked the bot, the platform's
@@ -529,3 +527,11 @@ class FeedbackRepo(Repo):
                 .where(FeedbackMessageRow.id == answer_id)
                 .values(delivery_noticed_at=now)
             )
+
+
+def _card_refused() -> ColumnElement[bool]:
+    """A ticket whose card, or the card of a later message on it, the staff chat refused."""
+    later = select(FeedbackMessageRow.feedback_id).where(
+        FeedbackMessageRow.forward_error.is_not(None)
+    )
+    return or_(FeedbackRow.forward_error.is_not(None), FeedbackRow.id.in_(later))

@@ -223,6 +223,8 @@ def test_stats_json_is_one_object_with_every_key(bantin: Bantin) -> None:
         "subscribers": {"active": 0, "inactive": 0},
         "deliveries": {},
         "feedback": 0,
+        "feedback_cards_refused": 0,
+        "dead_updates": 0,
     }
 
 

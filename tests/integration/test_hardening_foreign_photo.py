@@ -123,3 +123,16 @@ async def test_telegram_photo_to_zalo_oa_is_text_with_a_note(store: Store) -> No
             [sent] = oa.sent
     assert "Lịch cắt điện" in sent.text and NOTE in sent.text
     assert TELEGRAM_FILE_ID not in sent.text
+
+
+async def test_a_zalo_photo_reaches_telegram_as_text_with_a_note(
+    telegram_api: FakeTelegram, telegram: TelegramChannel
+) -> None:
+    """The rule holds in the other direction too: Telegram is never handed a Zalo photo."""
+    message = OutMessage(
+        text="Ổ gà trên đường Lê Lợi", photo_url="zalo-photo-123", photo_platform="zalo"
+    )
+    await telegram.send("777", message)
+    assert [c.method for c in telegram_api.calls if str(c.chat_id) == "777"] == ["sendMessage"]
+    [sent] = telegram_api.messages_to(777)
+    assert "Ổ gà trên đường Lê Lợi" in sent.plain_text and "Zalo" in sent.plain_text

@@ -112,6 +112,7 @@ async def test_a_refused_card_is_a_dead_letter_not_a_wall(
         assert dead is not None and "button_data_invalid" in (dead.forward_error or "").lower()
         assert dead.forwarded_message_id is None
         assert [t.id for t in await store.feedback.dead_cards()] == [bad]
+        assert await store.feedback.dead_card_count() == 1
         listed = render_inbox([(dead, None)], 1, "vi", channel.capabilities).text
         assert "không đăng được vào nhóm" in listed
         done = await store.feedback.get(good)

@@ -199,3 +199,31 @@ async def test_healthz_names_a_loop_that_keeps_dying(store: Store) -> None:
     assert status == 503
     assert "loop flaky: crashing" in body["reasons"]
     assert "broken for good" not in str(body)  # the error text stays in the log
+
+
+async def test_the_scheduler_role_comes_back_after_its_leader_loop_raised(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database error while taking the scheduler lock used to end `bantin scheduler`'s
+    leadership loop, and with it the process: now the loop is restarted and takes the lock."""
+    from bot.roles import run_scheduler
+    from jobs.leader import LEADER_STATE_KEY, Leadership
+
+    calls = raise_once(monkeypatch, Leadership, "acquire")
+    settings = Settings(database_url=f"sqlite:///{tmp_path}/leader.db", quiet_hours="off")
+    stop = asyncio.Event()
+    started: asyncio.Future[App] = asyncio.get_running_loop().create_future()
+    task = asyncio.create_task(run_scheduler(settings, stop=stop, on_start=started.set_result))
+    try:
+        app = await asyncio.wait_for(started, 30)
+
+        async def leading() -> bool:
+            return await app.store.state.get(LEADER_STATE_KEY) is not None
+
+        await until(leading)
+        restarts = {s.name: s.restarts for s in app.loops.snapshot()}
+    finally:
+        stop.set()
+        assert await asyncio.wait_for(task, 30) == 0
+    assert len(calls) >= 2
+    assert restarts["scheduler-leader"] == 1
