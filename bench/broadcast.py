@@ -40,12 +40,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.fake_botapi import FakeServer as _Server  # noqa: E402
-from bot import aio  # noqa: E402
-from bot.channel import Capabilities, OutMessage  # noqa: E402
-from bot.telegram import TelegramChannel, make_bot  # noqa: E402
-from bot.telegram_http import WireRequest  # noqa: E402
-from jobs.deliver import Deliverer  # noqa: E402
-from jobs.fanout import queue_announcement  # noqa: E402
+from bot.adapters.telegram.adapter import TelegramChannel, make_bot  # noqa: E402
+from bot.adapters.telegram.http import WireRequest  # noqa: E402
+from bot.app import aio  # noqa: E402
+from jobs.channel import Capabilities, OutMessage  # noqa: E402
+from jobs.route.fanout import queue_announcement  # noqa: E402
+from jobs.send.deliverer import Deliverer  # noqa: E402
 from storage.announcements import DRAFT, QUEUED  # noqa: E402
 from storage.store import Store  # noqa: E402
 from tests.fakes.seed import seed_subscribers  # noqa: E402
@@ -85,7 +85,7 @@ CHAT: ContextVar[int | None] = ContextVar("bench_chat", default=None)
 
 def stamp_writes(bot: Any) -> dict[int, float]:
     """When each sendMessage body is written to the socket, by chat id (bench only), taken
-    where bot/telegram_http.py reports the write to the pacer (its request class's
+    where bot/adapters/telegram/http.py reports the write to the pacer (its request class's
     write_bytes, which runs in the sender's context). Between channel.send and this moment
     lie python-telegram-bot's and aiohttp's own work, which a starved CPU stretches."""
     written: dict[int, float] = {}
@@ -246,7 +246,7 @@ def main() -> None:
         "--loop",
         choices=aio.CHOICES,
         default="auto",
-        help="event loop (auto: uvloop where installed, as bantin runs; see bot/aio.py)",
+        help="event loop (auto: uvloop where installed, as bantin runs; see bot/app/aio.py)",
     )
     parser.add_argument(
         "--skip", nargs="*", default=[], choices=["unlimited", "limited", "baseline"]

@@ -165,9 +165,9 @@ def _workers_usage(poller: object) -> tuple[float, float]:
 async def measured_poll(phase: str, db: str, n: int, port: int, hosts: int) -> dict[str, float]:
     from sqlalchemy import insert
 
-    from bot.settings import Settings
-    from jobs.fetch import make_client
-    from jobs.poll import Poller
+    from bot.app.settings import Settings
+    from jobs.ingest.fetch import make_client
+    from jobs.ingest.poll import Poller
     from storage.models import FeedRow
     from storage.store import Store
 

@@ -41,7 +41,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.rouge import score, tokenize  # noqa: E402
-from jobs.summarize import summarize  # noqa: E402
+from jobs.enrich.summarize import summarize  # noqa: E402
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from storage.urls import shown_url
 
 DRAFT, QUEUED, CANCELLED = "draft", "queued", "cancelled"
 SCHEDULED = "scheduled"
-ANNOUNCEMENT_KIND = "announcement"  # the outbox kind (jobs.fanout.ANNOUNCEMENT)
+ANNOUNCEMENT_KIND = "announcement"  # the outbox kind (jobs.route.fanout.ANNOUNCEMENT)
 EVERYONE = "all"
 PLAN_FIELDS = frozenset({"audience", "scheduled_at", "urgent", "photo_file_id"})
 

@@ -1,8 +1,8 @@
 """One send rate shared by every worker process on PostgreSQL.
 
 Why: Telegram's limit (about 30 messages/s, or the paid-broadcast rate) is per bot, not per
-process. Each process paces itself (jobs/pacing.py), but two workers at 25/s each would send 50/s.
-So before a worker sends a batch of n messages it reserves n slots of the shared schedule: a
+process. Each process paces itself (jobs/send/pacing.py), but two workers at 25/s each would send
+50/s. So before a worker sends a batch of n messages it reserves n slots of the shared schedule: a
 GCRA whose "theoretical arrival time" (TAT) lives in one `app_state` row and moves with one
 atomic UPDATE per batch. Each reservation gets its own stretch of time, [TAT - n/rate, TAT];
 the worker waits until its stretch starts and its local pacer spreads the n sends across it,

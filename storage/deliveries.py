@@ -23,7 +23,7 @@ PENDING, SENDING, SENT, DEAD, CANCELLED = "pending", "sending", "sent", "dead", 
 BLOCKED = "blocked"
 # Kinds a citizen is owed whatever their news subscription (a staff answer to their feedback):
 # unsubscribing, pausing or quiet hours never hold or cancel them; only the citizen's block
-# stops one, and then staff are told (jobs/deliver.py).
+# stops one, and then staff are told (jobs/send/deliverer.py).
 OWED_KINDS = frozenset({ANSWER_KIND})
 # The outbox's hot statements (claim, mark sent) run on the Core table: the ORM's bulk and
 # RETURNING paths cost about 3x the CPU per row, which at 1,000 sends a second is a sixth of

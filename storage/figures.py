@@ -34,7 +34,7 @@ class Figures(Repo):
         return out
 
     async def dead_updates(self, *, cap: int = COUNT_CAP) -> int:
-        """Incoming updates kept as dead (bot/intake.py), at most `cap`."""
+        """Incoming updates kept as dead (bot/adapters/intake.py), at most `cap`."""
         limited = select(DeadUpdateRow.id).limit(cap).subquery()
         async with self._tx() as s:
             return int((await s.execute(select(func.count()).select_from(limited))).scalar_one())

@@ -155,7 +155,7 @@ class PreferenceRow(Base):
     digest_times: Mapped[str] = mapped_column(
         String(100), default="07:00,19:00", server_default="07:00,19:00"
     )
-    # "HH:MM-HH:MM" (local time), "off", or NULL: the operator's default (jobs/digest.py).
+    # "HH:MM-HH:MM" (local time), "off", or NULL: the operator's default (jobs/route/digest.py).
     quiet_hours: Mapped[str | None] = mapped_column(String(20))
 
 

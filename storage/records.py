@@ -30,7 +30,9 @@ class Feed:
     polls: int
     created_at: datetime
     article_count: int = 0
-    alert_state: str = "ok"  # what staff were last told: 'ok' or 'failing' (jobs/health.py)
+    alert_state: str = (
+        "ok"  # what staff were last told: 'ok' or 'failing' (jobs/staff/feed_alerts.py)
+    )
     alert_changed_at: datetime | None = None
 
     @property
@@ -119,7 +121,7 @@ class Announcement:
     # issue 6
     audience: str = "all"  # 'all' | 'topic:ID' | 'feed:ID'
     scheduled_at: datetime | None = None
-    text_format: str = "plain"  # 'plain' | 'staff' (see bot.render.staff_html)
+    text_format: str = "plain"  # 'plain' | 'staff' (see jobs.render.staff_html)
     photo_file_id: str | None = None
     cancelled_at: datetime | None = None
 

@@ -11,7 +11,7 @@ up. The DELETE re-checks, so such a row simply stays.
 
 Feed listings (the last GUIDs and links each feed listed) are kept in the app_state table under
 ``retention.listing.<feed id>``: an article a feed still lists must stay, or the next poll would
-see it as new and push it again (see jobs/retention.py).
+see it as new and push it again (see jobs/ops/retention.py).
 """
 
 from __future__ import annotations
@@ -40,11 +40,11 @@ if TYPE_CHECKING:
     from storage.store import Store
 
 # Outbox rows nobody will touch again: delivered, given up on, or dead letters (see
-# jobs/retention.py for why dead letters go too). Never pending or sending (leased) rows.
+# jobs/ops/retention.py for why dead letters go too). Never pending or sending (leased) rows.
 FINAL_STATUSES = (SENT, CANCELLED, BLOCKED, DEAD)
 OPEN_STATUSES = (PENDING, SENDING)
-ARTICLE_KIND = "article"  # jobs.fanout.ARTICLE (storage does not import jobs)
-DIGEST_KIND = "digest"  # jobs.fanout.DIGEST
+ARTICLE_KIND = "article"  # jobs.route.fanout.ARTICLE (storage does not import jobs)
+DIGEST_KIND = "digest"  # jobs.route.fanout.DIGEST
 LISTING_PREFIX = "retention.listing."
 GUID_MAX = 1000  # the length of ArticleRow.guid
 
@@ -176,7 +176,8 @@ class RetentionRepo(Repo):
                 "key": f"{LISTING_PREFIX}{listing.feed_id}",
                 "value": json.dumps(
                     {
-                        # Stored GUIDs are cut at 1000 characters (jobs/poll.py): compare alike.
+                        # Stored GUIDs are cut at 1000 characters (jobs/ingest/poll.py): compare
+                        # alike.
                         "guids": sorted({g[:GUID_MAX] for g in listing.guids}),
                         "links": sorted(listing.links),
                     },

@@ -1,7 +1,7 @@
 """Topics: a short list the operator keeps, onto which feed categories are mapped.
 
 Portals label articles with many free-form categories ("An ninh - Quốc phòng", "AN NINH");
-citizens choose from a few topics. Categories are stored folded (see jobs.match.fold, passed
+citizens choose from a few topics. Categories are stored folded (see jobs.route.match.fold, passed
 in by the caller) so the operator's spelling and the feed's need not agree on case or marks.
 """
 

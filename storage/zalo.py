@@ -23,7 +23,7 @@ from storage.store import Store
 # gives up retrying an update after a day, and Zalo OA events older than
 # BANTIN_ZALO_OA_EVENT_MAX_AGE (at most a day) are refused by their timestamp. Thirty days is
 # far beyond all three, so a replay is either refused as stale or recognised as a repeat.
-# Pruned here every PRUNE_EVERY inserts and by the daily retention job (jobs/retention.py).
+# Pruned here every PRUNE_EVERY inserts and by the daily retention job (jobs/ops/retention.py).
 SEEN_KEEP = timedelta(days=30)
 PRUNE_EVERY = 500  # inserts between prunes of old seen ids
 

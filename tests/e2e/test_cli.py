@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.i18n import t
+from jobs.i18n import t
 from storage.migrate import head_revision
 from storage.records import NewArticle
 from storage.store import Store

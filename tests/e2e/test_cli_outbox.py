@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from bot.i18n import t
+from jobs.i18n import t
 from storage.store import Store
 from tests.e2e.conftest import Bantin
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.i18n import t
-from jobs.opml import parse_opml
+from jobs.i18n import t
+from jobs.ingest.opml import parse_opml
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.procenv import subprocess_env
 from tests.unit.test_article import PORTAL_PAGE, PORTAL_TITLE

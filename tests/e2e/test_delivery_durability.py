@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import App, run_app
-from bot.settings import Settings
-from jobs.fanout import queue_announcement
+from bot.app.compose import App, run_app
+from bot.app.settings import Settings
+from jobs.route.fanout import queue_announcement
 from storage.announcements import DRAFT, QUEUED
 from storage.store import Store
 from tests.e2e.conftest import Bantin

@@ -20,8 +20,8 @@ from typing import TypeVar
 
 import pytest
 
-from jobs.fanout import queue_announcement
-from jobs.leader import LEADER_STATE_KEY
+from jobs.ops.leader import LEADER_STATE_KEY
+from jobs.route.fanout import queue_announcement
 from storage.announcements import DRAFT, QUEUED
 from storage.store import Store
 from tests.e2e.conftest import Bantin

@@ -7,8 +7,8 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
 
-from bot.app import App, run_app
-from bot.settings import Settings
+from bot.app.compose import App, run_app
+from bot.app.settings import Settings
 from tests.fakes.telegram_api import FakeTelegram, SentMessage, _photo_sizes
 
 ADMIN = 900

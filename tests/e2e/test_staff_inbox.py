@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 from contextlib import suppress
 
-from bot.app import App, run_app
-from bot.settings import Settings
+from bot.app.compose import App, run_app
+from bot.app.settings import Settings
 from storage.store import Store
 from tests.e2e.test_telegram_flow import NEW, OLD, rss
 from tests.fakes.feed_server import FeedServer

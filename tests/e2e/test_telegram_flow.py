@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 from contextlib import suppress
 
-from bot.app import App, run_app
-from bot.settings import Settings
+from bot.app.compose import App, run_app
+from bot.app.settings import Settings
 from storage.store import Store
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.telegram_api import FakeTelegram

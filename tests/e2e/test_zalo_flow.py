@@ -14,9 +14,9 @@ from contextlib import suppress
 
 import pytest
 
-from bot import menus
-from bot.app import App, run_app
-from bot.settings import Settings
+from bot.app.compose import App, run_app
+from bot.app.settings import Settings
+from bot.dialog import menus
 from tests.e2e.test_telegram_flow import NEW, OLD, rss
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.telegram_api import FakeTelegram

@@ -13,8 +13,8 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 
-from jobs.article import fetch_article_text
-from jobs.fetch import make_client
+from jobs.enrich.page import fetch_article_text
+from jobs.ingest.fetch import make_client
 from tests.fakes.feed_server import FeedServer
 from tests.unit.test_article import PORTAL_PAGE
 
@@ -71,7 +71,7 @@ async def test_page_on_another_host_is_refused(
 ) -> None:
     server.add("/tin/1.html", body=PORTAL_PAGE, headers=HTML)
     port = server.base_url.rsplit(":", 1)[1]
-    caplog.set_level(logging.INFO, logger="jobs.article")
+    caplog.set_level(logging.INFO, logger="jobs.enrich.page")
     text = await fetch_article_text(
         client, f"http://localhost:{port}/tin/1.html", feed_url=_feed_url(server)
     )
@@ -169,7 +169,7 @@ async def test_errors_and_pages_without_text_give_none(
 async def test_credentials_never_reach_the_log(
     server: FeedServer, client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="jobs.article")
+    caplog.set_level(logging.DEBUG, logger="jobs.enrich.page")
     port = server.base_url.rsplit(":", 1)[1]
     url = f"http://user:s3cretpw@localhost:{port}/tin/1.html"
     assert await fetch_article_text(client, url, feed_url=_feed_url(server)) is None

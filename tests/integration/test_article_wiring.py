@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from jobs.fetch import make_client
-from jobs.poll import Poller
+from jobs.ingest.fetch import make_client
+from jobs.ingest.poll import Poller
 from storage.records import Article
 from storage.store import Store
 from tests.fakes.feed_server import FeedServer

@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.telegram import TelegramChannel, make_bot
-from jobs.deliver import Deliverer
-from jobs.fanout import queue_announcement
+from bot.adapters.telegram.adapter import TelegramChannel, make_bot
+from jobs.route.fanout import queue_announcement
+from jobs.send.deliverer import Deliverer
 from storage.announcements import DRAFT, QUEUED
 from storage.budget import SendBudget
 from storage.store import Store

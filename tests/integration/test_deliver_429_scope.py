@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.telegram import TelegramChannel, make_bot
-from jobs.deliver import Deliverer
-from jobs.fanout import queue_announcement
+from bot.adapters.telegram.adapter import TelegramChannel, make_bot
+from jobs.route.fanout import queue_announcement
+from jobs.send.deliverer import Deliverer
 from storage.announcements import DRAFT, QUEUED
 from storage.store import Store
 from tests.fakes.telegram_api import FakeTelegram

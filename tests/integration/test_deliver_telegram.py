@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.channel import OutMessage
-from bot.telegram import TelegramChannel, make_bot
-from jobs.deliver import Deliverer
-from jobs.fanout import ANNOUNCEMENT, ARTICLE, queue_announcement
-from jobs.pacing import WIRE_SLOT, Pacer
+from bot.adapters.telegram.adapter import TelegramChannel, make_bot
+from jobs.channel import OutMessage
+from jobs.route.fanout import ANNOUNCEMENT, ARTICLE, queue_announcement
+from jobs.send.deliverer import Deliverer
+from jobs.send.pacing import WIRE_SLOT, Pacer
 from storage.announcements import DRAFT, QUEUED
 from storage.preferences import extra
 from storage.records import NewArticle
@@ -134,7 +134,7 @@ async def test_server_errors_back_off_then_succeed_or_dead_letter(
     telegram_api.fail(chat_id=2, code=502, times=None)
     await _announce(store)
     deliverer = _deliverer(store, channel, max_attempts=2)
-    import jobs.deliver as deliver_module
+    import jobs.send.deliverer as deliver_module
 
     original = deliver_module.backoff
     deliver_module.backoff = lambda attempt, **_: 0.05  # type: ignore[assignment]
@@ -228,7 +228,7 @@ async def test_every_error_at_once_within_the_rate(
     await _announce(store)
     bot = make_bot(tg.token, tg.api_url, read_timeout=0.5)
     await bot.initialize()
-    import jobs.deliver as deliver_module
+    import jobs.send.deliverer as deliver_module
 
     original = deliver_module.backoff
     deliver_module.backoff = lambda attempt, **_: 0.2  # type: ignore[assignment]
@@ -253,7 +253,7 @@ async def test_every_error_at_once_within_the_rate(
 async def test_http_layer_reports_the_write_to_the_pacer(
     channel: TelegramChannel, telegram_api: FakeTelegram
 ) -> None:
-    """The pacer's window counts a send from when its body is written (bot/telegram_http.py
+    """The pacer's window counts a send from when its body is written (bot/adapters/telegram/http.py
     WireRequest → pacing.on_wire), not from the call; an interactive reply (no slot) is
     unaffected."""
     pacer = Pacer(1000)

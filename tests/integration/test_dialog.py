@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.channel import HTML, Capabilities
-from bot.dialog import Dialog
-from bot.events import Command, Press, Text, Who
-from bot.flows.feedback import FEEDBACK_MAX_CHARS
+from bot.dialog.events import Command, Press, Text, Who
+from bot.dialog.flows.feedback import FEEDBACK_MAX_CHARS
+from bot.dialog.router import Dialog
+from jobs.channel import HTML, Capabilities
 from storage.records import NewArticle
 from storage.store import Store
 

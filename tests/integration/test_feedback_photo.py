@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.channel import HTML, Capabilities
-from bot.dialog import Dialog
-from bot.events import Press, Text
-from bot.telegram import TelegramChannel, make_bot, to_event
-from jobs.forward import forward_feedback
+from bot.adapters.telegram.adapter import TelegramChannel, make_bot, to_event
+from bot.dialog.events import Press, Text
+from bot.dialog.router import Dialog
+from jobs.channel import HTML, Capabilities
+from jobs.staff.forward import forward_feedback
 from storage.records import NewArticle
 from storage.store import Store
 from tests.fakes.telegram_api import FakeTelegram, _photo_sizes

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from jobs.fetch import fetch_feed, make_client, redact_url
+from jobs.ingest.fetch import fetch_feed, make_client, redact_url
 from tests.fakes.feed_server import FeedServer, unused_port
 
 RSS = b'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title></channel></rss>'
@@ -256,7 +256,7 @@ async def test_a_long_header_line_is_accepted(
 async def test_a_plain_httpx_client_gets_the_strict_address_rules(server: FeedServer) -> None:
     """Callers holding an httpx.AsyncClient of their own keep working (more slowly, through a
     one-off session) under the default address rules: no private host is allowed, so the
-    loopback server is refused before any request (jobs/address_guard.py)."""
+    loopback server is refused before any request (jobs/ingest/address_guard.py)."""
     url = server.add("/feed.xml", body=RSS, headers={"ETag": '"v1"'})
     async with httpx.AsyncClient() as plain:
         result = await fetch_feed(plain, url)

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from telegram import Bot, Update
 
-from bot.app import App, run_app
-from bot.settings import Settings
-from bot.telegram import to_event
+from bot.adapters.telegram.adapter import to_event
+from bot.app.compose import App, run_app
+from bot.app.settings import Settings
 from tests.fakes.telegram_api import FakeTelegram
 
 CHANNEL = -1001234567890

@@ -17,11 +17,11 @@ from aiohttp import web
 from sqlalchemy import text
 from telegram import Bot
 
-from bot.events import Command, Event, Text
-from bot.ops_http import bound_port, start_ops_server, stop_ops_server
-from bot.telegram import UpdatePoller, make_bot
-from bot.webhook import SECRET_HEADER, TelegramWebhook
-from bot.zalo_bot import UpdateIntake
+from bot.adapters.telegram.adapter import UpdatePoller, make_bot
+from bot.adapters.telegram.webhook import SECRET_HEADER, TelegramWebhook
+from bot.adapters.zalo.bot_platform import UpdateIntake
+from bot.app.ops_http import bound_port, start_ops_server, stop_ops_server
+from bot.dialog.events import Command, Event, Text
 from storage.store import Store
 from storage.zalo import ZaloRepo
 from tests.fakes.telegram_api import FakeTelegram

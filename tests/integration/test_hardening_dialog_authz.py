@@ -14,10 +14,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bot.channel import HTML, Capabilities
-from bot.dialog import Dialog
-from bot.events import Command, Event, Press, Text, Who
-from bot.flows.broadcast import release_due_broadcasts
+from bot.dialog.events import Command, Event, Press, Text, Who
+from bot.dialog.flows.broadcast import release_due_broadcasts
+from bot.dialog.router import Dialog
+from jobs.channel import HTML, Capabilities
 from storage.models import FeedbackMessageRow, FeedbackRow
 from storage.preferences import extra
 from storage.records import NewArticle
@@ -213,7 +213,7 @@ async def test_one_line_confirm_of_a_composed_draft_keeps_its_audience_and_time(
 
 
 async def test_the_one_queueing_path_refuses_a_draft_of_someone_else(store: Store) -> None:
-    from jobs.announce import REFUSED, submit
+    from jobs.route.announce import REFUSED, submit
 
     ann = await store.announcements.create("Thông báo", created_by="telegram:900")
     assert (await submit(store, ann.id, by="telegram:901", now=NOW)).outcome == REFUSED
@@ -332,7 +332,7 @@ async def test_forged_callback_data_gets_a_toast_and_changes_nothing(
 
 
 def test_parse_id_accepts_only_ids_a_row_can_have() -> None:
-    from bot.flows.base import parse_id
+    from bot.dialog.flows.base import parse_id
 
     assert parse_id("1") == 1 and parse_id("2147483647") == 2**31 - 1
     for bad in ("", "0", "-1", "2147483648", "²", "٣", " 1", "1 ", "1e3", "01" * 8, "+1"):

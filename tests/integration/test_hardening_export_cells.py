@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from bot.cli_staff import EXPORT_COLUMNS, feedback_csv, write_feedback_xlsx
-from bot.export_cells import FORMULA_STARTS, safe_cell
+from bot.cli.export_cells import FORMULA_STARTS, safe_cell
+from bot.cli.staff import EXPORT_COLUMNS, feedback_csv, write_feedback_xlsx
 from storage.feedback import FeedbackExportRow
 from storage.store import Store
 

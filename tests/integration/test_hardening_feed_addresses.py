@@ -2,7 +2,7 @@
 
 A feed's redirect used to be followed to loopback, private and IPv4-mapped IPv6 addresses, and a
 301 stored that internal URL as the feed's new address (which the article fetcher then trusted
-as the feed's own host). Now every connection is judged by jobs/address_guard.py: non-public
+as the feed's own host). Now every connection is judged by jobs/ingest/address_guard.py: non-public
 addresses only for hosts the operator allows (BANTIN_ALLOW_PRIVATE_HOSTS).
 
 The fake feed server listens on 127.0.0.1. "localhost" reaches the same server by name, so a
@@ -19,10 +19,10 @@ from datetime import UTC, datetime
 import pytest
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from bot.settings import Settings
-from jobs.address_guard import AddressPolicy, is_public, parse_entry
-from jobs.fetch import FeedClient, FetchResult, fetch_feed, make_client
-from jobs.poll import Poller
+from bot.app.settings import Settings
+from jobs.ingest.address_guard import AddressPolicy, is_public, parse_entry
+from jobs.ingest.fetch import FeedClient, FetchResult, fetch_feed, make_client
+from jobs.ingest.poll import Poller
 from storage.store import Store
 from tests.fakes.feed_server import FeedServer
 

@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.channel import HTML, Capabilities, OutMessage
-from bot.dialog import Dialog
-from bot.events import Command, Press, Text, Who
-from jobs.opml import OpmlFeed, parse_opml, to_opml
+from bot.dialog.events import Command, Press, Text, Who
+from bot.dialog.router import Dialog
+from jobs.channel import HTML, Capabilities, OutMessage
+from jobs.ingest.opml import OpmlFeed, parse_opml, to_opml
 from storage.audit import CLI_ACTOR
 from storage.store import Store
 from storage.urls import shown_url, without_userinfo
@@ -44,7 +44,7 @@ def test_shown_url_drops_userinfo_only() -> None:
 
 async def test_the_fetcher_still_gets_the_credentials(store: Store) -> None:
     feed, _ = await store.feeds.add(URL)
-    assert feed.url == URL  # what jobs/poll.py hands to the fetcher
+    assert feed.url == URL  # what jobs/ingest/poll.py hands to the fetcher
     assert [f.url for f in await store.feeds.due(NOW)] == [URL]
     assert feed.label == SHOWN and feed.shown_url == SHOWN
 

@@ -11,14 +11,14 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from bot.channel import PLAIN, Channel, OutMessage
-from bot.telegram import TelegramChannel, make_bot
-from bot.zalo_bot import ZaloBotChannel, ZaloBotClient
-from bot.zalo_oa import PLATFORM as OA_PLATFORM
-from bot.zalo_oa import TokenKeeper, ZaloOAChannel
-from jobs.deliver import Deliverer
-from jobs.fanout import ANNOUNCEMENT
-from jobs.forward import forward_feedback
+from bot.adapters.telegram.adapter import TelegramChannel, make_bot
+from bot.adapters.zalo.bot_platform import ZaloBotChannel, ZaloBotClient
+from bot.adapters.zalo.official_account import PLATFORM as OA_PLATFORM
+from bot.adapters.zalo.official_account import TokenKeeper, ZaloOAChannel
+from jobs.channel import PLAIN, Channel, OutMessage
+from jobs.route.fanout import ANNOUNCEMENT
+from jobs.send.deliverer import Deliverer
+from jobs.staff.forward import forward_feedback
 from storage.announcements import DRAFT, QUEUED
 from storage.store import Store
 from storage.zalo import ZaloRepo

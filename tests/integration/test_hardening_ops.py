@@ -14,11 +14,11 @@ import aiohttp
 import pytest
 from sqlalchemy import event
 
-from bot import metrics
-from bot.app import App
-from bot.ops_http import bound_port, ops_app, start_ops_server, stop_ops_server
-from bot.roles import run_serve
-from bot.settings import Settings
+from bot.app.compose import App
+from bot.app.ops_http import bound_port, ops_app, start_ops_server, stop_ops_server
+from bot.app.roles import run_serve
+from bot.app.settings import Settings
+from jobs import metrics
 from storage.store import Store
 from tests.fakes.net import free_port
 from tests.fakes.telegram_api import FakeTelegram

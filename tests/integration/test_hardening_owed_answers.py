@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.telegram import TelegramChannel, make_bot
-from jobs.deliver import Deliverer
-from jobs.forward import forward_feedback
+from bot.adapters.telegram.adapter import TelegramChannel, make_bot
+from jobs.send.deliverer import Deliverer
+from jobs.staff.forward import forward_feedback
 from storage.deliveries import BLOCKED, SENT
 from storage.feedback import ANSWER_KIND, OPEN
 from storage.store import Store
@@ -55,7 +55,8 @@ async def test_unsubscribed_citizen_still_gets_the_answer(
     _, answer_id = await _ticket_with_answer(store)
     sub = await store.subscribers.get("telegram", str(CITIZEN))
     assert sub is not None
-    # What /stop does (bot/flows/subscription.py): the subscription ends, queued news is dropped.
+    # What /stop does (bot/dialog/flows/subscription.py): the subscription ends, queued news is
+    # dropped.
     assert await store.subscribers.deactivate(sub.id, "unsubscribed")
     await store.deliveries.cancel_pending_for(sub.id, reason="unsubscribed")
 

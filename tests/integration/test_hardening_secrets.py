@@ -22,12 +22,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import run_app
-from bot.channel import ChannelError, Fatal, OutMessage
-from bot.settings import Settings
-from bot.telegram import TelegramChannel, make_bot
-from jobs.deliver import Deliverer
-from jobs.fanout import queue_announcement
+from bot.adapters.telegram.adapter import TelegramChannel, make_bot
+from bot.app.compose import run_app
+from bot.app.settings import Settings
+from jobs.channel import ChannelError, Fatal, OutMessage
+from jobs.route.fanout import queue_announcement
+from jobs.send.deliverer import Deliverer
 from storage.announcements import DRAFT, QUEUED
 from storage.store import Store
 
@@ -283,7 +283,7 @@ def _zalo_leaks(exc: BaseException, *secrets: str) -> list[str]:
 
 @pytest.mark.parametrize("mode", ["echo", "reset", "not_json"])
 async def test_zalo_bot_errors_carry_no_token(mode: str) -> None:
-    from bot.zalo_bot import ZaloBotClient
+    from bot.adapters.zalo.bot_platform import ZaloBotClient
 
     answer: Responder = {
         "echo": _zalo_echo,
@@ -315,7 +315,7 @@ def _oa_echo(path: str, head: str) -> bytes:
 async def test_zalo_oa_errors_carry_no_token(store: Store) -> None:
     import httpx
 
-    from bot.zalo_oa import TokenKeeper, ZaloOAChannel
+    from bot.adapters.zalo.official_account import TokenKeeper, ZaloOAChannel
     from storage.zalo import ZaloRepo
 
     repo = ZaloRepo.of(store)

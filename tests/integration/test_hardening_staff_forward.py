@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.render import render_inbox
-from bot.telegram import TelegramChannel, make_bot
-from jobs.forward import current_staff_chat, forward_feedback
+from bot.adapters.telegram.adapter import TelegramChannel, make_bot
+from jobs.render import render_inbox
+from jobs.staff.forward import current_staff_chat, forward_feedback
 from storage.store import Store
 from tests.fakes.telegram_api import JSON, ApiError, FakeTelegram
 
@@ -74,7 +74,7 @@ async def test_a_migrated_staff_group_is_followed(
         times=None,
     )
     first = await _feedback(store, 801, "Ổ gà trên đường Lê Lợi")
-    with caplog.at_level(logging.WARNING, logger="jobs.forward"):
+    with caplog.at_level(logging.WARNING, logger="jobs.staff.forward"):
         assert await forward_feedback(store, channel, STAFF_CHAT, clock=clock) == 1
     [card] = tg.messages_to(int(SUPERGROUP))
     assert "Ổ gà" in card.plain_text

@@ -15,15 +15,15 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot import health
-from bot.app import App, run_app
-from bot.ops_http import bound_port, ops_app, start_ops_server, stop_ops_server
-from bot.settings import Settings
-from bot.telegram import UpdatePoller
-from bot.webhook import ChatQueues
-from bot.zalo_bot import ZaloBotPoller
-from jobs.deliver import Deliverer
-from jobs.supervise import Loops, supervised
+from bot.adapters.telegram.adapter import UpdatePoller
+from bot.adapters.telegram.webhook import ChatQueues
+from bot.adapters.zalo.bot_platform import ZaloBotPoller
+from bot.app import health
+from bot.app.compose import App, run_app
+from bot.app.ops_http import bound_port, ops_app, start_ops_server, stop_ops_server
+from bot.app.settings import Settings
+from jobs.ops.supervise import Loops, supervised
+from jobs.send.deliverer import Deliverer
 from storage.store import Store
 from tests.fakes.net import free_port
 from tests.fakes.telegram_api import FakeTelegram
@@ -206,8 +206,8 @@ async def test_the_scheduler_role_comes_back_after_its_leader_loop_raised(
 ) -> None:
     """A database error while taking the scheduler lock used to end `bantin scheduler`'s
     leadership loop, and with it the process: now the loop is restarted and takes the lock."""
-    from bot.roles import run_scheduler
-    from jobs.leader import LEADER_STATE_KEY, Leadership
+    from bot.app.roles import run_scheduler
+    from jobs.ops.leader import LEADER_STATE_KEY, Leadership
 
     calls = raise_once(monkeypatch, Leadership, "acquire")
     settings = Settings(database_url=f"sqlite:///{tmp_path}/leader.db", quiet_hours="off")

@@ -12,10 +12,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.channel import PLAIN, Capabilities, OutMessage
-from bot.dialog import Dialog
-from bot.events import Command, Event, Press, Text, Who
-from bot.menus import MenuChannel, menu_aware
+from bot.dialog.events import Command, Event, Press, Text, Who
+from bot.dialog.menus import MenuChannel, menu_aware
+from bot.dialog.router import Dialog
+from jobs.channel import PLAIN, Capabilities, OutMessage
 from storage.store import Store
 from storage.zalo import ZaloRepo
 

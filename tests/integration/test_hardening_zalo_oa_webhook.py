@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from bot.events import Event, Text
-from bot.zalo_bot import UpdateIntake, start_webhook_server, webhook_handler
-from bot.zalo_oa import PLATFORM, OAWebhook
+from bot.adapters.zalo.bot_platform import UpdateIntake, start_webhook_server, webhook_handler
+from bot.adapters.zalo.official_account import PLATFORM, OAWebhook
+from bot.dialog.events import Event, Text
 from storage.store import Store
 from storage.zalo import ZaloRepo
 from tests.fakes.net import free_port
@@ -177,8 +177,8 @@ async def test_seen_ids_outlast_the_event_window_and_the_retention_job_prunes_th
     """A replay the window lets through is still remembered; ids go only after SEEN_KEEP."""
     from datetime import timedelta
 
-    from bot.settings import Settings
-    from jobs.retention import prune
+    from bot.app.settings import Settings
+    from jobs.ops.retention import prune
     from storage.zalo import SEEN_KEEP
 
     widest = Settings.model_fields["zalo_oa_event_max_age"].metadata

@@ -12,10 +12,10 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from bot.channel import HTML, Capabilities, OutMessage, Transient
-from jobs.fetch import make_client
-from jobs.health import FAILING, OK, send_health_notices
-from jobs.poll import Poller
+from jobs.channel import HTML, Capabilities, OutMessage, Transient
+from jobs.ingest.fetch import make_client
+from jobs.ingest.poll import Poller
+from jobs.staff.feed_alerts import FAILING, OK, send_health_notices
 from storage.store import Store
 from tests.fakes.feed_server import FeedServer
 

@@ -1,4 +1,4 @@
-"""The scheduler lock (jobs/leader.py) on real PostgreSQL, and its SQLite stand-in."""
+"""The scheduler lock (jobs/ops/leader.py) on real PostgreSQL, and its SQLite stand-in."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import text
 
-from jobs.leader import Leadership
+from jobs.ops.leader import Leadership
 from storage.store import Store
 from tests.integration.conftest import PG_URL, drop_pg_database, fresh_pg_database
 

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from jobs.fanout import ARTICLE, fan_out_articles
+from jobs.route.fanout import ARTICLE, fan_out_articles
 from storage.models import DigestItemRow
 from storage.preferences import extra
 from storage.records import NewArticle
@@ -30,7 +30,7 @@ CATEGORIES = ["An ninh", "Giao thông", "Thời sự"]
 
 
 def ref_words(text: str) -> list[str]:
-    """Reference folding, spelled out differently from jobs.match on purpose."""
+    """Reference folding, spelled out differently from jobs.route.match on purpose."""
     out = []
     for raw in text.replace("_", " ").split():
         plain = "".join(
@@ -91,7 +91,7 @@ async def _check(url: str, subs: list[dict], arts: list[dict]) -> None:  # type:
         await store.state.set("quiet_hours_default", "22:00-06:00")
         feeds = [(await store.feeds.add(f"https://p{i}.example/rss"))[0].id for i in range(2)]
         topics = [(await ex.topics.add(n)).id for n in ("An ninh", "Giao thông", "Thời sự")]
-        from jobs.match import fold
+        from jobs.route.match import fold
 
         for cat, topic in zip(CATEGORIES, topics, strict=True):
             await ex.topics.map(fold(cat), topic)

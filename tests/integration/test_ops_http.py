@@ -14,9 +14,9 @@ import pytest
 from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot import metrics
-from bot.health import beat
-from bot.ops_http import ExtraRoutes, bound_port, ops_app, start_ops_server, stop_ops_server
+from bot.app.health import beat
+from bot.app.ops_http import ExtraRoutes, bound_port, ops_app, start_ops_server, stop_ops_server
+from jobs import metrics
 from storage.store import Store
 
 NOW = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)

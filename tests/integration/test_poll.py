@@ -24,9 +24,9 @@ import httpx
 import pytest
 from sqlalchemy import update
 
-from jobs.fanout import fan_out_articles
-from jobs.fetch import make_client
-from jobs.poll import Poller
+from jobs.ingest.fetch import make_client
+from jobs.ingest.poll import Poller
+from jobs.route.fanout import fan_out_articles
 from storage.models import FeedRow
 from storage.records import Article, Feed
 from storage.store import Store
@@ -288,7 +288,7 @@ async def test_one_article_in_two_feeds_polled_at_once_reaches_a_subscriber_once
     the first feed's insert is up to scheduling. A barrier on the de-duplication read
     (``ArticleRepo.known_many``) makes the unlucky order (both check, then both insert) happen
     every time instead of every other run. One poller runs its reads one group at a time
-    (jobs.batch), so there the barrier gives up after a moment if the other feed's read is
+    (jobs.ingest.batch), so there the barrier gives up after a moment if the other feed's read is
     queued behind it; its claims on in-flight links are what must hold then.
     """
     store = any_store
@@ -573,7 +573,7 @@ async def test_poll_due_reads_due_feeds_a_page_at_a_time_and_polls_each_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     store = any_store
-    monkeypatch.setattr("jobs.poll.DUE_PAGE", 2)
+    monkeypatch.setattr("jobs.ingest.poll.DUE_PAGE", 2)
     feeds = [
         await add_feed(store, fs.add(f"/f{n}.rss", body=rss([art(n)]), headers=RSS_TYPE))
         for n in range(5)

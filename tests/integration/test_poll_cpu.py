@@ -1,4 +1,5 @@
-"""jobs.cpu's ParseQueue: feeds grouped into worker jobs, and a slow feed failing alone."""
+"""jobs.enrich.workers's ParseQueue: feeds grouped into worker jobs, and a slow feed failing
+alone."""
 
 from __future__ import annotations
 
@@ -8,10 +9,17 @@ from dataclasses import replace
 import pytest
 
 from bench.poll import make_feed
-from jobs.cpu import CpuDeadline, CpuPool, ParseQueue, PreparedFeed, parse_job, summary_source
-from jobs.decide import normalize_link
-from jobs.parse import parse_feed
-from jobs.summarize import summarize
+from jobs.enrich.summarize import summarize
+from jobs.enrich.workers import (
+    CpuDeadline,
+    CpuPool,
+    ParseQueue,
+    PreparedFeed,
+    parse_job,
+    summary_source,
+)
+from jobs.ingest.decide import normalize_link
+from jobs.ingest.parse import parse_feed
 
 # Broken XML sends feedparser into its slow loose parser (~1 s per 250 KB).
 BROKEN = (

@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from jobs.decide import PollBounds
-from jobs.fetch import make_client
-from jobs.poll import Poller
+from jobs.ingest.decide import PollBounds
+from jobs.ingest.fetch import make_client
+from jobs.ingest.poll import Poller
 from storage.records import Feed
 from storage.store import Store
 from tests.fakes.feed_server import FeedServer

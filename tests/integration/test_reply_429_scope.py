@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.channel import OutMessage
-from bot.respond import paced_send
-from bot.telegram import TelegramChannel, make_bot
-from jobs.pacing import Pacer
+from bot.adapters.telegram.adapter import TelegramChannel, make_bot
+from bot.dialog.respond import paced_send
+from jobs.channel import OutMessage
+from jobs.send.pacing import Pacer
 from tests.fakes.telegram_api import FakeTelegram
 
 

@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from jobs.fanout import fan_out_articles
-from jobs.fetch import make_client
-from jobs.poll import Poller
-from jobs.retention import Protection, cutoff, keep_article, prune, record_listings
+from jobs.ingest.fetch import make_client
+from jobs.ingest.poll import Poller
+from jobs.ops.retention import Protection, cutoff, keep_article, prune, record_listings
+from jobs.route.fanout import fan_out_articles
 from storage.records import NewArticle
 from storage.retention import ArticleCandidate, Listing, RetentionRepo
 from storage.store import Store
@@ -237,7 +237,7 @@ async def test_a_repoll_after_prune_does_not_push_a_listed_article_again(
         await fan_out_articles(store, now=clock())
         for row in await store.deliveries.claim_due(now=clock(), limit=10, lease_seconds=60):
             await store.deliveries.mark_sent(row.id, message_id="m", now=clock())
-        # What the poller records with its bookkeeping (jobs/poll.py wiring, see retention).
+        # What the poller records with its bookkeeping (jobs/ingest/poll.py wiring, see retention).
         guids = frozenset({"tin-3", "tin-4", "tin-5"})
         links = frozenset(f"{PORTAL}/tin-tuc/bai-{n}" for n in (3, 4, 5))
         await record_listings(store, [Listing(feed.id, guids, links)])

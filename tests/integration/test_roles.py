@@ -10,12 +10,12 @@ from pathlib import Path
 
 import httpx
 
-from bot import metrics
-from bot.app import App
-from bot.roles import run_scheduler, run_worker
-from bot.settings import Settings
-from jobs.fanout import queue_announcement
-from jobs.leader import LEADER_STATE_KEY
+from bot.app.compose import App
+from bot.app.roles import run_scheduler, run_worker
+from bot.app.settings import Settings
+from jobs import metrics
+from jobs.ops.leader import LEADER_STATE_KEY
+from jobs.route.fanout import queue_announcement
 from storage.announcements import DRAFT, QUEUED
 from tests.fakes.net import free_port
 from tests.fakes.seed import seed_subscribers

@@ -16,10 +16,10 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.app import App
-from bot.roles import run_serve
-from bot.settings import Settings
-from bot.webhook import SECRET_HEADER
+from bot.adapters.telegram.webhook import SECRET_HEADER
+from bot.app.compose import App
+from bot.app.roles import run_serve
+from bot.app.settings import Settings
 from tests.fakes.net import free_port
 from tests.fakes.telegram_api import FakeTelegram
 

@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.channel import HTML, Capabilities
-from bot.dialog import Dialog
-from bot.events import Command, Press, Text, Who
-from bot.flows.broadcast import release_due_broadcasts
+from bot.dialog.events import Command, Press, Text, Who
+from bot.dialog.flows.broadcast import release_due_broadcasts
+from bot.dialog.router import Dialog
+from jobs.channel import HTML, Capabilities
 from storage.records import NewArticle
 from storage.store import Store
 

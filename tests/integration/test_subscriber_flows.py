@@ -14,12 +14,12 @@ from typing import Any, ClassVar
 
 import pytest
 
-from bot.dialog import Dialog
-from bot.events import Event
-from bot.flows.groups import install_admin_check
-from bot.respond import carry_out
-from bot.telegram import TelegramChannel, UpdatePoller, make_bot
-from jobs.fanout import (
+from bot.adapters.telegram.adapter import TelegramChannel, UpdatePoller, make_bot
+from bot.dialog.events import Event
+from bot.dialog.flows.groups import install_admin_check
+from bot.dialog.respond import carry_out
+from bot.dialog.router import Dialog
+from jobs.route.fanout import (
     ANNOUNCEMENT,
     ARTICLE,
     DIGEST,
@@ -28,7 +28,7 @@ from jobs.fanout import (
     queue_due_digests,
     render_item,
 )
-from jobs.match import fold
+from jobs.route.match import fold
 from storage.announcements import DRAFT, QUEUED
 from storage.preferences import extra
 from storage.records import NewArticle

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from jobs.fanout import DIGEST, index_articles
-from jobs.match import words
+from jobs.route.fanout import DIGEST, index_articles
+from jobs.route.match import words
 from storage.preferences import extra
 from storage.records import NewArticle
 from storage.store import Store

@@ -13,10 +13,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from bot.channel import PLAIN, Button, Fatal, OutMessage, RecipientGone
-from bot.events import Event, Press, Text
-from bot.menus import MenuChannel
-from bot.zalo_bot import (
+from bot.adapters.zalo.bot_platform import (
     UpdateIntake,
     ZaloBotChannel,
     ZaloBotClient,
@@ -24,6 +21,9 @@ from bot.zalo_bot import (
     start_webhook_server,
     webhook_handler,
 )
+from bot.dialog.events import Event, Press, Text
+from bot.dialog.menus import MenuChannel
+from jobs.channel import PLAIN, Button, Fatal, OutMessage, RecipientGone
 from storage.store import Store
 from storage.zalo import ZaloRepo
 from tests.fakes.net import free_port
@@ -161,7 +161,7 @@ async def test_numbered_menu_becomes_a_press(
     )
     mid = await menu.send("admin", preview)
     assert zalo.sent[-1].text.endswith("1. Gửi\n2. Hủy")
-    from bot.events import Who
+    from bot.dialog.events import Who
 
     who = Who("zalo", "admin", "admin")
     assert await menu.resolve(Text(who, "3")) == Text(who, "3")  # out of range: just text

@@ -12,13 +12,19 @@ import httpx
 import pytest
 from aiohttp import web
 
-from bot.channel import Fatal
-from bot.events import Command, Event, Text
-from bot.menus import MenuChannel
-from bot.zalo_bot import start_webhook_server
-from bot.zalo_oa import PLATFORM, OAWebhook, OutsideWindow, TokenKeeper, ZaloOAChannel
-from jobs.deliver import Deliverer
-from jobs.fanout import queue_announcement
+from bot.adapters.zalo.bot_platform import start_webhook_server
+from bot.adapters.zalo.official_account import (
+    PLATFORM,
+    OAWebhook,
+    OutsideWindow,
+    TokenKeeper,
+    ZaloOAChannel,
+)
+from bot.dialog.events import Command, Event, Text
+from bot.dialog.menus import MenuChannel
+from jobs.channel import Fatal
+from jobs.route.fanout import queue_announcement
+from jobs.send.deliverer import Deliverer
 from storage.store import Store
 from storage.zalo import ZaloRepo
 from tests.fakes.net import free_port
@@ -274,7 +280,7 @@ async def test_signed_events_only(oa: FakeZaloOA, repo: ZaloRepo, store: Store) 
 
 
 def _text(text: str) -> object:
-    from bot.channel import PLAIN, OutMessage
+    from jobs.channel import PLAIN, OutMessage
 
     return OutMessage(text=text, markup=PLAIN)
 

@@ -1,4 +1,4 @@
-"""The event loop choice (bot/aio.py, BANTIN_EVENT_LOOP): uvloop where installed, asyncio on
+"""The event loop choice (bot/app/aio.py, BANTIN_EVENT_LOOP): uvloop where installed, asyncio on
 request, and a clear settings error for a loop that cannot be had."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import asyncio
 
 import pytest
 
-from bot import aio
-from bot.settings import SettingsError, load_settings
+from bot.app import aio
+from bot.app.settings import SettingsError, load_settings
 
 
 async def _loop_module() -> str:

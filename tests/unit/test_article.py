@@ -7,8 +7,14 @@ import unicodedata
 
 import pytest
 
-from jobs.article import address_allowed, decode_html, extract_main_text, host_allowed, is_teaser
-from jobs.summarize import summarize
+from jobs.enrich.page import (
+    address_allowed,
+    decode_html,
+    extract_main_text,
+    host_allowed,
+    is_teaser,
+)
+from jobs.enrich.summarize import summarize
 
 # A district portal article page, modeled on the seed (Chiêm Hóa, Tuyên Quang): a header menu, a
 # breadcrumb, the article in div.detail > div.content with photo captions, a byline, the "./."

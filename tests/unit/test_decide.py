@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from jobs.decide import (
+from jobs.ingest.decide import (
     MAX_BACKOFF,
     PollBounds,
     backlog_flags,
@@ -21,7 +21,7 @@ from jobs.decide import (
     select_new,
     server_asked_to_wait,
 )
-from jobs.parse import ParsedEntry
+from jobs.ingest.parse import ParsedEntry
 
 NOW = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
 

@@ -52,7 +52,7 @@ def test_compose_runs_postgres_one_scheduler_two_workers_and_the_webhook_server(
 
 
 def test_every_setting_compose_names_exists() -> None:
-    from bot.settings import Settings
+    from bot.app.settings import Settings
 
     known = {f"BANTIN_{name.upper()}" for name in Settings.model_fields}
     for name, service in _compose()["services"].items():

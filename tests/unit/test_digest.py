@@ -1,4 +1,4 @@
-"""Digest times and quiet hours (jobs/digest.py), in Asia/Ho_Chi_Minh whatever the server."""
+"""Digest times and quiet hours (jobs/route/digest.py), in Asia/Ho_Chi_Minh whatever the server."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import UTC, datetime, time
 
 import pytest
 
-from jobs.digest import (
+from jobs.route.digest import (
     digest_due,
     effective_quiet,
     in_quiet,

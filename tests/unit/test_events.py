@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.events import parse_command
+from bot.dialog.events import parse_command
 
 
 @pytest.mark.parametrize(

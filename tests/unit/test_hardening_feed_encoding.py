@@ -11,7 +11,7 @@ import codecs
 
 import pytest
 
-from jobs.parse import FeedParseError, parse_feed
+from jobs.ingest.parse import FeedParseError, parse_feed
 
 URL = "https://cong.tuyenquang.gov.vn/rss"
 REFUSED = "declares XML entities"

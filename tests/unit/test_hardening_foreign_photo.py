@@ -3,7 +3,7 @@ anything else becomes a note in the text (pure, no I/O)."""
 
 from __future__ import annotations
 
-from bot.channel import HTML, PLAIN, OutMessage, usable_photo, without_foreign_photo
+from jobs.channel import HTML, PLAIN, OutMessage, usable_photo, without_foreign_photo
 
 
 def test_a_public_url_goes_anywhere() -> None:

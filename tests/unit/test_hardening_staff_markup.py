@@ -13,9 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.channel import HTML, PLAIN, Capabilities
-from bot.render import render_staff_announcement, staff_html, staff_plain
-from bot.staff_markup import parse, to_plain
+from jobs.channel import HTML, PLAIN, Capabilities
+from jobs.render import render_staff_announcement, staff_html, staff_plain
+from jobs.staff_markup import parse, to_plain
 from storage.records import Announcement
 from tests.fakes.telegram_html import parse_telegram_html
 

@@ -1,10 +1,10 @@
-"""jobs/supervise.py's record, with a hand-driven clock: the pause doubles per crash in a row up
+"""jobs/ops/supervise.py's record, with a hand-driven clock: the pause doubles per crash in a row up
 to its cap, a long quiet spell starts it afresh, and a loop is "crashing" only while enough of
 its crashes fall within the window."""
 
 from __future__ import annotations
 
-from jobs.supervise import Loops, guard_job
+from jobs.ops.supervise import Loops, guard_job
 
 
 class Clock:

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.channel import HTML, PLAIN, Capabilities
-from jobs.health import FAILING, OK, health_notices, render_notice
+from jobs.channel import HTML, PLAIN, Capabilities
+from jobs.staff.feed_alerts import FAILING, OK, health_notices, render_notice
 from storage.records import Feed
 
 NOW = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)

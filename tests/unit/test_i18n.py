@@ -10,7 +10,7 @@ import string
 
 import pytest
 
-from bot.i18n import LANGUAGES, keys, language_of, messages, t, tn
+from jobs.i18n import LANGUAGES, keys, language_of, messages, t, tn
 
 
 def _fields(text: str) -> set[str]:

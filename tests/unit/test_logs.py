@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from bot.logs import REDACTED, redact, setup_logging
+from bot.app.logs import REDACTED, redact, setup_logging
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 
@@ -53,7 +53,7 @@ def test_json_lines_are_scrubbed_too() -> None:
 
 
 def test_every_secret_setting_is_scrubbed(monkeypatch: pytest.MonkeyPatch) -> None:
-    from bot.settings import load_settings
+    from bot.app.settings import load_settings
 
     monkeypatch.setenv("BANTIN_TELEGRAM_TOKEN", TOKEN)
     monkeypatch.setenv("BANTIN_ZALO_BOT_TOKEN", "1234567890:zalo-bot-token-value")
@@ -68,7 +68,7 @@ def test_every_secret_setting_is_scrubbed(monkeypatch: pytest.MonkeyPatch) -> No
 
 def test_the_telegram_webhook_secret_is_scrubbed(monkeypatch: pytest.MonkeyPatch) -> None:
     """`bantin serve`'s webhook secret is a setting like the tokens: never in a log line."""
-    from bot.settings import load_settings
+    from bot.app.settings import load_settings
 
     secret = "tg-webhook-Secret_4242"
     monkeypatch.setenv("BANTIN_TELEGRAM_TOKEN", TOKEN)

@@ -1,10 +1,11 @@
-"""Keyword and scope matching (jobs/match.py): whole words, any case, with or without marks."""
+"""Keyword and scope matching (jobs/route/match.py): whole words, any case, with or without
+marks."""
 
 from __future__ import annotations
 
 import pytest
 
-from jobs.match import Candidate, clean_keyword, contains, fold, wants, words
+from jobs.route.match import Candidate, clean_keyword, contains, fold, wants, words
 from storage.records import Preferences
 
 

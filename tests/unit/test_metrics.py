@@ -1,4 +1,4 @@
-"""bot/metrics.py: the counters the jobs bump, and the exposition text /metrics serves.
+"""jobs/metrics.py: the counters the jobs bump, and the exposition text /metrics serves.
 
 Each test builds its own Metrics (own registry) and makes it the process's current one, so the
 module-level calls the jobs make are what is tested. The database side of `render` is a small
@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot import metrics
-from bot.metrics import Metrics
+from jobs import metrics
+from jobs.metrics import Metrics
 
 NOW = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from jobs.opml import OpmlError, OpmlFeed, parse_opml, to_opml
+from jobs.ingest.opml import OpmlError, OpmlFeed, parse_opml, to_opml
 
 READER_EXPORT = """<?xml version="1.0" encoding="UTF-8"?>
 <opml version="1.0">

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from jobs.pacing import Pacer
-from jobs.retry import CAP_SECONDS, backoff, exhausted
+from jobs.send.pacing import Pacer
+from jobs.send.retry import CAP_SECONDS, backoff, exhausted
 from tests.fakes.telegram_api import max_in_window
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from jobs.pacing import FLOOD_WINDOW, Pacer
+from jobs.send.pacing import FLOOD_WINDOW, Pacer
 
 
 def test_a_group_429_pauses_only_that_group() -> None:

@@ -15,7 +15,7 @@ import random
 
 import pytest
 
-from jobs.pacing import (
+from jobs.send.pacing import (
     CATCH_UP,
     FAST_MARGIN,
     WIRE_SLOT,

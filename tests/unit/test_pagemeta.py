@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from jobs.pagemeta import page_published, parse_date
+from jobs.enrich.pagemeta import page_published, parse_date
 
 NOW = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from jobs.parse import FeedParseError, ParsedFeed, discover_feed_links, parse_feed
+from jobs.ingest.parse import FeedParseError, ParsedFeed, discover_feed_links, parse_feed
 
 URL = "https://chiemhoa.tuyenquang.gov.vn/rss/tin-tuc.rss"
 

@@ -1,4 +1,5 @@
-"""jobs.fastfeed gives exactly what feedparser gives, and hands anything unusual back to it."""
+"""jobs.ingest.fastfeed gives exactly what feedparser gives, and hands anything unusual back to
+it."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ import random
 import pytest
 
 from bench.poll import make_feed
-from jobs.fastfeed import Unusual, read_feed
-from jobs.parse import ParsedFeed, parse_feed
+from jobs.ingest.fastfeed import Unusual, read_feed
+from jobs.ingest.parse import ParsedFeed, parse_feed
 from tests.unit.test_parse import ATOM, RSS1, RSS2, URL, rss_items
 
 NS = (
@@ -254,7 +255,7 @@ def test_hostile_documents_are_refused_before_either_parser() -> None:
 def test_rfc822_dates_come_out_as_feedparser_reads_them() -> None:
     from feedparser.datetimes import _parse_date
 
-    from jobs.fastfeed_common import date as _date
+    from jobs.ingest.fastfeed_common import date as _date
 
     rnd = random.Random(5)
     days = "Mon Tue Wed Thu Fri Sat Sun".split()
@@ -272,7 +273,7 @@ def test_rfc822_dates_come_out_as_feedparser_reads_them() -> None:
 
 
 def test_simple_html_is_split_as_html_parser_splits_it() -> None:
-    from jobs.text import _simple_paragraphs, _TextExtractor
+    from jobs.enrich.text import _simple_paragraphs, _TextExtractor
 
     rnd = random.Random(3)
     pieces = [
@@ -328,7 +329,7 @@ def test_a_failure_inside_the_fast_reader_falls_back_to_feedparser(
         raise RuntimeError("a gap in the fast reader")
 
     expected = parse_feed(RSS2, url=BASE, fast=False)
-    monkeypatch.setattr("jobs.parse.read_feed", broken)
+    monkeypatch.setattr("jobs.ingest.parse.read_feed", broken)
     assert parse_feed(RSS2, url=BASE) == expected
 
 

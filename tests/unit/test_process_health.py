@@ -1,6 +1,6 @@
-"""bot/health.py judging what it saw: pure and table-driven (gathering is tested against a real
+"""bot/app/health.py judging what it saw: pure and table-driven (gathering is tested against a real
 database in tests/integration/test_ops_http.py). Named apart from test_health.py, which is
-about feed health notices (jobs/health.py)."""
+about feed health notices (jobs/staff/feed_alerts.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.health import HealthReport, Observed, judge, parse_heartbeat
+from bot.app.health import HealthReport, Observed, judge, parse_heartbeat
 
 NOW = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
 AGO = {s: NOW - timedelta(seconds=s) for s in (0, 30, 119, 121, 600, 899, 901, 5000)}

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bot.channel import HTML, Capabilities
-from bot.render import render_broadcast_progress
-from jobs.progress import progress_of
+from jobs.channel import HTML, Capabilities
+from jobs.render import render_broadcast_progress
+from jobs.staff.progress import progress_of
 from storage.records import Announcement
 
 WINDOW = timedelta(seconds=30)

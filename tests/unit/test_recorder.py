@@ -6,7 +6,7 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
-from jobs.recorder import SentRecorder
+from jobs.send.recorder import SentRecorder
 
 
 class SlowDeliveries:

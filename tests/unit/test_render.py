@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.channel import HTML, PLAIN, Capabilities
-from bot.render import (
+from jobs.channel import HTML, PLAIN, Capabilities
+from jobs.render import (
     render_announcement,
     render_article,
     render_broadcast_preview,
@@ -143,8 +143,8 @@ def test_shorten(text: str, limit: int, expected: str) -> None:
 
 
 def test_split_long_message_at_paragraphs() -> None:
-    from bot.channel import Button, OutMessage
-    from bot.render import split_message
+    from jobs.channel import Button, OutMessage
+    from jobs.render import split_message
 
     paragraphs = [f"<b>Mục {i}</b> " + "nội dung &amp; chi tiết " * 40 for i in range(12)]
     msg = OutMessage(text="\n\n".join(paragraphs), buttons=((Button("Gửi phản hồi", "fb:1"),),))
@@ -158,8 +158,8 @@ def test_split_long_message_at_paragraphs() -> None:
 
 
 def test_split_one_huge_paragraph_into_words() -> None:
-    from bot.channel import OutMessage
-    from bot.render import split_message
+    from jobs.channel import OutMessage
+    from jobs.render import split_message
 
     text = "Thông báo &lt;khẩn&gt; " + "từ " * 3000
     parts = split_message(OutMessage(text=text), 500)

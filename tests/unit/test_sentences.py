@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from jobs.sentences import cut_at_end_mark, split_paragraphs, split_sentences
+from jobs.enrich.sentences import cut_at_end_mark, split_paragraphs, split_sentences
 
 
 @pytest.mark.parametrize(

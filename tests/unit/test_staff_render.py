@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.channel import HTML, PLAIN, Capabilities
-from bot.flows.broadcast import parse_local_time
-from bot.render import render_answer, render_ticket_card, staff_html, staff_plain
+from bot.dialog.flows.broadcast import parse_local_time
+from jobs.channel import HTML, PLAIN, Capabilities
+from jobs.render import render_answer, render_ticket_card, staff_html, staff_plain
 from storage.records import AnswerContext, Feedback, FeedbackMessage
 from tests.fakes.telegram_html import parse_telegram_html as parse_html
 

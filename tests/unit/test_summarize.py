@@ -6,7 +6,7 @@ import unicodedata
 
 import pytest
 
-from jobs.summarize import is_caption, is_chrome, is_real_sapo, summarize, truncate
+from jobs.enrich.summarize import is_caption, is_chrome, is_real_sapo, summarize, truncate
 
 # The seed article (shared/seeds), as the Chiêm Hóa portal serves it: captions interleaved as
 # one-line paragraphs, the "./." end mark, then the "Gửi phản hồi" link.

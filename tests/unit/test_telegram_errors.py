@@ -1,9 +1,10 @@
 """`AiohttpRequest.call` raises what python-telegram-bot's own `BaseRequest.post` raises.
 
-The outbox's sendMessage skips `Bot.do_api_request` (bot/telegram_http.py `call`), so its
+The outbox's sendMessage skips `Bot.do_api_request` (bot/adapters/telegram/http.py `call`), so its
 reading of error answers is ours: each answer below goes through PTB's public `post` (on a
 request whose transport returns that answer) and through `raise_for`, and both must give the
-same exception class, message and parameters, so `bot.telegram.translate` types them alike.
+same exception class, message and parameters, so `bot.adapters.telegram.adapter.translate` types
+them alike.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ import pytest
 from telegram.error import ChatMigrated, RetryAfter, TelegramError
 from telegram.request import BaseRequest, RequestData
 
-from bot.telegram import translate
-from bot.telegram_http import raise_for
+from bot.adapters.telegram.adapter import translate
+from bot.adapters.telegram.http import raise_for
 
 
 class Canned(BaseRequest):

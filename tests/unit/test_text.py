@@ -6,7 +6,7 @@ import unicodedata
 
 import pytest
 
-from jobs.text import html_to_text, normalize, plain_title
+from jobs.enrich.text import html_to_text, normalize, plain_title
 
 
 @pytest.mark.parametrize(

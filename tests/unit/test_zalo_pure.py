@@ -6,15 +6,15 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.channel import Button, Fatal, OutMessage, RateLimited, RecipientGone, Rejected, Transient
-from bot.events import Command, Text
-from bot.flows.zalo_codes import parse_code
-from bot.menus import parse_choice, with_menu
-from bot.settings import Settings, SettingsError, load_settings
-from bot.zalo_bot import ZaloApiError, to_event
-from bot.zalo_bot import translate as bot_translate
-from bot.zalo_oa import OutsideWindow, signature, until_morning
-from bot.zalo_oa import translate as oa_translate
+from bot.adapters.zalo.bot_platform import ZaloApiError, to_event
+from bot.adapters.zalo.bot_platform import translate as bot_translate
+from bot.adapters.zalo.official_account import OutsideWindow, signature, until_morning
+from bot.adapters.zalo.official_account import translate as oa_translate
+from bot.app.settings import Settings, SettingsError, load_settings
+from bot.dialog.events import Command, Text
+from bot.dialog.flows.zalo_codes import parse_code
+from bot.dialog.menus import parse_choice, with_menu
+from jobs.channel import Button, Fatal, OutMessage, RateLimited, RecipientGone, Rejected, Transient
 
 NOW = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)  # 10:00 in Vietnam
 

@@ -1,0 +1,607 @@
+"""The deliverer: claim due outbox rows, pace, send, and react to each error by its type.
+
+Crash safety comes from the outbox: a row is leased before its send and marked sent with the
+platform's message id after; leases of a dead process expire and the rows are sent again, so
+at most the in-flight window (the concurrency) can be sent twice and nothing is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import TypeVar
+
+from jobs import metrics
+from jobs.channel import (
+    PLAIN,
+    Channel,
+    ChannelError,
+    ChatMoved,
+    OutMessage,
+    RateLimited,
+    RecipientGone,
+    Rejected,
+    Transient,
+)
+from jobs.render import render_answer, render_article_for, render_staff_announcement, split_message
+from jobs.route.fanout import ANNOUNCEMENT, ARTICLE, DIGEST, render_item
+from jobs.send.pacing import WIRE_SLOT, Pacer, Slot
+from jobs.send.recorder import SentRecorder
+from jobs.send.retry import MAX_ATTEMPTS, backoff, exhausted
+from jobs.sleep import sleep_or_stop
+from storage.budget import SendBudget
+from storage.deliveries import OWED_KINDS
+from storage.feedback import ANSWER_KIND
+from storage.preferences import extra
+from storage.records import Announcement, Article, Delivery, Subscriber
+from storage.store import Store
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+_TAG = re.compile(r"<[^>]*>")
+
+LEASE_SECONDS = 60.0
+# Shared budget: how late a send may be behind its slot. The schedule's slots are 5 % wider than
+# 1/rate (storage/budget.py), so 40 ms late still keeps any 1 s window within the rate.
+LATE = 0.04
+LONG_PAUSE = 5.0  # seconds of global pause beyond which claimed rows are handed back
+IDLE_HORIZON = timedelta(seconds=30)
+# Rows in the first claim after idling: the first send waits for the claim and its reads
+# (~50 ms for 400 rows on SQLite), so start with a few and claim the rest while they go.
+FIRST_CLAIM = 50
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Claimed rows with what sending them needs, read together before the first send."""
+
+    rows: list[Delivery]
+    subscribers: dict[int, Subscriber]
+    previews: dict[int, bool]  # subscriber id → link preview wanted (article pushes)
+    full: bool  # as many rows as asked for: more are probably due
+
+
+def as_plain(message: OutMessage) -> OutMessage:
+    """The fallback when a platform cannot parse our markup: the same words, no tags."""
+    return replace(message, text=html.unescape(_TAG.sub("", message.text)), markup=PLAIN)
+
+
+class Deliverer:
+    def __init__(
+        self,
+        store: Store,
+        channels: Mapping[str, Channel],
+        *,
+        rate: float | None,
+        concurrency: int = 8,
+        clock: Callable[[], datetime],
+        max_attempts: int = MAX_ATTEMPTS,
+        lease_seconds: float = LEASE_SECONDS,
+        budget: SendBudget | None = None,
+    ) -> None:
+        self._store = store
+        # Several workers on PostgreSQL share one rate (storage/budget.py); None: this
+        # process's pacer is the only one.
+        self._budget = budget if budget is not None and budget.shared else None
+        self._channels = channels
+        self._pacer = Pacer(rate)
+        self._concurrency = concurrency
+        self._clock = clock
+        self._max_attempts = max_attempts
+        self._lease = lease_seconds
+        self._idle_horizon = max(IDLE_HORIZON, timedelta(seconds=lease_seconds + 1))
+        self._wake = asyncio.Event()
+        # One read per item, shared by every send of it (see _once).
+        self._articles: dict[int, asyncio.Future[Article | None]] = {}
+        self._announcements: dict[int, asyncio.Future[Announcement | None]] = {}
+        self._ahead: asyncio.Task[Batch] | None = None  # the next batch, claimed early
+        self._warm = False  # the last claim found rows: claim full batches
+        # A broadcast's message is the same for every recipient with the same language,
+        # platform and preview choice: rendered and split once (~8 % of the CPU per send).
+        self._rendered: dict[tuple[object, ...], tuple[OutMessage, list[OutMessage]]] = {}
+        self._gate = asyncio.Semaphore(concurrency)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._recorder = SentRecorder(
+            store, clock, max_batch=max(1, concurrency // 2), in_flight=lambda: len(self._tasks)
+        )
+        self.sent = 0
+
+    @property
+    def pacer(self) -> Pacer:
+        """The one pacing shared with interactive replies (so a /start burst and a broadcast
+        together never exceed the rate)."""
+        return self._pacer
+
+    def wake(self) -> None:
+        """New rows were queued: stop idling now."""
+        self._wake.set()
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._tasks)
+
+    # -- loops -------------------------------------------------------------------------------
+
+    async def run_forever(self, stop: asyncio.Event, *, idle: float = 2.0) -> None:
+        """Send until `stop`; then stop claiming and let in-flight sends finish."""
+        await self._store.deliveries.release_expired(self._clock())
+        try:
+            while not stop.is_set():
+                if await self.run_batch(stop):
+                    continue
+                if self._tasks:
+                    await self.drain()
+                    continue
+                self._wake.clear()
+                nxt = await self._store.deliveries.next_due_at()
+                timeout = idle
+                if nxt is not None:
+                    timeout = min(idle, max(0.01, (nxt - self._clock()).total_seconds()))
+                waiter = asyncio.ensure_future(self._wake.wait())
+                stopper = asyncio.ensure_future(stop.wait())
+                await asyncio.wait(
+                    {waiter, stopper}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+                )
+                waiter.cancel()
+                stopper.cancel()
+        finally:
+            await self.drain()
+            await self._give_back_ahead()
+
+    async def run_until_idle(self, stop: asyncio.Event | None = None) -> int:
+        """Send every due row; wait for rows due within a short horizon; return rows handled."""
+        stop = stop or asyncio.Event()
+        await self._store.deliveries.release_expired(self._clock())
+        handled = 0
+        try:
+            while not stop.is_set():
+                done = await self.run_batch(stop)
+                handled += done
+                if done:
+                    continue
+                if self._tasks:
+                    await self.drain()
+                    continue
+                now = self._clock()
+                if await self._store.deliveries.release_expired(now):
+                    continue
+                # Rows due soon, or leased by a sender that died, are waited for.
+                due = [
+                    t
+                    for t in (
+                        await self._store.deliveries.next_due_at(),
+                        await self._store.deliveries.next_lease_expiry(),
+                    )
+                    if t is not None
+                ]
+                nxt = min(due) if due else None
+                if nxt is None or nxt > now + self._idle_horizon:
+                    return handled
+                await asyncio.sleep(min(1.0, max(0.05, (nxt - now).total_seconds())))
+        finally:
+            await self.drain()
+            await self._give_back_ahead()
+        return handled
+
+    async def drain(self) -> None:
+        """Wait for every send in flight to finish and be recorded."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    def _claim_limit(self) -> int:
+        # Claim no more than can be sent in about ten seconds, so leases never run out while
+        # rows wait for the pacer.
+        if self._pacer.rate is None:
+            return self._concurrency * 4
+        # With a shared budget a batch waits for its turn among the workers: a second's worth
+        # keeps that wait (and the leases it holds) short.
+        seconds = 1 if self._budget is not None else 10
+        return max(1, min(self._concurrency * 4, int(self._pacer.rate * seconds) + 1))
+
+    async def _claim(self) -> Batch:
+        limit = self._claim_limit()
+        if not self._warm:
+            limit = min(limit, FIRST_CLAIM)
+        rows = await self._store.deliveries.claim_due(
+            now=self._clock(), limit=limit, lease_seconds=self._lease
+        )
+        self._warm = bool(rows)
+        if not rows:
+            return Batch([], {}, {}, full=False)
+        subs = await self._store.subscribers.get_many([r.subscriber_id for r in rows])
+        article_rows = [r.subscriber_id for r in rows if r.kind == ARTICLE]
+        previews: dict[int, bool] = {}
+        if article_rows:  # one read for the batch's link-preview choices
+            prefs = await extra(self._store).preferences.get_many(article_rows)
+            previews = {i: p.link_preview for i, p in prefs.items()}
+        return Batch(rows, subs, previews, full=len(rows) >= limit)
+
+    def _claim_ahead(self) -> None:
+        """Claim the next batch while this one's last sends go out: a claim and its reads
+        take 30-60 ms of database work, a gap in the sending that a limited rate could only
+        make up by sending faster than the rate afterwards (measured at 1,000/s: a ~90 ms
+        gap every 400 sends)."""
+        if self._ahead is None:
+            self._ahead = asyncio.ensure_future(self._claim())
+
+    async def _next_batch(self) -> Batch:
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            try:
+                batch = await asyncio.shield(ahead)
+            except asyncio.CancelledError:
+                self._ahead = ahead  # still running: handed back by _give_back_ahead
+                raise
+            except Exception:
+                log.exception("claiming ahead failed; claiming again")
+            else:
+                if batch.rows:
+                    return batch
+        return await self._claim()
+
+    async def _give_back_ahead(self) -> None:
+        """Rows claimed early but never sent return to the outbox now, not when their lease
+        runs out (another worker, or this one after a restart, sends them at once)."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is None:
+            return
+        try:
+            batch = await ahead
+        except Exception:
+            return  # nothing was claimed, or the claim failed: its rows stay pending
+        await self._hand_back(batch.rows)
+
+    async def _hand_back(self, rows: list[Delivery], at: datetime | None = None) -> None:
+        """Unsent claimed rows back to pending (due `at`, else now), with no attempt counted."""
+        due = at or self._clock()
+        for row in rows:
+            await self._store.deliveries.reschedule(row.id, at=due, error=None, count_attempt=False)
+
+    def _ahead_at(self, n: int) -> int:
+        """Index of the row from which the next batch is claimed: about 0.1 s of sends
+        before the end at a limited rate (the claim's own time), a quarter of the batch
+        when sends go as fast as they can."""
+        if self._pacer.rate is None:
+            return n - max(1, n // 4)
+        return n - max(1, min(n // 2, int(self._pacer.rate * 0.1)))
+
+    async def run_batch(self, stop: asyncio.Event | None = None) -> int:
+        """Claim one batch and start sending it; returns how many rows were claimed.
+
+        Sends run on after this returns (at most `concurrency` at once), so the next claim
+        overlaps the tail of this batch instead of waiting for its slowest send; when the
+        batch was full the next one is claimed while its last rows are still being paced.
+        """
+        batch = await self._next_batch()
+        rows, subs = batch.rows, batch.subscribers
+        if not rows:
+            return 0
+        spacing = None  # with a shared budget: this batch's sends, evenly over its stretch
+        if self._budget is not None and self._pacer.rate is not None:
+            delay = await self._budget.reserve(len(rows))
+            if delay > 0:  # other workers' batches go first; a stop hands the rows back below
+                await sleep_or_stop(stop, delay)
+            spacing = (time.monotonic(), self._budget.interval)
+        ahead_at = self._ahead_at(len(rows)) if batch.full and self._budget is None else -1
+        for i, row in enumerate(rows):
+            if i == ahead_at and (stop is None or not stop.is_set()):
+                self._claim_ahead()
+            if stop is not None and stop.is_set():
+                # Stop claiming work: give the rest back right away instead of waiting on leases.
+                await self._hand_back(rows[i:])
+                break
+            sub = subs.get(row.subscriber_id)
+            # News stops when the subscription does; an owed reply (an answer) goes out anyway.
+            if sub is None or not (sub.active or row.kind in OWED_KINDS):
+                await self._store.deliveries.cancel(row.id, reason="recipient inactive")
+                continue
+            chat_key = f"{sub.platform}:{sub.chat_id}"
+            if await self._chat_waits(row, chat_key):
+                continue
+            if spacing is not None:
+                # The local pacer alone would send a batch's first second at once; another
+                # worker's stretch starts right after ours, so keep to ours, slot by slot.
+                ahead = spacing[0] + i * spacing[1] - time.monotonic()
+                if ahead > 0:
+                    await sleep_or_stop(stop, ahead)
+            if not await self._wait_for_pacer():
+                # A flood pause (429): hand the rest back for after the pause instead of
+                # holding leases through it.
+                at = self._clock() + timedelta(seconds=self._pacer.global_delay(time.monotonic()))
+                await self._hand_back(rows[i:], at)
+                break
+            if await self._chat_waits(row, chat_key):  # a 429 for this chat came meanwhile
+                self._gate.release()
+                continue
+            if spacing is not None and time.monotonic() > spacing[0] + i * spacing[1] + LATE:
+                # Later than this row's slot by more than the schedule's slack (a stall, a busy
+                # CPU): sending now could crowd another worker's stretch past the rate. Hand the
+                # rest back; the next claim reserves a new stretch.
+                self._gate.release()
+                await self._hand_back(rows[i:])
+                break
+            mono = time.monotonic()
+            slot = self._pacer.reserve(mono)
+            self._pacer.take_chat(chat_key, sub.chat_type, mono)
+            preview = batch.previews.get(sub.id, False)
+            task = asyncio.create_task(self._send_released(row, sub, slot, preview))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return len(rows)
+
+    async def _chat_waits(self, row: Delivery, chat_key: str) -> bool:
+        """Reschedule `row` for when its chat may receive again, if that is later than now."""
+        mono = time.monotonic()
+        ready = self._pacer.chat_ready_at(chat_key, mono)
+        if ready <= mono:
+            return False
+        at = self._clock() + timedelta(seconds=ready - mono)
+        await self._store.deliveries.reschedule(row.id, at=at, error=None, count_attempt=False)
+        return True
+
+    async def _wait_for_pacer(self) -> bool:
+        """Take a place among the sends in flight and wait for the pacer; False (holding no
+        place) when a flood pause longer than LONG_PAUSE stands in the way."""
+        if self._pacer.global_delay(time.monotonic()) > LONG_PAUSE:
+            return False
+        await self._gate.acquire()
+        delay = self._pacer.global_delay(time.monotonic())
+        while delay > 0:
+            if delay > LONG_PAUSE:  # a 429 arrived while we waited
+                self._gate.release()
+                return False
+            await asyncio.sleep(delay)
+            delay = self._pacer.global_delay(time.monotonic())
+        return True
+
+    # -- one row -----------------------------------------------------------------------------
+
+    async def _send_released(
+        self, row: Delivery, sub: Subscriber, slot: Slot, preview: bool
+    ) -> None:
+        try:
+            await self._send(row, sub, slot, preview)
+        except Exception:  # never let one row kill the loop; it returns via its lease
+            log.exception("delivery crashed", extra={"delivery": row.id})
+            await self._store.deliveries.reschedule(
+                row.id,
+                at=self._clock() + timedelta(seconds=backoff(row.attempts + 1)),
+                error="internal error",
+                count_attempt=True,
+            )
+        finally:
+            slot.release()  # a no-op once started: only sends that never went out free it
+            self._gate.release()
+
+    async def _send(self, row: Delivery, sub: Subscriber, slot: Slot, preview: bool) -> None:
+        store = self._store
+        channel = self._channels.get(sub.platform)
+        if channel is None:
+            await store.deliveries.reschedule(
+                row.id,
+                at=self._clock() + timedelta(minutes=5),
+                error=f"no channel for platform {sub.platform}",
+                count_attempt=False,
+            )
+            return
+        rendered = await self._rendered_for(row, sub, channel, preview)
+        if rendered is None:
+            await store.deliveries.cancel(row.id, reason="item no longer exists")
+            metrics.delivery("failed", sub.platform)
+            return
+        message, parts = rendered
+        platform = sub.platform
+        started = time.monotonic()
+        chat_id = sub.chat_id
+        fallback_used = False
+        for _ in range(3):  # original, then after a chat move or a markup fallback
+            try:
+                message_id = await self._send_paced(channel, chat_id, parts, slot)
+            except RateLimited as err:
+                scope = self._pacer.rate_limited(
+                    f"{sub.platform}:{chat_id}",
+                    sub.chat_type,
+                    err.retry_after,
+                    time.monotonic(),
+                    started=slot.started_at,
+                    scope=err.scope,
+                )
+                at = self._clock() + timedelta(seconds=err.retry_after)
+                await store.deliveries.reschedule(
+                    row.id, at=at, error=err.description, count_attempt=False
+                )
+                log.warning(
+                    "rate limited",
+                    extra={"delivery": row.id, "retry_after": err.retry_after, "scope": scope},
+                )
+                metrics.rate_limited(scope)
+                metrics.delivery("retry", platform, time.monotonic() - started)
+                return
+            except RecipientGone as err:
+                await store.subscribers.deactivate(sub.id, err.description)
+                await store.deliveries.mark_blocked(row.id, reason=err.description)
+                await store.deliveries.cancel_pending_for(sub.id, reason=err.description)
+                await self._owed_lost(row, err.description)
+                log.info("recipient gone", extra={"subscriber": sub.id, "error": err.description})
+                metrics.delivery("blocked", platform, time.monotonic() - started)
+                return
+            except ChatMoved as err:
+                await store.subscribers.move_chat(sub.id, err.new_chat_id)
+                chat_id = err.new_chat_id
+                continue
+            except Rejected as err:
+                if err.reason == "window":
+                    # Outside the platform's messaging window (Zalo OA: 7 days since the
+                    # citizen last wrote): not a failure to retry, and not the citizen's fault.
+                    await store.deliveries.cancel(row.id, reason=err.description)
+                    await self._owed_lost(row, err.description)
+                    metrics.delivery("failed", platform, time.monotonic() - started)
+                    return
+                if err.reason == "parse" and not fallback_used:
+                    log.warning(
+                        "markup rejected; sending as plain text",
+                        extra={
+                            "delivery": row.id,
+                            "error": err.description,
+                            "text": message.text[:500],
+                        },
+                    )
+                    message, fallback_used = as_plain(message), True
+                    parts = split_message(message, channel.capabilities.max_text)
+                    continue
+                await store.deliveries.mark_dead(row.id, error=err.description)
+                await self._owed_lost(row, err.description)
+                log.error("message rejected", extra={"delivery": row.id, "error": err.description})
+                metrics.delivery("dead", platform, time.monotonic() - started)
+                return
+            except (Transient, ChannelError) as err:
+                status = await self._retry_later(row, err.description)
+                metrics.delivery(status, platform, time.monotonic() - started)
+                return
+            if slot.started_at is not None:
+                self._pacer.succeeded(f"{sub.platform}:{chat_id}", slot.started_at)
+            await self._recorder.record(row.id, message_id)
+            self.sent += 1
+            metrics.delivery("sent", platform, time.monotonic() - started)
+            return
+        metrics.delivery(await self._retry_later(row, "too many redirections"), platform)
+
+    async def _send_paced(
+        self, channel: Channel, chat_id: str, parts: list[OutMessage], slot: Slot
+    ) -> str:
+        """Send with the pacer's slot started when the request is written to the socket, if
+        the HTTP layer reports it (pacing.on_wire), else at the latest moment it can have been
+        written (Pacer.written_by): the window counts what went out, not what was decided."""
+        called = time.monotonic()
+        token = WIRE_SLOT.set(slot)
+        try:
+            return await self._send_parts(channel, chat_id, parts)
+        finally:
+            WIRE_SLOT.reset(token)
+            if slot.started_at is None:  # the HTTP layer did not report the write
+                slot.start(self._pacer.written_by(called, time.monotonic()))
+
+    async def _send_parts(
+        self, channel: Channel, chat_id: str, parts: list[OutMessage], limit: int | None = None
+    ) -> str:
+        """Send a message (possibly split in parts) in order; returns the first part's id.
+
+        A part the platform still finds too long (it counts differently from us) is split
+        finer, down to a floor, and only that part is sent again.
+        """
+        limit = limit or channel.capabilities.max_text
+        first: str | None = None
+        for part in parts:
+            try:
+                sent = await channel.send(chat_id, part)
+            except Rejected as err:
+                finer = split_message(part, limit // 2) if limit > 400 else [part]
+                if err.reason != "too_long" or len(finer) < 2:
+                    raise
+                sent = await self._send_parts(channel, chat_id, finer, limit // 2)
+            first = first or sent
+        assert first is not None
+        return first
+
+    async def _retry_later(self, row: Delivery, error: str) -> str:
+        """Back off, or dead-letter after the last attempt; returns "retry" or "dead"."""
+        attempts = row.attempts + 1
+        if exhausted(attempts, self._max_attempts):
+            await self._store.deliveries.mark_dead(row.id, error=error)
+            await self._owed_lost(row, error)
+            log.error("delivery dead-lettered", extra={"delivery": row.id, "error": error})
+            return "dead"
+        at = self._clock() + timedelta(seconds=backoff(attempts))
+        await self._store.deliveries.reschedule(row.id, at=at, error=error, count_attempt=True)
+        log.warning(
+            "delivery will retry", extra={"delivery": row.id, "error": error, "attempt": attempts}
+        )
+        return "retry"
+
+    async def _owed_lost(self, row: Delivery, reason: str) -> None:
+        """An owed reply that will never arrive (blocked, refused, out of retries) is recorded
+        on its ticket, which opens again; the forwarder then tells the staff chat. Staff must
+        never believe a citizen got an answer they did not."""
+        if row.kind != ANSWER_KIND:
+            return
+        ticket = await self._store.feedback.mark_answer_undelivered(row.item_id, reason=reason)
+        log.warning(
+            "answer undelivered",
+            extra={
+                "delivery": row.id,
+                "answer": row.item_id,
+                "ticket": ticket.id if ticket else None,
+                "error": reason,
+            },
+        )
+
+    async def _rendered_for(
+        self, row: Delivery, sub: Subscriber, channel: Channel, preview: bool
+    ) -> tuple[OutMessage, list[OutMessage]] | None:
+        """The message for `row` and its parts within the platform's length, shared by every
+        recipient of the same article or announcement in the same language, platform and
+        preview choice (the renderers are pure); digests and answers are per recipient."""
+        if row.kind not in (ARTICLE, ANNOUNCEMENT):
+            message = await self._render(row, sub, channel, preview)
+            return None if message is None else (message, self._split(message, channel))
+        key = (row.kind, row.item_id, sub.language, sub.platform, preview)
+        rendered = self._rendered.get(key)
+        if rendered is None:
+            message = await self._render(row, sub, channel, preview)
+            if message is None:
+                return None  # not remembered: the item may come back (a retried read)
+            if len(self._rendered) >= 1000:
+                self._rendered.clear()
+            rendered = self._rendered[key] = (message, self._split(message, channel))
+        return rendered
+
+    @staticmethod
+    def _split(message: OutMessage, channel: Channel) -> list[OutMessage]:
+        return split_message(message, channel.capabilities.max_text)
+
+    async def _render(
+        self, row: Delivery, sub: Subscriber, channel: Channel, preview: bool
+    ) -> OutMessage | None:
+        caps = channel.capabilities
+        if row.kind == ARTICLE:
+            article = await self._once(self._articles, row.item_id, self._store.articles.get)
+            if article is None:
+                return None
+            return render_article_for(article, sub.language, caps, link_preview=preview)
+        if row.kind == DIGEST:
+            return await render_item(self._store, row, sub, caps)
+        if row.kind == ANNOUNCEMENT:
+            ann = await self._once(self._announcements, row.item_id, self._store.announcements.get)
+            if ann is None or ann.status != "queued":
+                return None
+            return render_staff_announcement(ann, sub.language, caps)
+        if row.kind == ANSWER_KIND:  # a staff answer to a citizen's feedback, quoting it
+            answer = await self._store.feedback.answer_context(row.item_id)
+            return render_answer(answer, sub.language, caps) if answer else None
+        log.error("unknown outbox kind", extra={"delivery": row.id, "kind": row.kind})
+        return None
+
+    @staticmethod
+    async def _once(
+        cache: dict[int, asyncio.Future[T]], key: int, fetch: Callable[[int], Awaitable[T]]
+    ) -> T:
+        """Read an item once for all its sends: a broadcast starts ~100 sends at once, and each
+        reading the same announcement itself cost a thousand reads, which starved the sending
+        of CPU. The read in progress is shared; a failed one is forgotten."""
+        future = cache.get(key)
+        if future is None or future.get_loop() is not asyncio.get_running_loop():
+            if len(cache) > 1000:
+                cache.clear()
+            future = cache[key] = asyncio.ensure_future(fetch(key))
+        try:
+            return await asyncio.shield(future)  # one waiter cancelled: the read goes on
+        except Exception:
+            if cache.get(key) is future:
+                del cache[key]
+            raise
