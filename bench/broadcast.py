@@ -2,7 +2,7 @@
 
     python bench/broadcast.py [--subscribers 20000] [--latency 0.02] [--concurrency 100]
                               [--limited-rate 200] [--limited-subscribers 3000] [--runs 1]
-                              [--server lean|full] [--baseline 600]
+                              [--baseline 600]
 
 Prints, for one broadcast to every subscriber:
 - unlimited: the deliverer with no overall rate limit (per-chat spacing still applies):
@@ -40,16 +40,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.fake_botapi import FakeServer as _Server  # noqa: E402
+from bench.support import max_in_window, seed_subscribers  # noqa: E402
 from bot.adapters.telegram.adapter import TelegramChannel, make_bot  # noqa: E402
 from bot.adapters.telegram.http import WireRequest  # noqa: E402
 from bot.app import aio  # noqa: E402
 from jobs.channel import Capabilities, OutMessage  # noqa: E402
 from jobs.route.fanout import queue_announcement  # noqa: E402
 from jobs.send.deliverer import Deliverer  # noqa: E402
-from storage.announcements import DRAFT, QUEUED  # noqa: E402
+from storage.kinds import AnnouncementStatus  # noqa: E402
 from storage.store import Store  # noqa: E402
-from tests.fakes.seed import seed_subscribers  # noqa: E402
-from tests.fakes.telegram_api import max_in_window  # noqa: E402
 
 TOKEN = "123:BENCH"
 
@@ -119,8 +118,8 @@ def load_average() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def FakeServer(latency: float, kind: str = "lean") -> _Server:
-    return _Server(latency, TOKEN, kind)
+def FakeServer(latency: float) -> _Server:
+    return _Server(latency, TOKEN)
 
 
 async def announce(store: Store) -> int:
@@ -128,7 +127,9 @@ async def announce(store: Store) -> int:
         "Thông báo: lịch tiếp công dân tháng 12 & các điểm thay đổi <quan trọng>.",
         created_by="bench",
     )
-    await store.announcements.transition(ann.id, frm=DRAFT, to=QUEUED, now=now())
+    await store.announcements.transition(
+        ann.id, frm=AnnouncementStatus.DRAFT, to=AnnouncementStatus.QUEUED, now=now()
+    )
     return await queue_announcement(store, ann.id, now=now())
 
 
@@ -156,7 +157,7 @@ def prepare(db: str, subscribers: int) -> int:
 
 
 async def run_deliverer(
-    server: FakeServer,
+    server: _Server,
     db: str,
     subscribers: int,
     rate: float | None,
@@ -207,7 +208,7 @@ async def run_deliverer(
     }
 
 
-async def run_baseline(server: FakeServer, n: int) -> dict[str, float]:
+async def run_baseline(server: _Server, n: int) -> dict[str, float]:
     from telegram import Bot
     from telegram.ext import AIORateLimiter
 
@@ -240,7 +241,6 @@ def main() -> None:
     parser.add_argument("--limited-rate", type=float, default=200)
     parser.add_argument("--limited-subscribers", type=int, default=3000)
     parser.add_argument("--runs", type=int, default=1, help="limited runs (medians printed)")
-    parser.add_argument("--server", choices=["lean", "full"], default="lean")
     parser.add_argument("--baseline", type=int, default=600)
     parser.add_argument(
         "--loop",
@@ -252,9 +252,9 @@ def main() -> None:
         "--skip", nargs="*", default=[], choices=["unlimited", "limited", "baseline"]
     )
     args = parser.parse_args()
-    server = FakeServer(args.latency, args.server)
+    server = FakeServer(args.latency)
     print(
-        f"{args.server} fake Bot API at {server.url}, {args.latency * 1000:.0f} ms latency per "
+        f"lean fake Bot API at {server.url}, {args.latency * 1000:.0f} ms latency per "
         f"call; python {sys.version.split()[0]}, {aio.loop_name(args.loop)} event loop, "
         f"{os.cpu_count()} cores; "
         f"load average {load_average()}"

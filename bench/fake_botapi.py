@@ -1,26 +1,24 @@
 """A Bot API stand-in in its own process for benchmarks (so it does not share the client's GIL).
 
-    python bench/fake_botapi.py [LATENCY] [TOKEN] [full|lean]
+    python bench/fake_botapi.py [LATENCY] [TOKEN]
 
 Prints its API URL, then answers on stdin: 'stats N' (one JSON line about the sends after the
 first N), 'stamps N' (one JSON line: [[chat_id, arrival], ...] for those sends), 'quit'.
 
-Two servers:
-- lean (bench/broadcast.py's default): a bare event loop answering getMe and sendMessage,
-  which takes each request's arrival stamp from the kernel (SO_TIMESTAMPNS: when the packet
-  was received, on loopback the moment the client wrote it), not from when this process got to
-  read it. A rate test is only as good as its stamps: the full fake below, one aiohttp loop
-  that also parses HTML and keeps every message, stamps after aiohttp has parsed the headers
-  and after whatever else that loop and the shared CPU were doing, so its windows bunch
-  arrivals by tens of ms.
-- full (the default here, as bench/scale.py uses it): the tests' FakeTelegram (validates HTML,
-  lengths, buttons, answers every method), as a correctness check.
+A bare event loop answering getMe and sendMessage, which takes each request's arrival stamp
+from the kernel (SO_TIMESTAMPNS: when the packet was received, on loopback the moment the
+client wrote it), not from when this process got to read it. A rate test is only as good as its
+stamps: a full aiohttp fake that also parses HTML and keeps every message stamps after aiohttp
+has parsed the headers and after whatever else that loop and the shared CPU were doing, so its
+windows bunch arrivals by tens of ms. (The tests' validating FakeTelegram is not offered here:
+the benchmarks run without the test suite.)
 Stamps are time.monotonic(), which is system-wide on Linux, so the client can compare them with
 its own send stamps.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import socket
@@ -34,7 +32,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.fakes.telegram_api import FakeTelegram, max_in_window
+from bench.support import max_in_window
 
 SO_TIMESTAMPNS = 35  # Linux: the kernel stamps each received packet (struct timespec)
 
@@ -163,9 +161,9 @@ class LeanServer:
 class FakeServer:
     """This script in its own process, driven over its stdin/stdout by a benchmark."""
 
-    def __init__(self, latency: float, token: str, kind: str = "lean") -> None:
+    def __init__(self, latency: float, token: str) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, __file__, str(latency), token, kind],
+            [sys.executable, __file__, str(latency), token],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -193,17 +191,9 @@ class FakeServer:
         self.proc.wait(10)
 
 
-def serve(kind: str, latency: float, token: str) -> None:
-    if kind == "lean":
-        lean = LeanServer(latency)
-        url, stamps = lean.api_url, lean.stamps
-    else:
-        fake = FakeTelegram(token=token, latency=latency).start()
-        url = fake.api_url
-
-        def stamps(since: int) -> list[tuple[int, float]]:
-            return [(m.chat_id, m.at) for m in fake.sent[since:]]
-
+def serve(latency: float) -> None:
+    lean = LeanServer(latency)
+    url, stamps = lean.api_url, lean.stamps
     print(url, flush=True)
     for line in sys.stdin:
         command, _, arg = line.strip().partition(" ")
@@ -225,10 +215,10 @@ def serve(kind: str, latency: float, token: str) -> None:
 
 
 def main() -> None:
-    latency = float(sys.argv[1]) if len(sys.argv) > 1 else 0.02
-    token = sys.argv[2] if len(sys.argv) > 2 else "123:BENCH"
-    kind = sys.argv[3] if len(sys.argv) > 3 else "full"
-    serve(kind, latency, token)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("latency", nargs="?", type=float, default=0.02, help="seconds per call")
+    parser.add_argument("token", nargs="?", default="123:BENCH", help="accepted, not checked")
+    serve(parser.parse_args().latency)
 
 
 if __name__ == "__main__":

@@ -25,10 +25,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import html
 import json
 import os
-import random
 import resource
 import socket
 import statistics
@@ -43,13 +41,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-WORDS = (
-    "Ủy ban nhân dân huyện Chiêm Hóa tổ chức hội nghị triển khai nhiệm vụ phát triển kinh tế "
-    "xã hội năm 2026 Công an tỉnh Tuyên Quang bảo đảm an ninh trật tự người dân doanh nghiệp "
-    "đầu tư xây dựng nông thôn mới giáo dục y tế cải cách hành chính chuyển đổi số cán bộ "
-    "đảng viên Mặt trận Tổ quốc thôn bản đồng bào dân tộc thiểu số giảm nghèo bền vững"
-).split()
-ITEMS = 20
+from bench.support import ITEMS, make_feed  # noqa: E402
+
 # --cold: the parse workers boot inside the measured first poll (a process's very first poll),
 # instead of at start-up as `bantin run` and `bantin scheduler` do.
 COLD = os.environ.get("BANTIN_BENCH_COLD") == "1"
@@ -61,37 +54,6 @@ def host_of(i: int, hosts: int) -> str:
 
 def feed_url(i: int, port: int, hosts: int) -> str:
     return f"http://{host_of(i, hosts)}:{port}/feed/{i}.xml"
-
-
-def _sentence(rnd: random.Random, n: int) -> str:
-    text = " ".join(rnd.choice(WORDS) for _ in range(n))
-    return text[0].upper() + text[1:] + "."
-
-
-def make_feed(i: int) -> bytes:
-    """A deterministic ~16 KB RSS feed of 20 items, like a district portal's."""
-    rnd = random.Random(i)
-    items = []
-    for j in range(ITEMS):
-        body = "".join(
-            f"<p>{' '.join(_sentence(rnd, rnd.randint(14, 24)) for _ in range(2))}</p>"
-            for _ in range(2)
-        )
-        items.append(
-            "<item>"
-            f"<title>{html.escape(_sentence(rnd, 12)[:-1])}</title>"
-            f"<link>https://portal-{i}.gov.vn/tin-tuc/bai-{j}.html</link>"
-            f'<guid isPermaLink="false">portal-{i}-bai-{j}</guid>'
-            f"<pubDate>{1 + j % 28:02d} Nov 2026 08:{j:02d}:00 +0700</pubDate>"
-            f"<description>{html.escape(body, quote=False)}</description>"
-            "</item>"
-        )
-    return (
-        '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>'
-        f"<title>Cổng TTĐT số {i}</title><link>https://portal-{i}.gov.vn/</link>"
-        + "".join(items)
-        + "</channel></rss>"
-    ).encode()
 
 
 # -- the server process ----------------------------------------------------------------------

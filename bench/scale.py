@@ -1,4 +1,4 @@
-"""Throughput of `bantin worker` processes sharing one PostgreSQL outbox (issue 8).
+"""Throughput of `bantin worker` processes sharing one PostgreSQL outbox.
 
 For each worker count: a fresh PostgreSQL database, N subscribers and one queued announcement,
 the fake Bot API in its own process with --latency per call and no rate limit, then that many
@@ -8,7 +8,6 @@ recipient got the message exactly once. Ratios are against the first worker coun
 
     .venv/bin/python bench/scale.py [--workers 1,2,4] [--subscribers 20000] [--latency 0.02]
         [--concurrency 100] [--database-url postgresql://postgres@127.0.0.1:5432/test]
-        [--server lean|full]
 
 The machine's cores are shared by the workers, PostgreSQL and the fake server: on 2 cores the
 figures show the outbox scaling until the CPU is the limit, not the limit of the design.
@@ -30,11 +29,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.fake_botapi import FakeServer  # noqa: E402
+from bench.support import drop_pg_database, fresh_pg_database, seed_subscribers  # noqa: E402
 from jobs.route.fanout import queue_announcement  # noqa: E402
-from storage.announcements import DRAFT, QUEUED  # noqa: E402
+from storage.kinds import AnnouncementStatus  # noqa: E402
 from storage.store import Store  # noqa: E402
-from tests.fakes.seed import seed_subscribers  # noqa: E402
-from tests.integration.conftest import drop_pg_database, fresh_pg_database  # noqa: E402
 
 TOKEN = "123:SCALE"
 DEFAULT_URL = os.environ.get(
@@ -51,7 +49,9 @@ async def fresh_database(admin_url: str, subscribers: int) -> str:
         await seed_subscribers(store, subscribers)
         ann = await store.announcements.create("Thông báo: lịch tiêm chủng", created_by="bench")
         now = datetime.now(UTC)
-        await store.announcements.transition(ann.id, frm=DRAFT, to=QUEUED, now=now)
+        await store.announcements.transition(
+            ann.id, frm=AnnouncementStatus.DRAFT, to=AnnouncementStatus.QUEUED, now=now
+        )
         await queue_announcement(store, ann.id, now=now)
     finally:
         await store.aclose()
@@ -60,7 +60,7 @@ async def fresh_database(admin_url: str, subscribers: int) -> str:
 
 def run_once(workers: int, args: argparse.Namespace) -> dict[str, float]:
     url = asyncio.run(fresh_database(args.database_url, args.subscribers))
-    server = FakeServer(args.latency, TOKEN, args.server)
+    server = FakeServer(args.latency, TOKEN)
     bantin = shutil.which("bantin", path=str(Path(sys.executable).parent)) or "bantin"
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("BANTIN_")},
@@ -114,12 +114,6 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.02)
     parser.add_argument("--concurrency", type=int, default=100)
     parser.add_argument("--database-url", default=DEFAULT_URL)
-    parser.add_argument(
-        "--server",
-        choices=["lean", "full"],
-        default="lean",
-        help="lean: a bare stand-in (less CPU taken from the workers); full: the tests' fake",
-    )
     args = parser.parse_args()
     print(
         f"# {args.subscribers} recipients, {args.latency * 1000:.0f} ms per call, "

@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from jobs.i18n import DEFAULT_LANGUAGE, t
+from storage.kinds import RejectReason
 
 HTML = "html"
 PLAIN = "plain"
@@ -117,9 +118,9 @@ class ChatMoved(ChannelError):
 class Rejected(ChannelError):
     """The platform refused this message (bad request); `reason` says how to fall back."""
 
-    def __init__(self, description: str, reason: str = "other") -> None:
+    def __init__(self, description: str, reason: RejectReason = RejectReason.OTHER) -> None:
         super().__init__(description)
-        self.reason = reason  # 'parse' | 'too_long' | 'other'
+        self.reason = reason
 
 
 class Transient(ChannelError):

@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from storage.kinds import DeliveryStatus
+
 if TYPE_CHECKING:
     from storage.store import Store
 
@@ -148,7 +150,7 @@ class Metrics:
         counts = await store.figures.outbox_rows()
         for status in set(counts) | _known_statuses(self.outbox_rows):
             self.outbox_rows.labels(status=status).set(counts.get(status, 0))
-        self.outbox_depth.set(counts.get("pending", 0))
+        self.outbox_depth.set(counts.get(DeliveryStatus.PENDING, 0))
         oldest = await store.deliveries.next_due_at()
         lag = (now - oldest).total_seconds() if oldest is not None else 0.0
         self.outbox_lag.set(max(0.0, lag))

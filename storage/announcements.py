@@ -1,8 +1,8 @@
 """Staff announcements: a draft is previewed, then queued once through the outbox.
 
-Issue 6 adds an audience (everyone, a topic, a source), a time (queued then, status 'scheduled'
-until it comes) and cancelling: a scheduled or running broadcast stops, its pending rows are
-cancelled and what was already sent stays counted. Queuing flips the status and creates the
+A broadcast has an audience (everyone, a topic, a source), a time (queued then, status
+'scheduled' until it comes) and cancelling: a scheduled or running broadcast stops, its pending
+rows are cancelled and what was already sent stays counted. Queuing flips the status and creates the
 outbox rows in one transaction, so a crash leaves either both or neither.
 """
 
@@ -15,6 +15,7 @@ from sqlalchemy import exists, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.base import Repo
+from storage.kinds import AnnouncementStatus, Audience, DeliveryStatus, OutboxKind
 from storage.models import (
     AnnouncementRow,
     DeliveryRow,
@@ -29,10 +30,7 @@ from storage.models import (
 from storage.records import Announcement, BroadcastSummary
 from storage.urls import shown_url
 
-DRAFT, QUEUED, CANCELLED = "draft", "queued", "cancelled"
-SCHEDULED = "scheduled"
-ANNOUNCEMENT_KIND = "announcement"  # the outbox kind (jobs.route.fanout.ANNOUNCEMENT)
-EVERYONE = "all"
+_CANCELLABLE = (AnnouncementStatus.DRAFT, AnnouncementStatus.SCHEDULED, AnnouncementStatus.QUEUED)
 PLAN_FIELDS = frozenset({"audience", "scheduled_at", "urgent", "photo_file_id"})
 
 
@@ -49,7 +47,7 @@ def _announcement(row: AnnouncementRow) -> Announcement:
         queued_at=row.queued_at,
         progress_message_id=row.progress_message_id,
         finished_at=row.finished_at,
-        audience=row.audience or EVERYONE,
+        audience=row.audience or Audience.EVERYONE,
         scheduled_at=row.scheduled_at,
         text_format=row.text_format or "plain",
         photo_file_id=row.photo_file_id,
@@ -62,17 +60,17 @@ def audience_filter(audience: str) -> Any:
     'topic:ID' and 'feed:ID' are those who follow it or take all news (the same people an
     article of that topic or source reaches)."""
     kind, _, ident = audience.partition(":")
-    if kind == EVERYONE or not ident.isdigit():
+    if kind == Audience.EVERYONE or not ident.isdigit():
         return literal(True)
     all_news = ~exists().where(
         PreferenceRow.subscriber_id == SubscriberRow.id, PreferenceRow.all_news.is_(False)
     )
-    if kind == "topic":
+    if kind == Audience.TOPIC:
         follows = exists().where(
             SubscriberTopicRow.subscriber_id == SubscriberRow.id,
             SubscriberTopicRow.topic_id == int(ident),
         )
-    elif kind == "feed":
+    elif kind == Audience.FEED:
         follows = exists().where(
             SubscriberFeedRow.subscriber_id == SubscriberRow.id,
             SubscriberFeedRow.feed_id == int(ident),
@@ -90,7 +88,7 @@ class AnnouncementRepo(Repo):
         created_by: str | None,
         origin_platform: str | None = None,
         origin_chat_id: str | None = None,
-        status: str = DRAFT,
+        status: str = AnnouncementStatus.DRAFT,
         text_format: str = "plain",
     ) -> Announcement:
         async with self._tx() as s:
@@ -116,7 +114,7 @@ class AnnouncementRepo(Repo):
     async def transition(self, announcement_id: int, *, frm: str, to: str, now: datetime) -> bool:
         """Move draft→queued or draft→cancelled exactly once (a double tap does nothing)."""
         values: dict[str, object] = {"status": to}
-        if to == QUEUED:
+        if to == AnnouncementStatus.QUEUED:
             values["queued_at"] = now
         async with self._tx() as s:
             res = await s.execute(
@@ -146,7 +144,10 @@ class AnnouncementRepo(Repo):
         """Queued broadcasts not yet finished: the ones whose progress is still moving."""
         q = (
             select(AnnouncementRow)
-            .where(AnnouncementRow.status == QUEUED, AnnouncementRow.finished_at.is_(None))
+            .where(
+                AnnouncementRow.status == AnnouncementStatus.QUEUED,
+                AnnouncementRow.finished_at.is_(None),
+            )
             .order_by(AnnouncementRow.id)
         )
         async with self._tx() as s:
@@ -165,7 +166,7 @@ class AnnouncementRepo(Repo):
         async with self._tx() as s:
             return [_announcement(r) for r in (await s.execute(q)).scalars()]
 
-    # -- issue 6: plan, schedule, queue for an audience, cancel, list -----------------------------
+    # -- plan, schedule, queue for an audience, cancel, list --------------------------------------
 
     async def set_plan(self, announcement_id: int, **values: Any) -> bool:
         """Change a draft's audience, time, urgency or photo; only drafts change."""
@@ -175,10 +176,21 @@ class AnnouncementRepo(Repo):
         async with self._tx() as s:
             res = await s.execute(
                 update(AnnouncementRow)
-                .where(AnnouncementRow.id == announcement_id, AnnouncementRow.status == DRAFT)
+                .where(
+                    AnnouncementRow.id == announcement_id,
+                    AnnouncementRow.status == AnnouncementStatus.DRAFT,
+                )
                 .values(**values)
             )
             return bool(res.rowcount)  # type: ignore[attr-defined]
+
+    async def set_urgent(self, announcement_id: int, urgent: bool = True) -> None:
+        async with self._tx() as s:
+            await s.execute(
+                update(AnnouncementRow)
+                .where(AnnouncementRow.id == announcement_id)
+                .values(urgent=urgent)
+            )
 
     async def is_urgent(self, announcement_id: int) -> bool:
         q = select(AnnouncementRow.urgent).where(AnnouncementRow.id == announcement_id)
@@ -205,7 +217,12 @@ class AnnouncementRepo(Repo):
         return topics, feeds
 
     async def queue_now(
-        self, announcement_id: int, *, now: datetime, frm: str = DRAFT, by: str | None = None
+        self,
+        announcement_id: int,
+        *,
+        now: datetime,
+        frm: str = AnnouncementStatus.DRAFT,
+        by: str | None = None,
     ) -> int | None:
         """`frm` → queued and the outbox rows for its audience, in one transaction. Returns the
         recipients queued, or None when the announcement was not in `frm` (double tap, race)
@@ -215,7 +232,9 @@ class AnnouncementRepo(Repo):
             where.append(AnnouncementRow.created_by == by)
         async with self._tx() as s:
             res = await s.execute(
-                update(AnnouncementRow).where(*where).values(status=QUEUED, queued_at=now)
+                update(AnnouncementRow)
+                .where(*where)
+                .values(status=AnnouncementStatus.QUEUED, queued_at=now)
             )
             if not res.rowcount:  # type: ignore[attr-defined]
                 return None
@@ -229,13 +248,13 @@ class AnnouncementRepo(Repo):
         ).scalar_one()
         q = select(
             SubscriberRow.id,
-            literal(ANNOUNCEMENT_KIND),
+            literal(OutboxKind.ANNOUNCEMENT),
             literal(announcement_id),
-            literal("pending"),
+            literal(DeliveryStatus.PENDING),
             literal(0),
             literal(now, DeliveryRow.next_attempt_at.type),
             literal(now, DeliveryRow.created_at.type),
-        ).where(SubscriberRow.active.is_(True), audience_filter(audience or EVERYONE))
+        ).where(SubscriberRow.active.is_(True), audience_filter(audience or Audience.EVERYONE))
         cols = ["subscriber_id", "kind", "item_id", "status", "attempts", "next_attempt_at"]
         stmt = (
             self._insert(DeliveryRow)
@@ -246,7 +265,8 @@ class AnnouncementRepo(Repo):
         total = (
             await s.execute(
                 select(func.count()).where(
-                    DeliveryRow.kind == ANNOUNCEMENT_KIND, DeliveryRow.item_id == announcement_id
+                    DeliveryRow.kind == OutboxKind.ANNOUNCEMENT,
+                    DeliveryRow.item_id == announcement_id,
                 )
             )
         ).scalar_one()
@@ -262,19 +282,24 @@ class AnnouncementRepo(Repo):
         `by`, only a draft `by` wrote."""
         where = [
             AnnouncementRow.id == announcement_id,
-            AnnouncementRow.status == DRAFT,
+            AnnouncementRow.status == AnnouncementStatus.DRAFT,
             AnnouncementRow.scheduled_at.is_not(None),
         ]
         if by is not None:
             where.append(AnnouncementRow.created_by == by)
         async with self._tx() as s:
-            res = await s.execute(update(AnnouncementRow).where(*where).values(status=SCHEDULED))
+            res = await s.execute(
+                update(AnnouncementRow).where(*where).values(status=AnnouncementStatus.SCHEDULED)
+            )
             return bool(res.rowcount)  # type: ignore[attr-defined]
 
     async def due_scheduled(self, now: datetime) -> list[Announcement]:
         q = (
             select(AnnouncementRow)
-            .where(AnnouncementRow.status == SCHEDULED, AnnouncementRow.scheduled_at <= now)
+            .where(
+                AnnouncementRow.status == AnnouncementStatus.SCHEDULED,
+                AnnouncementRow.scheduled_at <= now,
+            )
             .order_by(AnnouncementRow.scheduled_at, AnnouncementRow.id)
         )
         async with self._tx() as s:
@@ -288,30 +313,32 @@ class AnnouncementRepo(Repo):
             row = await s.get(AnnouncementRow, announcement_id, with_for_update=True)
             if row is None:
                 return "missing", 0, 0
-            if row.status not in (DRAFT, SCHEDULED, QUEUED) or row.finished_at is not None:
+            if row.status not in _CANCELLABLE or row.finished_at is not None:
                 return "refused", 0, 0
-            row.status = CANCELLED
+            row.status = AnnouncementStatus.CANCELLED
             row.cancelled_by = by[:100]
             row.cancelled_at = now
             row.finished_at = row.finished_at or now
-            of_it = (DeliveryRow.kind == ANNOUNCEMENT_KIND) & (
+            of_it = (DeliveryRow.kind == OutboxKind.ANNOUNCEMENT) & (
                 DeliveryRow.item_id == announcement_id
             )
             res = await s.execute(
                 update(DeliveryRow)
-                .where(of_it, DeliveryRow.status == "pending")
-                .values(status="cancelled", last_error="broadcast cancelled")
+                .where(of_it, DeliveryRow.status == DeliveryStatus.PENDING)
+                .values(status=DeliveryStatus.CANCELLED, last_error="broadcast cancelled")
             )
             sent = (
-                await s.execute(select(func.count()).where(of_it, DeliveryRow.status == "sent"))
+                await s.execute(
+                    select(func.count()).where(of_it, DeliveryRow.status == DeliveryStatus.SENT)
+                )
             ).scalar_one()
-            return "cancelled", int(res.rowcount), int(sent)  # type: ignore[attr-defined]
+            return AnnouncementStatus.CANCELLED, int(res.rowcount), int(sent)  # type: ignore[attr-defined]
 
     async def summaries(self, limit: int = 10) -> list[BroadcastSummary]:
         """Recent broadcasts (drafts left out) with their outbox counts by status."""
         q = (
             select(AnnouncementRow)
-            .where(AnnouncementRow.status != DRAFT)
+            .where(AnnouncementRow.status != AnnouncementStatus.DRAFT)
             .order_by(AnnouncementRow.id.desc())
             .limit(limit)
         )
@@ -322,7 +349,9 @@ class AnnouncementRepo(Repo):
             if ids:
                 cq = (
                     select(DeliveryRow.item_id, DeliveryRow.status, func.count())
-                    .where(DeliveryRow.kind == ANNOUNCEMENT_KIND, DeliveryRow.item_id.in_(ids))
+                    .where(
+                        DeliveryRow.kind == OutboxKind.ANNOUNCEMENT, DeliveryRow.item_id.in_(ids)
+                    )
                     .group_by(DeliveryRow.item_id, DeliveryRow.status)
                 )
                 for item_id, status, n in (await s.execute(cq)).all():

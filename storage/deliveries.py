@@ -15,16 +15,14 @@ from typing import cast
 from sqlalchemy import Table, and_, bindparam, func, literal, select, update
 
 from storage.base import Repo
-from storage.feedback import ANSWER_KIND
+from storage.kinds import DeliveryStatus, OutboxKind
 from storage.models import DeliveryRow, PreferenceRow, SubscriberRow
 from storage.records import Delivery
 
-PENDING, SENDING, SENT, DEAD, CANCELLED = "pending", "sending", "sent", "dead", "cancelled"
-BLOCKED = "blocked"
 # Kinds a citizen is owed whatever their news subscription (a staff answer to their feedback):
 # unsubscribing, pausing or quiet hours never hold or cancel them; only the citizen's block
 # stops one, and then staff are told (jobs/send/deliverer.py).
-OWED_KINDS = frozenset({ANSWER_KIND})
+OWED_KINDS = frozenset({OutboxKind.ANSWER})
 # The outbox's hot statements (claim, mark sent) run on the Core table: the ORM's bulk and
 # RETURNING paths cost about 3x the CPU per row, which at 1,000 sends a second is a sixth of
 # the deliverer's core (bench/broadcast.py).
@@ -35,7 +33,7 @@ _MARK_SENT = (
     update(_TABLE)
     .where(_TABLE.c.id == bindparam("row_id"))
     .values(
-        status=SENT,
+        status=DeliveryStatus.SENT,
         message_id=bindparam("mid"),
         sent_at=bindparam("now"),
         lease_until=None,
@@ -73,7 +71,7 @@ class DeliveryRepo(Repo):
             SubscriberRow.id,
             literal(kind),
             literal(item_id),
-            literal(PENDING),
+            literal(DeliveryStatus.PENDING),
             literal(0),
             literal(now, DeliveryRow.next_attempt_at.type),
             literal(now, DeliveryRow.created_at.type),
@@ -109,7 +107,7 @@ class DeliveryRepo(Repo):
                 subscriber_id=subscriber_id,
                 kind=kind,
                 item_id=item_id,
-                status=PENDING,
+                status=DeliveryStatus.PENDING,
                 attempts=0,
                 next_attempt_at=now,
                 created_at=now,
@@ -137,7 +135,7 @@ class DeliveryRepo(Repo):
                 "subscriber_id": sid,
                 "kind": kind,
                 "item_id": item_id,
-                "status": PENDING,
+                "status": DeliveryStatus.PENDING,
                 "attempts": 0,
                 "next_attempt_at": at,
                 "created_at": now,
@@ -159,7 +157,7 @@ class DeliveryRepo(Repo):
             .where(
                 DeliveryRow.kind == kind,
                 DeliveryRow.item_id == item_id,
-                DeliveryRow.status == PENDING,
+                DeliveryRow.status == DeliveryStatus.PENDING,
                 DeliveryRow.subscriber_id.in_(subscriber_ids),
             )
             .values(next_attempt_at=until)
@@ -175,7 +173,7 @@ class DeliveryRepo(Repo):
         """
         due = (
             select(DeliveryRow.id)
-            .where(DeliveryRow.status == PENDING, DeliveryRow.next_attempt_at <= now)
+            .where(DeliveryRow.status == DeliveryStatus.PENDING, DeliveryRow.next_attempt_at <= now)
             .order_by(DeliveryRow.next_attempt_at, DeliveryRow.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
@@ -185,8 +183,10 @@ class DeliveryRepo(Repo):
         # claim more rows than asked.
         stmt = (
             update(_TABLE)
-            .where(_TABLE.c.id == due.c.id, _TABLE.c.status == PENDING)
-            .values(status=SENDING, lease_until=now + timedelta(seconds=lease_seconds))
+            .where(_TABLE.c.id == due.c.id, _TABLE.c.status == DeliveryStatus.PENDING)
+            .values(
+                status=DeliveryStatus.SENDING, lease_until=now + timedelta(seconds=lease_seconds)
+            )
             .returning(*_RECORD_COLUMNS)
         )
         async with self._tx() as s:
@@ -197,7 +197,7 @@ class DeliveryRepo(Repo):
     async def mark_sent(self, delivery_id: int, *, message_id: str | None, now: datetime) -> None:
         await self._set(
             delivery_id,
-            status=SENT,
+            status=DeliveryStatus.SENT,
             message_id=message_id,
             sent_at=now,
             lease_until=None,
@@ -216,7 +216,7 @@ class DeliveryRepo(Repo):
         self, delivery_id: int, *, at: datetime, error: str | None, count_attempt: bool
     ) -> None:
         values: dict[str, object] = dict(
-            status=PENDING, next_attempt_at=at, lease_until=None, last_error=error
+            status=DeliveryStatus.PENDING, next_attempt_at=at, lease_until=None, last_error=error
         )
         if count_attempt:
             values["attempts"] = DeliveryRow.attempts + 1
@@ -225,24 +225,30 @@ class DeliveryRepo(Repo):
     async def mark_dead(self, delivery_id: int, *, error: str) -> None:
         await self._set(
             delivery_id,
-            status=DEAD,
+            status=DeliveryStatus.DEAD,
             lease_until=None,
             last_error=error,
             attempts=DeliveryRow.attempts + 1,
         )
 
     async def cancel(self, delivery_id: int, *, reason: str) -> None:
-        await self._set(delivery_id, status=CANCELLED, lease_until=None, last_error=reason)
+        await self._set(
+            delivery_id, status=DeliveryStatus.CANCELLED, lease_until=None, last_error=reason
+        )
 
     async def mark_blocked(self, delivery_id: int, *, reason: str) -> None:
-        await self._set(delivery_id, status=BLOCKED, lease_until=None, last_error=reason)
+        await self._set(
+            delivery_id, status=DeliveryStatus.BLOCKED, lease_until=None, last_error=reason
+        )
 
     async def retry_dead(self, delivery_id: int | None, *, now: datetime) -> int:
         """Re-queue one dead letter (or all with None); returns how many."""
         stmt = (
             update(DeliveryRow)
-            .where(DeliveryRow.status == DEAD)
-            .values(status=PENDING, attempts=0, next_attempt_at=now, lease_until=None)
+            .where(DeliveryRow.status == DeliveryStatus.DEAD)
+            .values(
+                status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=now, lease_until=None
+            )
         )
         if delivery_id is not None:
             stmt = stmt.where(DeliveryRow.id == delivery_id)
@@ -254,24 +260,11 @@ class DeliveryRepo(Repo):
         q = select(func.count()).where(
             DeliveryRow.kind == kind,
             DeliveryRow.item_id == item_id,
-            DeliveryRow.status == SENT,
+            DeliveryRow.status == DeliveryStatus.SENT,
             DeliveryRow.sent_at >= since,
         )
         async with self._tx() as s:
             return int((await s.execute(q)).scalar_one())
-
-    async def cancel_pending_for_item(self, kind: str, item_id: int, *, reason: str) -> int:
-        stmt = (
-            update(DeliveryRow)
-            .where(
-                DeliveryRow.kind == kind,
-                DeliveryRow.item_id == item_id,
-                DeliveryRow.status == PENDING,
-            )
-            .values(status=CANCELLED, last_error=reason)
-        )
-        async with self._tx() as s:
-            return int((await s.execute(stmt)).rowcount)  # type: ignore[attr-defined]
 
     async def cancel_pending_for(self, subscriber_id: int, *, reason: str) -> int:
         """Cancel the news still queued for a subscriber who left; what they are owed (answers)
@@ -280,10 +273,10 @@ class DeliveryRepo(Repo):
             update(DeliveryRow)
             .where(
                 DeliveryRow.subscriber_id == subscriber_id,
-                DeliveryRow.status == PENDING,
+                DeliveryRow.status == DeliveryStatus.PENDING,
                 DeliveryRow.kind.not_in(OWED_KINDS),
             )
-            .values(status=CANCELLED, last_error=reason)
+            .values(status=DeliveryStatus.CANCELLED, last_error=reason)
         )
         async with self._tx() as s:
             return int((await s.execute(stmt)).rowcount)  # type: ignore[attr-defined]
@@ -292,8 +285,8 @@ class DeliveryRepo(Repo):
         """Rows whose sender died mid-flight go back to pending."""
         stmt = (
             update(DeliveryRow)
-            .where(DeliveryRow.status == SENDING, DeliveryRow.lease_until < now)
-            .values(status=PENDING, lease_until=None)
+            .where(DeliveryRow.status == DeliveryStatus.SENDING, DeliveryRow.lease_until < now)
+            .values(status=DeliveryStatus.PENDING, lease_until=None)
         )
         async with self._tx() as s:
             return int((await s.execute(stmt)).rowcount)  # type: ignore[attr-defined]
@@ -303,7 +296,9 @@ class DeliveryRepo(Repo):
         then)."""
         q = (
             select(DeliveryRow.lease_until)
-            .where(DeliveryRow.status == SENDING, DeliveryRow.lease_until.is_not(None))
+            .where(
+                DeliveryRow.status == DeliveryStatus.SENDING, DeliveryRow.lease_until.is_not(None)
+            )
             .order_by(DeliveryRow.lease_until)
             .limit(1)
         )
@@ -321,7 +316,7 @@ class DeliveryRepo(Repo):
     async def next_due_at(self) -> datetime | None:
         q = (
             select(DeliveryRow.next_attempt_at)
-            .where(DeliveryRow.status == PENDING)
+            .where(DeliveryRow.status == DeliveryStatus.PENDING)
             .order_by(DeliveryRow.next_attempt_at)
             .limit(1)
         )

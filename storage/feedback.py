@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.base import Repo
+from storage.kinds import Author, FeedbackRefusal, TicketState
 from storage.models import (
     ArticleRow,
     CitizenBanRow,
@@ -24,11 +25,6 @@ from storage.models import (
     utcnow,
 )
 from storage.records import AnswerContext, Feedback, FeedbackMessage
-
-OPEN, ANSWERED, CLOSED = "open", "answered", "closed"
-ANSWER_KIND = "answer"  # the outbox kind of a staff answer to a citizen
-STAFF, CITIZEN = "staff", "citizen"
-BANNED, RATE_LIMITED = "banned", "rate_limited"
 
 
 @dataclass(frozen=True)
@@ -41,9 +37,9 @@ class RateLimit:
 
 @dataclass(frozen=True)
 class Refused:
-    """Why a citizen's words were not stored: `BANNED` or `RATE_LIMITED`."""
+    """Why a citizen's words were not stored."""
 
-    reason: str
+    reason: FeedbackRefusal
 
 
 @dataclass(frozen=True)
@@ -117,7 +113,7 @@ class FeedbackRepo(Repo):
                 subscriber_id=subscriber_id,
                 article_id=article_id,
                 text=text,
-                status=OPEN,
+                status=TicketState.OPEN,
                 created_at=now or utcnow(),
                 photo_file_id=photo_file_id,
             )
@@ -151,7 +147,7 @@ class FeedbackRepo(Repo):
                 subscriber_id=subscriber_id,
                 article_id=article_id,
                 text=text,
-                status=OPEN,
+                status=TicketState.OPEN,
                 created_at=now,
                 photo_file_id=photo_file_id,
             )
@@ -181,12 +177,12 @@ class FeedbackRepo(Repo):
             row = FeedbackMessageRow(
                 feedback_id=ticket_id,
                 created_at=now,
-                author=CITIZEN,
+                author=Author.CITIZEN,
                 text=text,
                 photo_file_id=photo_file_id,
             )
             s.add(row)
-            ticket.status = OPEN
+            ticket.status = TicketState.OPEN
             ticket.closed_at = None
             await s.flush()
             return _message(row)
@@ -199,10 +195,10 @@ class FeedbackRepo(Repo):
             select(SubscriberRow.id).where(SubscriberRow.id == subscriber_id).with_for_update()
         )
         if await s.get(CitizenBanRow, subscriber_id) is not None:
-            return Refused(BANNED)
+            return Refused(FeedbackRefusal.BANNED)
         since = now - timedelta(seconds=limit.seconds)
         if await self._recent(s, subscriber_id, since) >= limit.count:
-            return Refused(RATE_LIMITED)
+            return Refused(FeedbackRefusal.RATE_LIMITED)
         return None
 
     async def get(self, feedback_id: int) -> Feedback | None:
@@ -271,7 +267,7 @@ class FeedbackRepo(Repo):
             q = select(func.count()).select_from(FeedbackRow)
             return int((await s.execute(q)).scalar_one())
 
-    # -- issue 6: tickets, answers, replies, bans, rate limit -------------------------------------
+    # -- tickets, answers, replies, bans, rate limit ----------------------------------------------
 
     async def ticket_by_card(self, chat_id: str, message_id: str) -> Feedback | None:
         """The ticket whose card (first feedback or a citizen's later reply) is that message of
@@ -306,7 +302,12 @@ class FeedbackRepo(Repo):
     ) -> FeedbackMessage | None:
         """Store a staff answer and mark the ticket answered; None if the ticket is gone."""
         return await self._append(
-            ticket_id, ANSWERED, now, author=STAFF, staff_user=staff_user, text=text
+            ticket_id,
+            TicketState.ANSWERED,
+            now,
+            author=Author.STAFF,
+            staff_user=staff_user,
+            text=text,
         )
 
     async def add_citizen_reply(
@@ -314,7 +315,12 @@ class FeedbackRepo(Repo):
     ) -> FeedbackMessage | None:
         """A citizen's reply to an answer joins its ticket and opens it again for staff."""
         return await self._append(
-            ticket_id, OPEN, now, author=CITIZEN, text=text, photo_file_id=photo_file_id
+            ticket_id,
+            TicketState.OPEN,
+            now,
+            author=Author.CITIZEN,
+            text=text,
+            photo_file_id=photo_file_id,
         )
 
     async def _append(
@@ -328,7 +334,7 @@ class FeedbackRepo(Repo):
             row = FeedbackMessageRow(feedback_id=ticket_id, created_at=now, **fields)
             s.add(row)
             ticket.status = status
-            if status == ANSWERED:
+            if status == TicketState.ANSWERED:
                 ticket.answered_at = now
                 ticket.delivery_error = None  # a new answer is on its way
             ticket.closed_at = None
@@ -340,8 +346,8 @@ class FeedbackRepo(Repo):
         async with self._tx() as s:
             res = await s.execute(
                 update(FeedbackRow)
-                .where(FeedbackRow.id == ticket_id, FeedbackRow.status != CLOSED)
-                .values(status=CLOSED, closed_at=now)
+                .where(FeedbackRow.id == ticket_id, FeedbackRow.status != TicketState.CLOSED)
+                .values(status=TicketState.CLOSED, closed_at=now)
             )
             return bool(res.rowcount)  # type: ignore[attr-defined]
 
@@ -364,7 +370,7 @@ class FeedbackRepo(Repo):
         it, or the first feedback."""
         async with self._tx() as s:
             answer = await s.get(FeedbackMessageRow, answer_id)
-            if answer is None or answer.author != STAFF:
+            if answer is None or answer.author != Author.STAFF:
                 return None
             ticket = await s.get(FeedbackRow, answer.feedback_id)
             if ticket is None:
@@ -373,7 +379,7 @@ class FeedbackRepo(Repo):
                 select(FeedbackMessageRow.text)
                 .where(
                     FeedbackMessageRow.feedback_id == ticket.id,
-                    FeedbackMessageRow.author == CITIZEN,
+                    FeedbackMessageRow.author == Author.CITIZEN,
                     FeedbackMessageRow.id < answer.id,
                 )
                 .order_by(FeedbackMessageRow.id.desc())
@@ -385,7 +391,10 @@ class FeedbackRepo(Repo):
     async def unforwarded_replies(self, limit: int = 100) -> list[FeedbackMessage]:
         q = (
             select(FeedbackMessageRow)
-            .where(FeedbackMessageRow.author == CITIZEN, FeedbackMessageRow.forwarded_at.is_(None))
+            .where(
+                FeedbackMessageRow.author == Author.CITIZEN,
+                FeedbackMessageRow.forwarded_at.is_(None),
+            )
             .order_by(FeedbackMessageRow.id)
             .limit(limit)
         )
@@ -421,7 +430,7 @@ class FeedbackRepo(Repo):
             .join(FeedbackRow, FeedbackRow.id == FeedbackMessageRow.feedback_id)
             .where(
                 FeedbackRow.subscriber_id == subscriber_id,
-                FeedbackMessageRow.author == CITIZEN,
+                FeedbackMessageRow.author == Author.CITIZEN,
                 FeedbackMessageRow.created_at >= since,
             )
         )
@@ -493,15 +502,15 @@ class FeedbackRepo(Repo):
         chat (undelivered_unnoticed)."""
         async with self._tx() as s:
             answer = await s.get(FeedbackMessageRow, answer_id)
-            if answer is None or answer.author != STAFF:
+            if answer is None or answer.author != Author.STAFF:
                 return None
             answer.delivery_error = reason[:500]
             ticket = await s.get(FeedbackRow, answer.feedback_id, with_for_update=True)
             if ticket is None:
                 return None
             ticket.delivery_error = reason[:500]
-            if ticket.status == ANSWERED:
-                ticket.status = OPEN
+            if ticket.status == TicketState.ANSWERED:
+                ticket.status = TicketState.OPEN
             await s.flush()
             return _feedback(ticket)
 
@@ -510,7 +519,7 @@ class FeedbackRepo(Repo):
         q = (
             select(FeedbackMessageRow)
             .where(
-                FeedbackMessageRow.author == STAFF,
+                FeedbackMessageRow.author == Author.STAFF,
                 FeedbackMessageRow.delivery_error.is_not(None),
                 FeedbackMessageRow.delivery_noticed_at.is_(None),
             )

@@ -12,10 +12,17 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from storage.base import Repo
-from storage.deliveries import BLOCKED, CANCELLED, DEAD, PENDING, SENDING, SENT
+from storage.kinds import DeliveryStatus
 from storage.models import DeadUpdateRow, DeliveryRow
 
-OUTBOX_STATUSES = (PENDING, SENDING, SENT, DEAD, CANCELLED, BLOCKED)
+OUTBOX_STATUSES = (
+    DeliveryStatus.PENDING,
+    DeliveryStatus.SENDING,
+    DeliveryStatus.SENT,
+    DeliveryStatus.DEAD,
+    DeliveryStatus.CANCELLED,
+    DeliveryStatus.BLOCKED,
+)
 COUNT_CAP = 100_000
 
 

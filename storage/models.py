@@ -30,6 +30,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from storage.kinds import AnnouncementStatus, Audience, DeliveryStatus, DigestMode, TicketState
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -149,9 +151,9 @@ class PreferenceRow(Base):
         ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True
     )
     all_news: Mapped[bool] = mapped_column(Boolean, default=True)
-    mode: Mapped[str] = mapped_column(String(20), default="instant")
+    mode: Mapped[str] = mapped_column(String(20), default=DigestMode.INSTANT)
     link_preview: Mapped[bool] = mapped_column(Boolean, default=False)
-    # Issue 5. Digest times as "HH:MM,HH:MM" in Asia/Ho_Chi_Minh; used when mode is 'digest'.
+    # Digest times as "HH:MM,HH:MM" in Asia/Ho_Chi_Minh; used when mode is 'digest'.
     digest_times: Mapped[str] = mapped_column(
         String(100), default="07:00,19:00", server_default="07:00,19:00"
     )
@@ -172,7 +174,7 @@ class DeliveryRow(Base):
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(20))
     item_id: Mapped[int] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(20), default="pending")
+    status: Mapped[str] = mapped_column(String(20), default=DeliveryStatus.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -187,7 +189,7 @@ class AnnouncementRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     text: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(20), default="draft")
+    status: Mapped[str] = mapped_column(String(20), default=AnnouncementStatus.DRAFT)
     created_by: Mapped[str | None] = mapped_column(String(100))
     origin_platform: Mapped[str | None] = mapped_column(String(20))
     origin_chat_id: Mapped[str | None] = mapped_column(String(100))
@@ -197,12 +199,14 @@ class AnnouncementRow(Base):
     # The staff member's message that shows this broadcast's progress (edited as it goes).
     progress_message_id: Mapped[str | None] = mapped_column(String(100))
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # Staff marked it urgent: it goes through subscribers' quiet hours (issue 5).
+    # Staff marked it urgent: it goes through subscribers' quiet hours.
     urgent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
-    # Issue 6. Who receives it ('all', 'topic:ID', 'feed:ID'), when ('scheduled' until then),
+    # Who receives it ('all', 'topic:ID', 'feed:ID'), when ('scheduled' until then),
     # how its text is read ('plain' is escaped as is; 'staff' maps *bold*, _italic_ and
     # [links](https://…) to safe HTML), an optional photo (platform file id), who cancelled it.
-    audience: Mapped[str] = mapped_column(String(50), default="all", server_default="all")
+    audience: Mapped[str] = mapped_column(
+        String(50), default=Audience.EVERYONE, server_default="all"
+    )
     scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     text_format: Mapped[str] = mapped_column(String(10), default="plain", server_default="plain")
     photo_file_id: Mapped[str | None] = mapped_column(String(300))
@@ -217,11 +221,11 @@ class FeedbackRow(Base):
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
     article_id: Mapped[int | None] = mapped_column(ForeignKey("articles.id", ondelete="SET NULL"))
     text: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(20), default="open")
+    status: Mapped[str] = mapped_column(String(20), default=TicketState.OPEN)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     forwarded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     forwarded_message_id: Mapped[str | None] = mapped_column(String(100))
-    # Issue 6. Where the card went (message ids are per chat), a photo the citizen sent (platform
+    # Where the card went (message ids are per chat), a photo the citizen sent (platform
     # file id, nothing downloaded), and when staff last answered or closed the ticket.
     forwarded_chat_id: Mapped[str | None] = mapped_column(String(100))
     photo_file_id: Mapped[str | None] = mapped_column(String(300))
@@ -343,7 +347,7 @@ class ZaloOATokenRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-# -- issue 5: subscriber choices, topics, digests, search -----------------------------------------
+# -- subscriber choices, topics, digests, search --------------------------------------------------
 
 
 class TopicRow(Base):
@@ -451,7 +455,7 @@ class ArticleSearchRow(Base):
     folded: Mapped[str] = mapped_column(Text)
 
 
-# -- issue 6: staff tools ----------------------------------------------------------------------
+# -- staff tools -------------------------------------------------------------------------------
 
 
 class FeedbackMessageRow(Base):

@@ -1,27 +1,14 @@
-"""What each subscriber chose: scope (all news, topics, sources), keywords, mode and timing.
-
-Also the digest waiting list, and `extra(store)`: the issue-5 repositories over a Store's
-engine (kept beside the Store rather than inside it, so the Store's file stays unchanged).
-"""
+"""What each subscriber chose: scope (all news, topics, sources), keywords, mode and timing."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
-from weakref import WeakKeyDictionary
 
 from sqlalchemy import delete, func, insert, select, update
-from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from storage.base import Repo
-from storage.deliveries import PENDING
+from storage.kinds import DigestMode
 from storage.models import (
-    AnnouncementRow,
-    DeliveryRow,
-    DigestItemRow,
-    DigestRow,
     FeedRow,
     KeywordRow,
     PreferenceRow,
@@ -31,12 +18,8 @@ from storage.models import (
     TopicRow,
 )
 from storage.records import Preferences, Recipient
-from storage.search import SearchRepo
-from storage.store import Store
 from storage.subscribers import _subscriber
-from storage.topics import TopicRepo
 
-DIGEST = "digest"  # the outbox kind of a digest message
 QUIET_DEFAULT_KEY = "quiet_hours_default"  # app_state: the operator's default quiet hours
 MAX_KEYWORDS = 30  # per subscriber: enough for real use, bounded for fan-out
 _PREF_FIELDS = ("all_news", "mode", "link_preview", "digest_times", "quiet_hours")
@@ -129,7 +112,12 @@ class PreferenceRepo(Repo):
     async def _ensure(self, s: Any, subscriber_id: int) -> None:
         stmt = (
             self._insert(PreferenceRow)
-            .values(subscriber_id=subscriber_id, all_news=True, mode="instant", link_preview=False)
+            .values(
+                subscriber_id=subscriber_id,
+                all_news=True,
+                mode=DigestMode.INSTANT,
+                link_preview=False,
+            )
             .on_conflict_do_nothing(index_elements=["subscriber_id"])
         )
         await s.execute(stmt)
@@ -223,131 +211,3 @@ class PreferenceRepo(Repo):
             if word is not None:
                 stmt = stmt.where(func.lower(KeywordRow.word) == word.lower())
             return int((await s.execute(stmt)).rowcount)  # type: ignore[attr-defined]
-
-
-@dataclass(frozen=True)
-class WaitingDigest:
-    subscriber_id: int
-    oldest: datetime
-
-
-class DigestRepo(Repo):
-    async def add_items(self, pairs: Iterable[tuple[int, int]], *, now: datetime) -> int:
-        """Put (subscriber, article) on the digest waiting list; repeats are no-ops."""
-        rows = [
-            {"subscriber_id": s, "article_id": a, "created_at": now, "digest_id": None}
-            for s, a in pairs
-        ]
-        if not rows:
-            return 0
-        stmt = self._insert(DigestItemRow).on_conflict_do_nothing(
-            index_elements=["subscriber_id", "article_id"]
-        )
-        async with self._tx() as s:
-            await s.execute(stmt, rows)
-        return len(rows)
-
-    async def waiting(self) -> list[WaitingDigest]:
-        """Subscribers with items waiting, and when the oldest arrived."""
-        q = (
-            select(DigestItemRow.subscriber_id, func.min(DigestItemRow.created_at))
-            .where(DigestItemRow.digest_id.is_(None))
-            .group_by(DigestItemRow.subscriber_id)
-        )
-        async with self._tx() as s:
-            rows = (await s.execute(q)).all()
-        return [WaitingDigest(int(sid), oldest) for sid, oldest in rows]
-
-    async def make(self, subscriber_id: int, *, now: datetime) -> int | None:
-        """Gather a subscriber's waiting items into one digest and queue it, atomically.
-
-        One transaction creates the digest, claims the items and inserts the outbox row, so a
-        crash can neither lose the items nor queue the same digest twice.
-        """
-        async with self._tx() as s:
-            digest = DigestRow(subscriber_id=subscriber_id, created_at=now)
-            s.add(digest)
-            await s.flush()
-            res = await s.execute(
-                update(DigestItemRow)
-                .where(
-                    DigestItemRow.subscriber_id == subscriber_id,
-                    DigestItemRow.digest_id.is_(None),
-                )
-                .values(digest_id=digest.id)
-            )
-            if not res.rowcount:  # type: ignore[attr-defined]
-                await s.delete(digest)
-                return None
-            s.add(
-                DeliveryRow(
-                    subscriber_id=subscriber_id,
-                    kind=DIGEST,
-                    item_id=digest.id,
-                    status=PENDING,
-                    attempts=0,
-                    next_attempt_at=now,
-                    created_at=now,
-                )
-            )
-            return int(digest.id)
-
-    async def articles_of(self, digest_id: int) -> list[int]:
-        q = (
-            select(DigestItemRow.article_id)
-            .where(DigestItemRow.digest_id == digest_id)
-            .order_by(DigestItemRow.article_id)
-        )
-        async with self._tx() as s:
-            return [int(a) for a in (await s.execute(q)).scalars()]
-
-    async def subscriber_of(self, digest_id: int) -> int | None:
-        async with self._tx() as s:
-            row = await s.get(DigestRow, digest_id)
-            return row.subscriber_id if row else None
-
-
-class AnnouncementFlags(Repo):
-    """The urgent flag of announcements (the column is new in 0005; the record is shared)."""
-
-    async def set_urgent(self, announcement_id: int, urgent: bool = True) -> None:
-        async with self._tx() as s:
-            await s.execute(
-                update(AnnouncementRow)
-                .where(AnnouncementRow.id == announcement_id)
-                .values(urgent=urgent)
-            )
-
-    async def is_urgent(self, announcement_id: int) -> bool:
-        q = select(AnnouncementRow.urgent).where(AnnouncementRow.id == announcement_id)
-        async with self._tx() as s:
-            return bool((await s.execute(q)).scalar_one_or_none())
-
-
-@dataclass(frozen=True)
-class Extra:
-    preferences: PreferenceRepo
-    topics: TopicRepo
-    digests: DigestRepo
-    search: SearchRepo
-    announcements: AnnouncementFlags
-
-
-_EXTRA: WeakKeyDictionary[Store, Extra] = WeakKeyDictionary()
-
-
-def extra(store: Store) -> Extra:
-    """The issue-5 repositories over `store`'s engine, built once per Store."""
-    got = _EXTRA.get(store)
-    if got is None:
-        sessions = async_sessionmaker(store.engine, expire_on_commit=False)
-        dialect = store.engine.dialect.name
-        got = Extra(
-            PreferenceRepo(sessions, dialect),
-            TopicRepo(sessions, dialect),
-            DigestRepo(sessions, dialect),
-            SearchRepo(sessions, dialect),
-            AnnouncementFlags(sessions, dialect),
-        )
-        _EXTRA[store] = got
-    return got

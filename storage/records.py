@@ -1,7 +1,8 @@
 """Plain frozen dataclasses that repositories return.
 
 Nothing outside storage/ sees an ORM object or a session: these records are values, safe to
-pass between tasks and to render without lazy loads.
+pass between tasks and to render without lazy loads. Kinds, statuses and modes are named in
+storage/kinds.py; the fields holding them stay `str` (see there why).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from storage.kinds import Audience, DigestMode
 from storage.urls import shown_url
 
 
@@ -93,9 +95,9 @@ class Subscriber:
 class Delivery:
     id: int
     subscriber_id: int
-    kind: str
+    kind: str  # an OutboxKind
     item_id: int
-    status: str
+    status: str  # a DeliveryStatus
     attempts: int
     next_attempt_at: datetime
     lease_until: datetime | None
@@ -109,7 +111,7 @@ class Delivery:
 class Announcement:
     id: int
     text: str
-    status: str
+    status: str  # an AnnouncementStatus
     created_by: str | None
     origin_platform: str | None
     origin_chat_id: str | None
@@ -118,10 +120,10 @@ class Announcement:
     queued_at: datetime | None
     progress_message_id: str | None = None
     finished_at: datetime | None = None
-    # issue 6
-    audience: str = "all"  # 'all' | 'topic:ID' | 'feed:ID'
+    # planned broadcasts: who, when, how the text is read, a photo, cancelling
+    audience: str = Audience.EVERYONE  # or an Audience kind and an id: "topic:3", "feed:7"
     scheduled_at: datetime | None = None
-    text_format: str = "plain"  # 'plain' | 'staff' (see jobs.render.staff_html)
+    text_format: str = "plain"  # 'plain' | 'staff' (see jobs.render.staff_markup)
     photo_file_id: str | None = None
     cancelled_at: datetime | None = None
 
@@ -132,11 +134,11 @@ class Feedback:
     subscriber_id: int
     article_id: int | None
     text: str
-    status: str
+    status: str  # a TicketState
     created_at: datetime
     forwarded_at: datetime | None
     forwarded_message_id: str | None
-    # issue 6
+    # tickets: where the card went, the citizen's photo
     forwarded_chat_id: str | None = None
     photo_file_id: str | None = None
     answered_at: datetime | None = None
@@ -155,7 +157,7 @@ class StaffMember:
     created_at: datetime
 
 
-# -- issue 5 -------------------------------------------------------------------------------------
+# -- subscriber choices: topics, preferences, recipients -----------------------------------------
 
 
 @dataclass(frozen=True)
@@ -171,7 +173,7 @@ class Preferences:
 
     subscriber_id: int
     all_news: bool = True
-    mode: str = "instant"  # 'instant' | 'digest'
+    mode: str = DigestMode.INSTANT
     link_preview: bool = False
     digest_times: tuple[str, ...] = ("07:00", "19:00")
     quiet_hours: str | None = None  # "HH:MM-HH:MM", "off", or None: the operator's default
@@ -189,7 +191,7 @@ class Recipient:
     preferences: Preferences
 
 
-# -- issue 6 -------------------------------------------------------------------------------------
+# -- staff tools: ticket messages, answers, audit, broadcast summaries ---------------------------
 
 
 @dataclass(frozen=True)
@@ -198,7 +200,7 @@ class FeedbackMessage:
 
     id: int
     feedback_id: int
-    author: str  # 'staff' | 'citizen'
+    author: str  # an Author
     staff_user: str | None
     text: str
     created_at: datetime

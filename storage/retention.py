@@ -20,13 +20,12 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import delete, exists, func, or_, select
-from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from storage.base import Repo
-from storage.deliveries import BLOCKED, CANCELLED, DEAD, PENDING, SENDING, SENT
+from storage.kinds import DeliveryStatus, OutboxKind
 from storage.models import (
     ArticleRow,
     DeliveryRow,
@@ -36,15 +35,15 @@ from storage.models import (
     utcnow,
 )
 
-if TYPE_CHECKING:
-    from storage.store import Store
-
 # Outbox rows nobody will touch again: delivered, given up on, or dead letters (see
 # jobs/ops/retention.py for why dead letters go too). Never pending or sending (leased) rows.
-FINAL_STATUSES = (SENT, CANCELLED, BLOCKED, DEAD)
-OPEN_STATUSES = (PENDING, SENDING)
-ARTICLE_KIND = "article"  # jobs.route.fanout.ARTICLE (storage does not import jobs)
-DIGEST_KIND = "digest"  # jobs.route.fanout.DIGEST
+FINAL_STATUSES = (
+    DeliveryStatus.SENT,
+    DeliveryStatus.CANCELLED,
+    DeliveryStatus.BLOCKED,
+    DeliveryStatus.DEAD,
+)
+OPEN_STATUSES = (DeliveryStatus.PENDING, DeliveryStatus.SENDING)
 LISTING_PREFIX = "retention.listing."
 GUID_MAX = 1000  # the length of ArticleRow.guid
 
@@ -78,12 +77,12 @@ def _article_unreferenced(cutoff: datetime) -> list[Any]:
     no open delivery, no unsent digest and no citizen's feedback."""
     a = ArticleRow
     open_push = exists().where(
-        DeliveryRow.kind == ARTICLE_KIND,
+        DeliveryRow.kind == OutboxKind.ARTICLE,
         DeliveryRow.item_id == a.id,
         DeliveryRow.status.in_(OPEN_STATUSES),
     )
     open_digest = exists().where(
-        DeliveryRow.kind == DIGEST_KIND,
+        DeliveryRow.kind == OutboxKind.DIGEST,
         DeliveryRow.item_id == DigestItemRow.digest_id,
         DeliveryRow.status.in_(OPEN_STATUSES),
     )
@@ -102,12 +101,7 @@ def _article_unreferenced(cutoff: datetime) -> list[Any]:
 
 
 class RetentionRepo(Repo):
-    @classmethod
-    def of(cls, store: Store) -> RetentionRepo:
-        """A repository over the store's engine (the Store itself need not know about it)."""
-        return cls(
-            async_sessionmaker(store.engine, expire_on_commit=False), store.engine.dialect.name
-        )
+    """Short batched deletes (see the module docstring) and the feed listings they respect."""
 
     # -- outbox --------------------------------------------------------------------------------
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.audit import AuditRepo
 from storage.base import Repo
 from storage.models import StaffRow, utcnow
 from storage.records import StaffMember
@@ -25,12 +24,6 @@ def _member(row: StaffRow) -> StaffMember:
 
 
 class StaffRepo(Repo):
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], dialect: str) -> None:
-        super().__init__(sessions, dialect)
-        # The audit log rides on the staff repository so every holder of a Store reaches it
-        # (`store.staff.audit`) without a new attribute on Store.
-        self.audit = AuditRepo(sessions, dialect)
-
     async def ensure(
         self, platform: str, user_id: str, *, role: str, added_by: str | None = None
     ) -> StaffMember:
@@ -107,20 +100,13 @@ class StaffRepo(Repo):
             )
             return bool(res.rowcount)  # type: ignore[attr-defined]
 
-    # -- issue 6 ---------------------------------------------------------------------------------
+    # -- members one by one ----------------------------------------------------------------------
 
     async def get(self, platform: str, user_id: str) -> StaffMember | None:
         q = select(StaffRow).where(StaffRow.platform == platform, StaffRow.user_id == user_id)
         async with self._tx() as s:
             row = (await s.execute(q)).scalar_one_or_none()
             return _member(row) if row else None
-
-    async def admin_count(self, platform: str | None = None) -> int:
-        q = select(func.count()).select_from(StaffRow).where(StaffRow.role == ADMIN)
-        if platform is not None:
-            q = q.where(StaffRow.platform == platform)
-        async with self._tx() as s:
-            return int((await s.execute(q)).scalar_one())
 
     async def remove_unless_last_admin(self, platform: str, user_id: str) -> str:
         """Remove a member in one transaction unless they are the platform's last admin (nobody

@@ -8,19 +8,27 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from storage import migrate
 from storage.announcements import AnnouncementRepo
 from storage.articles import ArticleRepo
+from storage.audit import AuditRepo
 from storage.db import create_engine
 from storage.deliveries import DeliveryRepo
+from storage.digests import DigestRepo
 from storage.feedback import FeedbackRepo
 from storage.feeds import FeedRepo
 from storage.figures import Figures
+from storage.preferences import PreferenceRepo
+from storage.retention import RetentionRepo
+from storage.search import SearchRepo
 from storage.staff import StaffRepo
 from storage.state import StateRepo
 from storage.subscribers import SubscriberRepo
+from storage.topics import TopicRepo
 from storage.updates import DeadUpdateRepo
+from storage.zalo import ZaloRepo
 
 
 class Store:
-    """Repositories over one engine. Create with `Store.open(url)`, close with `aclose()`."""
+    """Every repository, built once over one engine and one session factory, so there is a
+    single way to reach each table. Create with `Store.open(url)`, close with `aclose()`."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
@@ -28,13 +36,20 @@ class Store:
         dialect = engine.dialect.name
         self.feeds = FeedRepo(sessions, dialect)
         self.articles = ArticleRepo(sessions, dialect)
+        self.search = SearchRepo(sessions, dialect)
         self.subscribers = SubscriberRepo(sessions, dialect)
+        self.preferences = PreferenceRepo(sessions, dialect)
+        self.topics = TopicRepo(sessions, dialect)
         self.deliveries = DeliveryRepo(sessions, dialect)
+        self.digests = DigestRepo(sessions, dialect)
         self.announcements = AnnouncementRepo(sessions, dialect)
         self.feedback = FeedbackRepo(sessions, dialect)
         self.staff = StaffRepo(sessions, dialect)
+        self.audit = AuditRepo(sessions, dialect)
         self.state = StateRepo(sessions, dialect)
         self.dead_updates = DeadUpdateRepo(sessions, dialect)
+        self.zalo = ZaloRepo(sessions, dialect)  # seen ids, numbered menus, OA contacts, tokens
+        self.retention = RetentionRepo(sessions, dialect)
         self.figures = Figures(sessions, dialect)  # bounded counts for /metrics
 
     @classmethod

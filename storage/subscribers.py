@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, select, update
 
 from storage.base import Repo
+from storage.kinds import DigestMode
 from storage.models import PreferenceRow, SubscriberRow, UserDialogStateRow, utcnow
 from storage.records import Subscriber
 
@@ -119,7 +120,10 @@ class SubscriberRepo(Repo):
             if pref is None:
                 s.add(
                     PreferenceRow(
-                        subscriber_id=before.id, all_news=True, mode="instant", link_preview=False
+                        subscriber_id=before.id,
+                        all_news=True,
+                        mode=DigestMode.INSTANT,
+                        link_preview=False,
                     )
                 )
             row = await s.get(SubscriberRow, before.id)

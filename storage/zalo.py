@@ -1,8 +1,5 @@
 """Zalo state that must survive a restart: handled message ids, numbered menus, OA contacts
-(the 7-day consultation window) and the OA's rotating token pair.
-
-Not reachable as an attribute of Store (storage/store.py belongs to the core): build it with
-`ZaloRepo.of(store)`; it shares the store's engine, so it shares its transactions' rules.
+(the 7-day consultation window) and the OA's rotating token pair (`store.zalo`).
 """
 
 from __future__ import annotations
@@ -12,11 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from storage.base import Repo
 from storage.models import ChoiceMenuRow, ZaloContactRow, ZaloOATokenRow, ZaloSeenRow
-from storage.store import Store
 
 # How long a handled id (Zalo message, OA event key, Telegram update) is remembered. It must
 # outlast every way an old event can come back: Zalo Bot repeats come within minutes, Telegram
@@ -71,12 +66,6 @@ def _tokens(row: ZaloOATokenRow) -> OATokens:
 
 class ZaloRepo(Repo):
     _inserts = 0
-
-    @classmethod
-    def of(cls, store: Store) -> ZaloRepo:
-        return cls(
-            async_sessionmaker(store.engine, expire_on_commit=False), store.engine.dialect.name
-        )
 
     # -- seen message ids ----------------------------------------------------------------------
 

@@ -3,8 +3,8 @@
 Every send is a few hundred microseconds of Python around the event loop (aiohttp, the
 outbox, the pacer), and at Telegram's paid rate of 1,000/s the deliverer is CPU-bound on one
 core. uvloop runs the loop, its timers and sockets in C: in bench/broadcast.py at 1,000/s it
-cut the deliverer's CPU per 1,000 messages by about 8 % and lifted the achieved rate from
-97.8 % to 98.2 % of the limit (medians of 3, same machine, same hour). Nothing in bantin
+cut the deliverer's CPU per message and brought the achieved rate closer to the limit
+(bench/README.md). Nothing in bantin
 depends on it: `BANTIN_EVENT_LOOP=asyncio` runs on the standard loop, as the tests do.
 """
 

@@ -52,7 +52,7 @@ class Settings(BaseSettings):
     poll_max_interval: int = Field(default=86400, ge=60, le=30 * 24 * 3600)
     poll_concurrency: int = Field(default=50, ge=1, le=1000)  # feeds in flight at once
     poll_per_host: int = Field(default=4, ge=1, le=100)  # of those, at most this many per host
-    # 10 MB as issue 3 asks: feeds of ~20 items are 10-100 KB; the cap only stops the absurd,
+    # 10 MB: feeds of ~20 items are 10-100 KB; the cap only stops the absurd,
     # and the parse deadline (below) bounds what a hostile body under the cap can cost.
     feed_max_bytes: int = Field(default=10_000_000, ge=10_000, le=200_000_000)
     feed_parse_timeout: float = Field(default=20.0, gt=0, le=600)
@@ -97,12 +97,12 @@ class Settings(BaseSettings):
     # handled event ids are kept (storage/zalo.py SEEN_KEEP), so every replay the window lets
     # through is recognised as a repeat.
     zalo_oa_event_max_age: int = Field(default=600, ge=30, le=86400)
-    # Issue 5. Quiet hours of subscribers who have not chosen their own ("HH:MM-HH:MM" in
+    # Quiet hours of subscribers who have not chosen their own ("HH:MM-HH:MM" in
     # Asia/Ho_Chi_Minh, or "off"): pushes made inside them wait until the window ends.
     quiet_hours: str = "22:00-06:00"
     digest_check_interval: float = Field(default=60.0, ge=5, le=3600)  # seconds
     bot_username: str | None = None  # for invitation links when getMe is not at hand (bantin qr)
-    # Issue 8: the split processes (`bantin serve|scheduler|worker`).
+    # The split processes (`bantin serve|scheduler|worker`).
     listen: str = "0.0.0.0:8080"  # where `bantin serve` binds: webhooks, /healthz, /metrics
     telegram_webhook_url: str | None = None  # public https URL that reaches serve's /telegram
     telegram_webhook_secret: SecretStr | None = None  # X-Telegram-Bot-Api-Secret-Token

@@ -1,5 +1,7 @@
 """Helpers shared by the command-line modules: settings with readable errors, running a
-coroutine with Fatal turned into one line and exit status 1, a store opened and closed.
+coroutine with Fatal turned into one line and exit status 1, the app composed and closed
+(bot/app/compose.py: the one composition root; a command uses only the parts it touches, so a
+command that reads the database builds no channel).
 
 Whatever a command prints about a failure (a Fatal's line, an unexpected error's traceback)
 is scrubbed of the configured secrets and of anything shaped like a bot token first, as log
@@ -15,7 +17,7 @@ import typer
 from typer.exceptions import TyperException
 
 from bot.app import aio
-from bot.app.compose import open_store
+from bot.app.compose import App, compose
 from bot.app.logs import redact, setup_logging
 from bot.app.settings import Settings, SettingsError, load_settings
 from jobs.channel import Fatal
@@ -23,6 +25,8 @@ from jobs.i18n import t
 from storage.store import Store
 
 T = TypeVar("T")
+
+PROGRESS_EVERY = 2.0  # seconds between progress lines on stderr (long imports, summarize)
 
 
 def err(text: str) -> None:
@@ -64,9 +68,15 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
         raise typer.Exit(1) from None
 
 
-async def with_store(settings: Settings, work: Callable[[Store], Awaitable[T]]) -> T:
-    store = await open_store(settings)
+async def with_app(settings: Settings, work: Callable[[App], Awaitable[T]]) -> T:
+    """`work` on the composed app, closed after (only what `work` built is there to close)."""
+    app = await compose(settings)
     try:
-        return await work(store)
+        return await work(app)
     finally:
-        await store.aclose()
+        await app.aclose()
+
+
+async def with_store(settings: Settings, work: Callable[[Store], Awaitable[T]]) -> T:
+    """`work` on the store alone: the app's other parts are never built."""
+    return await with_app(settings, lambda app: work(app.store))

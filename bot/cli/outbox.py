@@ -14,9 +14,10 @@ import typer
 
 from bot.cli.common import err, run_sync, settings_or_exit, with_store
 from jobs.i18n import DEFAULT_LANGUAGE, t
-from jobs.render import format_date, progress_params
+from jobs.render.cards import progress_params
+from jobs.render.markup import format_date
 from jobs.staff.progress import Progress, broadcast_progress
-from storage.deliveries import DEAD
+from storage.kinds import DeliveryStatus
 from storage.records import Announcement, Delivery
 from storage.store import Store
 
@@ -32,7 +33,7 @@ def deliveries_failed(
     settings = settings_or_exit()
 
     async def work(store: Store) -> list[Delivery]:
-        return await store.deliveries.all(status=DEAD, limit=limit)
+        return await store.deliveries.all(status=DeliveryStatus.DEAD, limit=limit)
 
     rows = run_sync(with_store(settings, work))
     if as_json:

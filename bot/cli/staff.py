@@ -19,7 +19,7 @@ import typer
 from bot.cli.common import err, run_sync, settings_or_exit, with_store
 from bot.cli.export_cells import safe_row, safe_xlsx_cell
 from jobs.i18n import t
-from jobs.render import VIETNAM
+from jobs.render.markup import VIETNAM
 from storage.audit import CLI_ACTOR, actor_of
 from storage.feedback import FeedbackExportRow
 from storage.records import AuditEntry, StaffMember
@@ -90,7 +90,7 @@ def staff_add(
         )
         if changed != "last_admin":
             target = actor_of(platform, user_id)
-            await store.staff.audit.record(CLI_ACTOR, "staff.add", target, role)
+            await store.audit.record(CLI_ACTOR, "staff.add", target, role)
         return changed
 
     if run_sync(with_store(settings, work)) == "last_admin":
@@ -111,7 +111,7 @@ def staff_remove(
     async def work(store: Store) -> bool:
         removed = await store.staff.remove(platform, user_id)
         if removed:
-            await store.staff.audit.record(CLI_ACTOR, "staff.remove", actor_of(platform, user_id))
+            await store.audit.record(CLI_ACTOR, "staff.remove", actor_of(platform, user_id))
         return removed
 
     if not run_sync(with_store(settings, work)):
@@ -132,7 +132,7 @@ def audit(
     settings = settings_or_exit()
 
     async def work(store: Store) -> list[AuditEntry]:
-        return await store.staff.audit.recent(limit=limit, since=start, actor=actor, action=action)
+        return await store.audit.recent(limit=limit, since=start, actor=actor, action=action)
 
     entries = run_sync(with_store(settings, work))
     if as_json:

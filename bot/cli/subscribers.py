@@ -17,7 +17,6 @@ from bot.cli.common import err, run_sync, settings_or_exit, with_store
 from bot.dialog.flows.subscription import deep_link_code
 from jobs.i18n import t
 from jobs.route.match import fold
-from storage.preferences import extra
 from storage.records import Topic
 from storage.store import Store
 
@@ -29,7 +28,7 @@ def invite_link(bot: str, code: str) -> str:
 
 
 async def _topic(store: Store, name: str) -> Topic:
-    topic = await extra(store).topics.find(name)
+    topic = await store.topics.find(name)
     if topic is None:
         err(t("cli_topic_missing", name=name))
         raise typer.Exit(1)
@@ -40,7 +39,7 @@ async def _topic(store: Store, name: str) -> Topic:
 def topics_add(name: str) -> None:
     """Create a topic (e.g. "An ninh")."""
     settings = settings_or_exit()
-    topic = run_sync(with_store(settings, lambda s: extra(s).topics.add(name.strip()[:100])))
+    topic = run_sync(with_store(settings, lambda s: s.topics.add(name.strip()[:100])))
     typer.echo(t("cli_topic_added", id=topic.id, name=topic.name))
 
 
@@ -51,7 +50,7 @@ def topics_remove(topic: str) -> None:
 
     async def work(store: Store) -> int:
         found = await _topic(store, topic)
-        await extra(store).topics.remove(found.id)
+        await store.topics.remove(found.id)
         return found.id
 
     typer.echo(t("cli_topic_removed", id=run_sync(with_store(settings, work))))
@@ -64,7 +63,7 @@ def topics_map(category: str, topic: str) -> None:
 
     async def work(store: Store) -> Topic:
         found = await _topic(store, topic)
-        await extra(store).topics.map(fold(category.strip()), found.id)
+        await store.topics.map(fold(category.strip()), found.id)
         return found
 
     found = run_sync(with_store(settings, work))
@@ -75,7 +74,7 @@ def topics_map(category: str, topic: str) -> None:
 def topics_unmap(category: str) -> None:
     """Take a feed category off its topic."""
     settings = settings_or_exit()
-    run_sync(with_store(settings, lambda s: extra(s).topics.unmap(fold(category.strip()))))
+    run_sync(with_store(settings, lambda s: s.topics.unmap(fold(category.strip()))))
     typer.echo(t("cli_topic_unmapped", category=category.strip()))
 
 
@@ -85,7 +84,7 @@ def topics_list(
 ) -> None:
     """Every topic, its categories and its invitation link."""
     settings = settings_or_exit()
-    topics = run_sync(with_store(settings, lambda s: extra(s).topics.all()))
+    topics = run_sync(with_store(settings, lambda s: s.topics.all()))
     if not topics:
         typer.echo(t("cli_no_topics"))
         return

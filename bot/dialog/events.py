@@ -44,6 +44,16 @@ class Press:
 Event = Command | Text | Press
 
 
+def photo_of(event: Event) -> str | None:
+    """The platform file id of a photo the event carries, if the adapter passes one.
+
+    Only `Text` carries a photo; reading it by name keeps any other event (or an adapter's own
+    event type) photo-less without a change here. Nothing is downloaded: the id is stored.
+    """
+    photo = getattr(event, "photo", None)
+    return photo if isinstance(photo, str) and photo else None
+
+
 _COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,64})(?:@[A-Za-z0-9_]+)?(?:\s+(.*))?$", re.DOTALL)
 
 

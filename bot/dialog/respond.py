@@ -12,8 +12,8 @@ import asyncio
 import logging
 import time
 
+from bot.dialog.context import Outcome
 from bot.dialog.events import Event, Press
-from bot.dialog.router import Outcome
 from jobs.channel import Channel, ChannelError, OutMessage, RateLimited
 from jobs.send.pacing import Pacer
 

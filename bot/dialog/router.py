@@ -1,25 +1,28 @@
 """The platform-neutral conversation: a router from neutral events to flows.
 
 Adapters turn platform updates into `bot.dialog.events` and carry out the returned `Outcome`, so
-Telegram, Zalo and the console share every flow. Flows (bot/dialog/flows/) register commands, button
-prefixes (callback data "prefix:rest") and text states; state that must survive a restart
-(waiting for feedback text) lives in storage, per chat and person, and every staff action checks
-the role in storage at the moment it runs, whatever a button's callback data claims. Callback
-data is untrusted: ids go through `bot.dialog.flows.base.parse_id`, and unknown or out-of-range data
-is answered with a polite toast that changes nothing.
+Telegram, Zalo and the console share every flow. Each flow (bot/dialog/flows/) builds its own
+`FlowRouter` of commands, button prefixes (callback data "prefix:rest"), text states and
+free-text handlers; the Dialog includes them here, in one place and in one order (the order
+free-text handlers are tried). State that must survive a restart (waiting for feedback text)
+lives in storage, per chat and person, and every staff action checks the role in storage at the
+moment it runs, whatever a button's callback data claims. Callback data is untrusted: ids go
+through `bot.dialog.context.parse_id`, and unknown or out-of-range data is answered with a
+polite toast that changes nothing.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime
+from typing import TypeVar
 
-from bot.dialog.events import Command, Event, Press, Text
+from bot.dialog.context import DEFAULT_RATE_LIMIT, AdminCheck, FlowContext, Outcome
+from bot.dialog.events import Command, Event, Press
 from bot.dialog.flows import (
     broadcast,
     feedback,
-    groups,
     inbox,
     keywords,
     preferences,
@@ -28,22 +31,19 @@ from bot.dialog.flows import (
     subscription,
     zalo_codes,
 )
-from bot.dialog.flows.base import FlowContext, Outcome
-from bot.dialog.flows.feedback import DEFAULT_RATE_LIMIT
+from bot.dialog.routes import CommandHandler, FlowRouter, PressHandler, TextHandler
 from jobs.channel import Capabilities
 from jobs.i18n import t
 from storage.feedback import RateLimit
-from storage.records import Subscriber
 from storage.store import Store
 
 log = logging.getLogger(__name__)
+H = TypeVar("H")
 
-CommandHandler = Callable[[Command], Awaitable[Outcome]]
-PressHandler = Callable[[Press, str], Awaitable[Outcome]]
-TextHandler = Callable[[Text, Subscriber], Awaitable[Outcome | None]]
+__all__ = ["Dialog", "Outcome", "install_admin_check"]
 
-__all__ = ["Dialog", "Outcome"]
-
+# Every flow, in the order their free-text handlers are tried (a reply to a push is feedback
+# before a "PH 12" code is read, and both before a reply to a staff card).
 FLOWS = (
     subscription,
     feedback,
@@ -54,7 +54,6 @@ FLOWS = (
     preferences,
     keywords,
     reading,
-    groups,
 )
 
 
@@ -68,33 +67,24 @@ class Dialog:
         portal_name: str | None = None,
         feedback_limit: RateLimit = DEFAULT_RATE_LIMIT,
     ) -> None:
-        self.ctx = FlowContext(store, capabilities, clock, portal_name)
-        self.feedback_limit = feedback_limit  # read by bot/dialog/flows/feedback.py at registration
+        self.ctx = FlowContext(store, capabilities, clock, portal_name, feedback_limit)
         self._commands: dict[str, CommandHandler] = {}
         self._presses: dict[str, PressHandler] = {}
         self._states: dict[str, TextHandler] = {}
         self._text_fallbacks: list[TextHandler] = []
         for flow in FLOWS:
-            flow.register(self)
+            self.include(flow.router(self.ctx))
 
-    # -- registration (called by flows) --------------------------------------------------------
+    def include(self, router: FlowRouter) -> None:
+        """Take a flow's routes; two flows claiming one command, prefix or state is a bug."""
+        _merge(self._commands, router.commands, router.name)
+        _merge(self._presses, router.presses, router.name)
+        _merge(self._states, router.states, router.name)
+        self._text_fallbacks.extend(router.texts)
 
-    def command(self, handler: CommandHandler, *names: str) -> None:
-        for name in names:
-            self._commands[name] = handler
-
-    def press(self, prefix: str, handler: PressHandler) -> None:
-        """Buttons whose callback data is "prefix:rest"; the handler gets `rest`."""
-        self._presses[prefix] = handler
-
-    def state(self, name: str, handler: TextHandler) -> None:
-        """Free text from a person whose stored step in this chat is `name` (each member of a
-        group has their own)."""
-        self._states[name] = handler
-
-    def text(self, handler: TextHandler) -> None:
-        """Free text in no state; handlers are tried in order, None means "not mine"."""
-        self._text_fallbacks.append(handler)
+    def install_admin_check(self, platform: str, check: AdminCheck) -> None:
+        """How to ask `platform` whether a user administers a group (bot/dialog/groups.py)."""
+        self.ctx.admin_checks[platform] = check
 
     # -- dispatch -------------------------------------------------------------------------------
 
@@ -123,3 +113,15 @@ class Dialog:
             if outcome is not None:
                 return outcome
         return Outcome([self.ctx.say(event.who, t("plain_text_hint", sub.language))])
+
+
+def _merge(table: dict[str, H], routes: dict[str, H], flow: str) -> None:
+    taken = table.keys() & routes.keys()
+    if taken:
+        raise ValueError(f"flow {flow!r} reuses routes {sorted(taken)}")
+    table.update(routes)
+
+
+def install_admin_check(dialog: Dialog, platform: str, check: AdminCheck) -> None:
+    """The composition root's hook: `dialog` asks `platform` who administers a group."""
+    dialog.install_admin_check(platform, check)

@@ -4,7 +4,7 @@ Why this exists: many Vietnamese portals put a title and one cut-off line in the
 summary made from the feed alone is the headline again. The article page has the text, wrapped in
 menus, sidebars, "Tin liên quan" lists, "Gửi phản hồi" links and a footer.
 
-Three parts, pure where possible (design convention 1):
+Three parts, pure where possible (docs/ARCHITECTURE.md):
 
 - ``is_teaser`` (pure) decides whether an item's own text is too thin to summarize.
 - ``extract_main_text`` (pure, CPU) keeps the article's paragraphs: readability-lxml finds the
@@ -12,15 +12,15 @@ Three parts, pure where possible (design convention 1):
   "\\n"-separated paragraphs; when readability fails or picks almost nothing (a short article
   between long link lists fools it), the page's own article container or its largest block of <p>
   text is used.
-- ``fetch_article_text`` (I/O) fetches the page under the security rule of DESIGN.md: a feed's
-  items come from outside, so the links they carry may point anywhere, including this server's
-  admin ports or the district's private network. A page is fetched only from the feed's own host
-  or hosts the operator allows, and never from a loopback, private or link-local address unless
-  that address is the feed's own or the operator allowed the host (BANTIN_ALLOW_PRIVATE_HOSTS,
-  the same address rules as feeds: jobs.ingest.address_guard). Every redirect hop is checked again,
-  which is why this module follows redirects itself instead of reusing
-  ``jobs.ingest.fetch.fetch_feed`` (that one also reads file:// URLs, which an article link must
-  never do).
+- ``fetch_article_text`` (I/O) fetches the page under the security rule of docs/ARCHITECTURE.md: a
+  feed's items come from outside, so the links they carry may point anywhere, including this
+  server's admin ports or the district's private network. A page is fetched only from the feed's
+  own host or hosts the operator allows, and never from a loopback, private or link-local address
+  unless that address is the feed's own or the operator allowed the host
+  (BANTIN_ALLOW_PRIVATE_HOSTS, the same address rules as feeds: jobs.ingest.address_guard). Every
+  redirect hop is checked again, which is why this module follows redirects itself instead of
+  reusing ``jobs.ingest.fetch.fetch_feed`` (that one also reads file:// URLs, which an article link
+  must never do).
 
 Known limit: the host name is resolved for the check and again by httpx for the connection, so a
 DNS server that answers differently within milliseconds (DNS rebinding) could slip past the

@@ -1,10 +1,10 @@
 """Sentence splitting for Vietnamese news text.
 
-Why not underthesea's ``sent_tokenize``: measured on this project (see the summarizer's bench
-notes in bench/summary_quality.py) it costs about 72 MB of dependencies and 300-400 ms of import
-time, walks the text one character at a time in Python, and still splits "vnexpress.net" into
-five "sentences", cuts “Tốt lắm.” before its closing quote and keeps "/." of the portal end mark
-as a sentence. The rules below are a handful of regular expressions that do what we need:
+Why not underthesea's ``sent_tokenize``: it brings large dependencies and a slow import
+(bench/README.md), walks the text one character at a time in Python, and still splits
+"vnexpress.net" into five "sentences", cuts “Tốt lắm.” before its closing quote and keeps "/."
+of the portal end mark as a sentence. The rules below are a handful of regular expressions that
+do what we need:
 
 * a sentence ends at ``.``, ``!``, ``?``, ``…`` or ``...`` (plus any closing quotes or brackets
   glued to it) only when whitespace follows and the next word starts with a capital letter, a

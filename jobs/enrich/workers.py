@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import signal
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -152,6 +153,13 @@ def _ready() -> None:
     """A no-op job: its answer means the worker is up."""
 
 
+def _ignore_sigint() -> None:
+    """Every worker's first act: Ctrl+C in a terminal reaches the whole process group, and a
+    worker that took it would die mid-job with its own KeyboardInterrupt traceback. The parent
+    owns the stop (it sets its stop event, then shuts the pool down), so workers ignore it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 # -- the pool ------------------------------------------------------------------------------------
 
 
@@ -214,7 +222,9 @@ class CpuPool:
             ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
             if "forkserver" in methods:
                 ctx.set_forkserver_preload([__name__])
-            self._executor = ProcessPoolExecutor(max_workers=self._workers, mp_context=ctx)
+            self._executor = ProcessPoolExecutor(
+                max_workers=self._workers, mp_context=ctx, initializer=_ignore_sigint
+            )
         return self._executor
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:

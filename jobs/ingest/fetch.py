@@ -1,14 +1,14 @@
 """Fetching one feed: conditional GET, size cap, total deadline, redirect bookkeeping.
 
-This is the I/O edge of the poll (design convention 1): it returns what happened as a
+This is the I/O edge of the poll (docs/ARCHITECTURE.md): it returns what happened as a
 ``FetchResult`` (status, body, cache validators, where the feed moved to, a readable error) and
 decides nothing. It never raises for network or HTTP trouble, because one broken feed among
 hundreds must not stop a poll; the scheduler reads ``error`` and backs off.
 
 Why the details:
 - Feeds are fetched with aiohttp, not httpx: a poll is hundreds of requests at once, and httpx
-  spent ~2 ms of CPU per feed request where aiohttp spends ~0.2 ms (DESIGN.md, "Measured"); a
-  speed target outranks the library an issue names. ``make_client`` still returns an
+  spent about ten times aiohttp's CPU per feed request (bench/README.md); the poll's speed
+  target outranks the choice of library. ``make_client`` still returns an
   ``httpx.AsyncClient`` (a ``FeedClient``) because article pages (jobs/enrich/page.py) and
   ``bantin summarize`` use httpx; the aiohttp session lives inside it and closes with it.
 - ETag / Last-Modified are sent back so unchanged feeds cost a 304 and no parsing.

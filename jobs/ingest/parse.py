@@ -2,7 +2,7 @@
 feedparser, plain UTF-8 RSS 2.0 and Atom via its faster double jobs.ingest.fastfeed, JSON Feed via
 jobs.ingest.jsonfeed.
 
-No I/O happens here (design convention 1): the fetcher hands over bytes, headers and the URL,
+No I/O happens here (docs/ARCHITECTURE.md): the fetcher hands over bytes, headers and the URL,
 and this module answers with a ``ParsedFeed`` or a ``FeedParseError`` whose message a staff member
 can act on ("this address is a web page, not a feed; it announces a feed at ...").
 

@@ -2,13 +2,13 @@
 
 I/O (fetch, storage) stays here and on the event loop; decisions are the pure functions of
 jobs.ingest.decide; parsing is CPU work and runs in a process pool (jobs.enrich.workers), because
-parsing costs milliseconds per ordinary feed (a 500-feed poll is seconds of CPU: both cores, not one
-thread holding the GIL) and feedparser ~6 s/MB on broken XML (a hostile feed must not stall anything
-else). The worker also turns every entry's HTML into plain text, so one round trip carries all
+a large poll is seconds of parsing (both cores, not one thread holding the GIL) and feedparser is
+slow on broken XML (a hostile feed must not stall anything else; bench/README.md has the
+figures). The worker also turns every entry's HTML into plain text, so one round trip carries all
 of a feed's CPU work except summaries: those are needed only for the few entries that turn out
 to be new and pushed, are made after the database said which ones that is, and are made on the
-event loop when the text is short (~0.2 ms an entry, less than a trip to a worker) or in the
-pool when it is long. Backlog marked seen on a feed's first poll is never pushed, so it gets no
+event loop when the text is short (cheaper than a trip to a worker) or in the pool when it is
+long. Backlog marked seen on a feed's first poll is never pushed, so it gets no
 summary.
 
 Article pages: a new, pushed entry whose feed carries only a teaser (jobs.enrich.page.is_teaser)
@@ -80,9 +80,9 @@ T = TypeVar("T")
 FLUSH_EVERY = 200  # feed records per bookkeeping transaction
 GROUP_FEEDS = 50  # feeds per de-duplication read or article insert transaction
 DUE_PAGE = 500  # due feeds read per query by poll_due
-# Up to this many characters of text to summarize for one feed are summarized on the event loop
-# (~1 ms per 3,000 characters): cheaper than a trip to a worker, and too short to stall the
-# loop. Longer texts (a fetched article page, a feed of full articles) go to the pool.
+# Up to this many characters of text to summarize for one feed are summarized on the event loop:
+# cheaper than a trip to a worker, and too short to stall the loop (bench/README.md). Longer
+# texts (a fetched article page, a feed of full articles) go to the pool.
 INLINE_SUMMARY_CHARS = 20_000
 ARTICLE_MAX_BYTES = 2_000_000
 ARTICLE_TIMEOUT = 20.0
@@ -237,12 +237,6 @@ class Poller:
             if not self._active:
                 self._claimed.clear()
         return PollReport([o for slots in results for o in slots if o is not None])
-
-    async def poll_feed(self, feed: Feed) -> FeedOutcome:
-        """Poll one feed and store everything about it now."""
-        outcome = await self._poll_one(feed)
-        await self._flush()
-        return outcome
 
     async def _guarded(self, feed: Feed) -> FeedOutcome:
         async with self._gate:

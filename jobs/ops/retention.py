@@ -45,7 +45,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from storage.retention import ArticleCandidate, Listing, RetentionRepo
-from storage.zalo import SEEN_KEEP, ZaloRepo
+from storage.zalo import SEEN_KEEP
 
 if TYPE_CHECKING:
     from storage.store import Store
@@ -107,7 +107,7 @@ def keep_article(article: ArticleCandidate, protection: Protection) -> bool:
 
 async def record_listings(store: Store, listings: list[Listing]) -> None:
     """Remember what feeds listed; the poller calls this when it flushes its bookkeeping."""
-    await RetentionRepo.of(store).record_listings(listings)
+    await store.retention.record_listings(listings)
 
 
 async def prune(
@@ -121,7 +121,7 @@ async def prune(
 ) -> PruneReport:
     """Delete old final outbox rows, then old articles nothing needs, then seen ids older
     than SEEN_KEEP; see the module doc."""
-    repo = RetentionRepo.of(store)
+    repo = store.retention
     deliveries = 0
     deliveries_cut = cutoff(now, delivered_days)
     if deliveries_cut is not None:
@@ -137,7 +137,7 @@ async def prune(
     articles_cut = cutoff(now, article_days)
     if articles_cut is not None:
         articles, kept = await _prune_articles(repo, articles_cut, batch, keep_per_feed)
-    seen = await ZaloRepo.of(store).prune_seen(now - SEEN_KEEP)
+    seen = await store.zalo.prune_seen(now - SEEN_KEEP)
     report = PruneReport(deliveries, articles, kept, seen)
     log.info("retention done", extra=report.as_dict())
     return report

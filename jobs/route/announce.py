@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from jobs.route.digest import effective_quiet, release_time
-from storage.announcements import ANNOUNCEMENT_KIND, DRAFT, QUEUED, SCHEDULED
-from storage.preferences import QUIET_DEFAULT_KEY, extra
+from storage.kinds import AnnouncementStatus, OutboxKind
+from storage.preferences import QUIET_DEFAULT_KEY
 from storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -36,16 +36,16 @@ class Submitted:
 async def submit(store: Store, announcement_id: int, *, by: str, now: datetime) -> Submitted:
     """Confirm `by`'s own draft: scheduled when its time is still ahead, else queued now."""
     ann = await store.announcements.get(announcement_id)
-    if ann is None or ann.status != DRAFT or ann.created_by != by:
+    if ann is None or ann.status != AnnouncementStatus.DRAFT or ann.created_by != by:
         return Submitted(REFUSED)
     if ann.scheduled_at is not None and ann.scheduled_at > now:
         if not await store.announcements.schedule(announcement_id, by=by):
             return Submitted(REFUSED)
-        return Submitted(SCHEDULED, when=ann.scheduled_at)
+        return Submitted(AnnouncementStatus.SCHEDULED, when=ann.scheduled_at)
     count = await queue(store, announcement_id, now=now, by=by)
     if count is None:
         return Submitted(REFUSED)
-    return Submitted(QUEUED, count=count)
+    return Submitted(AnnouncementStatus.QUEUED, count=count)
 
 
 async def queue(
@@ -53,7 +53,7 @@ async def queue(
     announcement_id: int,
     *,
     now: datetime,
-    frm: str = DRAFT,
+    frm: str = AnnouncementStatus.DRAFT,
     by: str | None = None,
 ) -> int | None:
     """`frm` → queued with outbox rows for the announcement's audience (one transaction), then
@@ -71,15 +71,14 @@ async def hold_for_quiet_hours(store: Store, announcement_id: int, *, now: datet
     (staff marked them) go out at once."""
     if await store.announcements.is_urgent(announcement_id):
         return
-    ex = extra(store)
     default = await store.state.get(QUIET_DEFAULT_KEY)
     held: dict[datetime, list[int]] = defaultdict(list)
-    for r in await ex.preferences.recipients():
+    for r in await store.preferences.recipients():
         at = release_time(now, effective_quiet(r.preferences.quiet_hours, default))
         if at > now:
             held[at].append(r.subscriber.id)
     for at, ids in held.items():  # one UPDATE per distinct window end, not per person
-        await store.deliveries.defer(ANNOUNCEMENT_KIND, announcement_id, ids, until=at)
+        await store.deliveries.defer(OutboxKind.ANNOUNCEMENT, announcement_id, ids, until=at)
 
 
 async def release_due_broadcasts(store: Store, now: datetime) -> int:
@@ -88,7 +87,7 @@ async def release_due_broadcasts(store: Store, now: datetime) -> int:
     processes, queues each broadcast once."""
     released = 0
     for ann in await store.announcements.due_scheduled(now):
-        count = await queue(store, ann.id, now=now, frm=SCHEDULED)
+        count = await queue(store, ann.id, now=now, frm=AnnouncementStatus.SCHEDULED)
         if count is not None:
             released += 1
             log.info("scheduled broadcast queued", extra={"announcement": ann.id, "count": count})
@@ -96,9 +95,7 @@ async def release_due_broadcasts(store: Store, now: datetime) -> int:
 
 
 __all__ = [
-    "QUEUED",
     "REFUSED",
-    "SCHEDULED",
     "Submitted",
     "hold_for_quiet_hours",
     "queue",

@@ -1,4 +1,7 @@
-"""The deliverer: claim due outbox rows, pace, send, and react to each error by its type.
+"""The deliverer: claim due outbox rows, pace, send, and carry out the verdict on each error.
+
+What an error means for its row (retry, dead, blocked, cancelled, moved, plain text) is decided
+by the pure jobs/send/verdict.py; this module only performs it on the outbox and the pacer.
 
 Crash safety comes from the outbox: a row is leased before its send and marked sent with the
 platform's message id after; leases of a dead process expire and the rows are sent again, so
@@ -8,9 +11,7 @@ at most the in-flight window (the concurrency) can be sent twice and nothing is 
 from __future__ import annotations
 
 import asyncio
-import html
 import logging
-import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
@@ -18,33 +19,35 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 from jobs import metrics
-from jobs.channel import (
-    PLAIN,
-    Channel,
-    ChannelError,
-    ChatMoved,
-    OutMessage,
-    RateLimited,
-    RecipientGone,
-    Rejected,
-    Transient,
-)
-from jobs.render import render_answer, render_article_for, render_staff_announcement, split_message
-from jobs.route.fanout import ANNOUNCEMENT, ARTICLE, DIGEST, render_item
+from jobs.channel import PLAIN, Channel, ChannelError, OutMessage, Rejected
+from jobs.render.markup import split_message, strip_tags
+from jobs.render.messages import render_answer, render_article_for, render_staff_announcement
+from jobs.route.fanout import render_item
 from jobs.send.pacing import WIRE_SLOT, Pacer, Slot
 from jobs.send.recorder import SentRecorder
-from jobs.send.retry import MAX_ATTEMPTS, backoff, exhausted
+from jobs.send.retry import MAX_ATTEMPTS, backoff
+from jobs.send.verdict import (
+    Blocked,
+    Cancel,
+    Dead,
+    Moved,
+    Plain,
+    Retry,
+    Verdict,
+    after_crash,
+    before_send,
+    no_channel,
+    retry_or_dead,
+    verdict,
+)
 from jobs.sleep import sleep_or_stop
 from storage.budget import SendBudget
-from storage.deliveries import OWED_KINDS
-from storage.feedback import ANSWER_KIND
-from storage.preferences import extra
+from storage.kinds import AnnouncementStatus, OutboxKind, RejectReason
 from storage.records import Announcement, Article, Delivery, Subscriber
 from storage.store import Store
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-_TAG = re.compile(r"<[^>]*>")
 
 LEASE_SECONDS = 60.0
 # Shared budget: how late a send may be behind its slot. The schedule's slots are 5 % wider than
@@ -53,7 +56,7 @@ LATE = 0.04
 LONG_PAUSE = 5.0  # seconds of global pause beyond which claimed rows are handed back
 IDLE_HORIZON = timedelta(seconds=30)
 # Rows in the first claim after idling: the first send waits for the claim and its reads
-# (~50 ms for 400 rows on SQLite), so start with a few and claim the rest while they go.
+# (bench/README.md), so start with a few and claim the rest while they go.
 FIRST_CLAIM = 50
 
 
@@ -69,7 +72,7 @@ class Batch:
 
 def as_plain(message: OutMessage) -> OutMessage:
     """The fallback when a platform cannot parse our markup: the same words, no tags."""
-    return replace(message, text=html.unescape(_TAG.sub("", message.text)), markup=PLAIN)
+    return replace(message, text=strip_tags(message.text), markup=PLAIN)
 
 
 class Deliverer:
@@ -84,6 +87,7 @@ class Deliverer:
         max_attempts: int = MAX_ATTEMPTS,
         lease_seconds: float = LEASE_SECONDS,
         budget: SendBudget | None = None,
+        backoff: Callable[[int], float] = backoff,
     ) -> None:
         self._store = store
         # Several workers on PostgreSQL share one rate (storage/budget.py); None: this
@@ -94,6 +98,7 @@ class Deliverer:
         self._concurrency = concurrency
         self._clock = clock
         self._max_attempts = max_attempts
+        self._backoff = backoff  # seconds before retry number n
         self._lease = lease_seconds
         self._idle_horizon = max(IDLE_HORIZON, timedelta(seconds=lease_seconds + 1))
         self._wake = asyncio.Event()
@@ -103,7 +108,7 @@ class Deliverer:
         self._ahead: asyncio.Task[Batch] | None = None  # the next batch, claimed early
         self._warm = False  # the last claim found rows: claim full batches
         # A broadcast's message is the same for every recipient with the same language,
-        # platform and preview choice: rendered and split once (~8 % of the CPU per send).
+        # platform and preview choice: rendered and split once (bench/README.md).
         self._rendered: dict[tuple[object, ...], tuple[OutMessage, list[OutMessage]]] = {}
         self._gate = asyncio.Semaphore(concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -215,18 +220,17 @@ class Deliverer:
         if not rows:
             return Batch([], {}, {}, full=False)
         subs = await self._store.subscribers.get_many([r.subscriber_id for r in rows])
-        article_rows = [r.subscriber_id for r in rows if r.kind == ARTICLE]
+        article_rows = [r.subscriber_id for r in rows if r.kind == OutboxKind.ARTICLE]
         previews: dict[int, bool] = {}
         if article_rows:  # one read for the batch's link-preview choices
-            prefs = await extra(self._store).preferences.get_many(article_rows)
+            prefs = await self._store.preferences.get_many(article_rows)
             previews = {i: p.link_preview for i, p in prefs.items()}
         return Batch(rows, subs, previews, full=len(rows) >= limit)
 
     def _claim_ahead(self) -> None:
         """Claim the next batch while this one's last sends go out: a claim and its reads
-        take 30-60 ms of database work, a gap in the sending that a limited rate could only
-        make up by sending faster than the rate afterwards (measured at 1,000/s: a ~90 ms
-        gap every 400 sends)."""
+        take database work, a gap in the sending that a limited rate could only make up by
+        sending faster than the rate afterwards (bench/README.md)."""
         if self._ahead is None:
             self._ahead = asyncio.ensure_future(self._claim())
 
@@ -297,10 +301,11 @@ class Deliverer:
                 await self._hand_back(rows[i:])
                 break
             sub = subs.get(row.subscriber_id)
-            # News stops when the subscription does; an owed reply (an answer) goes out anyway.
-            if sub is None or not (sub.active or row.kind in OWED_KINDS):
-                await self._store.deliveries.cancel(row.id, reason="recipient inactive")
+            skip = before_send(sub, row.kind)
+            if skip is not None:
+                await self._store.deliveries.cancel(row.id, reason=skip.reason)
                 continue
+            assert sub is not None  # before_send cancels a missing subscriber
             chat_key = f"{sub.platform}:{sub.chat_id}"
             if await self._chat_waits(row, chat_key):
                 continue
@@ -369,12 +374,8 @@ class Deliverer:
             await self._send(row, sub, slot, preview)
         except Exception:  # never let one row kill the loop; it returns via its lease
             log.exception("delivery crashed", extra={"delivery": row.id})
-            await self._store.deliveries.reschedule(
-                row.id,
-                at=self._clock() + timedelta(seconds=backoff(row.attempts + 1)),
-                error="internal error",
-                count_attempt=True,
-            )
+            crash = after_crash(row.attempts, now=self._clock(), delay=self._backoff)
+            await self._settle(row, None, crash, quiet=True)
         finally:
             slot.release()  # a no-op once started: only sends that never went out free it
             self._gate.release()
@@ -383,12 +384,7 @@ class Deliverer:
         store = self._store
         channel = self._channels.get(sub.platform)
         if channel is None:
-            await store.deliveries.reschedule(
-                row.id,
-                at=self._clock() + timedelta(minutes=5),
-                error=f"no channel for platform {sub.platform}",
-                count_attempt=False,
-            )
+            await self._settle(row, sub, no_channel(sub.platform, now=self._clock()))
             return
         rendered = await self._rendered_for(row, sub, channel, preview)
         if rendered is None:
@@ -403,65 +399,34 @@ class Deliverer:
         for _ in range(3):  # original, then after a chat move or a markup fallback
             try:
                 message_id = await self._send_paced(channel, chat_id, parts, slot)
-            except RateLimited as err:
-                scope = self._pacer.rate_limited(
-                    f"{sub.platform}:{chat_id}",
-                    sub.chat_type,
-                    err.retry_after,
-                    time.monotonic(),
-                    started=slot.started_at,
-                    scope=err.scope,
+            except ChannelError as err:
+                decision = verdict(
+                    err,
+                    row.attempts,
+                    now=self._clock(),
+                    fallback_used=fallback_used,
+                    max_attempts=self._max_attempts,
+                    delay=self._backoff,
                 )
-                at = self._clock() + timedelta(seconds=err.retry_after)
-                await store.deliveries.reschedule(
-                    row.id, at=at, error=err.description, count_attempt=False
-                )
-                log.warning(
-                    "rate limited",
-                    extra={"delivery": row.id, "retry_after": err.retry_after, "scope": scope},
-                )
-                metrics.rate_limited(scope)
-                metrics.delivery("retry", platform, time.monotonic() - started)
-                return
-            except RecipientGone as err:
-                await store.subscribers.deactivate(sub.id, err.description)
-                await store.deliveries.mark_blocked(row.id, reason=err.description)
-                await store.deliveries.cancel_pending_for(sub.id, reason=err.description)
-                await self._owed_lost(row, err.description)
-                log.info("recipient gone", extra={"subscriber": sub.id, "error": err.description})
-                metrics.delivery("blocked", platform, time.monotonic() - started)
-                return
-            except ChatMoved as err:
-                await store.subscribers.move_chat(sub.id, err.new_chat_id)
-                chat_id = err.new_chat_id
-                continue
-            except Rejected as err:
-                if err.reason == "window":
-                    # Outside the platform's messaging window (Zalo OA: 7 days since the
-                    # citizen last wrote): not a failure to retry, and not the citizen's fault.
-                    await store.deliveries.cancel(row.id, reason=err.description)
-                    await self._owed_lost(row, err.description)
-                    metrics.delivery("failed", platform, time.monotonic() - started)
-                    return
-                if err.reason == "parse" and not fallback_used:
+                if isinstance(decision, Moved):
+                    await store.subscribers.move_chat(sub.id, decision.new_id)
+                    chat_id = decision.new_id
+                    continue
+                if isinstance(decision, Plain):
                     log.warning(
                         "markup rejected; sending as plain text",
                         extra={
                             "delivery": row.id,
-                            "error": err.description,
+                            "error": decision.reason,
                             "text": message.text[:500],
                         },
                     )
                     message, fallback_used = as_plain(message), True
                     parts = split_message(message, channel.capabilities.max_text)
                     continue
-                await store.deliveries.mark_dead(row.id, error=err.description)
-                await self._owed_lost(row, err.description)
-                log.error("message rejected", extra={"delivery": row.id, "error": err.description})
-                metrics.delivery("dead", platform, time.monotonic() - started)
-                return
-            except (Transient, ChannelError) as err:
-                status = await self._retry_later(row, err.description)
+                if isinstance(decision, Retry) and decision.retry_after is not None:
+                    self._rate_limited(row, sub, chat_id, slot, decision)
+                status = await self._settle(row, sub, decision)
                 metrics.delivery(status, platform, time.monotonic() - started)
                 return
             if slot.started_at is not None:
@@ -470,7 +435,73 @@ class Deliverer:
             self.sent += 1
             metrics.delivery("sent", platform, time.monotonic() - started)
             return
-        metrics.delivery(await self._retry_later(row, "too many redirections"), platform)
+        decision = retry_or_dead(
+            "too many redirections",
+            row.attempts,
+            now=self._clock(),
+            max_attempts=self._max_attempts,
+            delay=self._backoff,
+        )
+        metrics.delivery(await self._settle(row, sub, decision), platform)
+
+    def _rate_limited(
+        self, row: Delivery, sub: Subscriber, chat_id: str, slot: Slot, decision: Retry
+    ) -> None:
+        """A 429: the pacer pauses the chat or every send, as the platform's scope says."""
+        assert decision.retry_after is not None
+        scope = self._pacer.rate_limited(
+            f"{sub.platform}:{chat_id}",
+            sub.chat_type,
+            decision.retry_after,
+            time.monotonic(),
+            started=slot.started_at,
+            scope=decision.scope or "global",
+        )
+        log.warning(
+            "rate limited",
+            extra={"delivery": row.id, "retry_after": decision.retry_after, "scope": scope},
+        )
+        metrics.rate_limited(scope)
+
+    async def _settle(
+        self, row: Delivery, sub: Subscriber | None, decision: Verdict, *, quiet: bool = False
+    ) -> str:
+        """Carry out a verdict that ends this send; returns its metrics status. `quiet`: the
+        caller has logged the cause already."""
+        deliveries = self._store.deliveries
+        if isinstance(decision, Retry):
+            await deliveries.reschedule(
+                row.id, at=decision.at, error=decision.error, count_attempt=decision.counted
+            )
+            if decision.counted and not quiet:
+                log.warning(
+                    "delivery will retry",
+                    extra={
+                        "delivery": row.id,
+                        "error": decision.error,
+                        "attempt": row.attempts + 1,
+                    },
+                )
+            return "retry"
+        if isinstance(decision, Dead):
+            await deliveries.mark_dead(row.id, error=decision.reason)
+            await self._owed_lost(row, decision.reason)
+            event = "message rejected" if decision.refused else "delivery dead-lettered"
+            log.error(event, extra={"delivery": row.id, "error": decision.reason})
+            return "dead"
+        if isinstance(decision, Blocked):
+            assert sub is not None
+            await self._store.subscribers.deactivate(sub.id, decision.reason)
+            await deliveries.mark_blocked(row.id, reason=decision.reason)
+            await deliveries.cancel_pending_for(sub.id, reason=decision.reason)
+            await self._owed_lost(row, decision.reason)
+            log.info("recipient gone", extra={"subscriber": sub.id, "error": decision.reason})
+            return "blocked"
+        if isinstance(decision, Cancel):
+            await deliveries.cancel(row.id, reason=decision.reason)
+            await self._owed_lost(row, decision.reason)
+            return "failed"
+        raise AssertionError(f"not a final verdict: {decision!r}")
 
     async def _send_paced(
         self, channel: Channel, chat_id: str, parts: list[OutMessage], slot: Slot
@@ -502,33 +533,18 @@ class Deliverer:
                 sent = await channel.send(chat_id, part)
             except Rejected as err:
                 finer = split_message(part, limit // 2) if limit > 400 else [part]
-                if err.reason != "too_long" or len(finer) < 2:
+                if err.reason != RejectReason.TOO_LONG or len(finer) < 2:
                     raise
                 sent = await self._send_parts(channel, chat_id, finer, limit // 2)
             first = first or sent
         assert first is not None
         return first
 
-    async def _retry_later(self, row: Delivery, error: str) -> str:
-        """Back off, or dead-letter after the last attempt; returns "retry" or "dead"."""
-        attempts = row.attempts + 1
-        if exhausted(attempts, self._max_attempts):
-            await self._store.deliveries.mark_dead(row.id, error=error)
-            await self._owed_lost(row, error)
-            log.error("delivery dead-lettered", extra={"delivery": row.id, "error": error})
-            return "dead"
-        at = self._clock() + timedelta(seconds=backoff(attempts))
-        await self._store.deliveries.reschedule(row.id, at=at, error=error, count_attempt=True)
-        log.warning(
-            "delivery will retry", extra={"delivery": row.id, "error": error, "attempt": attempts}
-        )
-        return "retry"
-
     async def _owed_lost(self, row: Delivery, reason: str) -> None:
         """An owed reply that will never arrive (blocked, refused, out of retries) is recorded
         on its ticket, which opens again; the forwarder then tells the staff chat. Staff must
         never believe a citizen got an answer they did not."""
-        if row.kind != ANSWER_KIND:
+        if row.kind != OutboxKind.ANSWER:
             return
         ticket = await self._store.feedback.mark_answer_undelivered(row.item_id, reason=reason)
         log.warning(
@@ -547,7 +563,7 @@ class Deliverer:
         """The message for `row` and its parts within the platform's length, shared by every
         recipient of the same article or announcement in the same language, platform and
         preview choice (the renderers are pure); digests and answers are per recipient."""
-        if row.kind not in (ARTICLE, ANNOUNCEMENT):
+        if row.kind not in (OutboxKind.ARTICLE, OutboxKind.ANNOUNCEMENT):
             message = await self._render(row, sub, channel, preview)
             return None if message is None else (message, self._split(message, channel))
         key = (row.kind, row.item_id, sub.language, sub.platform, preview)
@@ -569,19 +585,19 @@ class Deliverer:
         self, row: Delivery, sub: Subscriber, channel: Channel, preview: bool
     ) -> OutMessage | None:
         caps = channel.capabilities
-        if row.kind == ARTICLE:
+        if row.kind == OutboxKind.ARTICLE:
             article = await self._once(self._articles, row.item_id, self._store.articles.get)
             if article is None:
                 return None
             return render_article_for(article, sub.language, caps, link_preview=preview)
-        if row.kind == DIGEST:
+        if row.kind == OutboxKind.DIGEST:
             return await render_item(self._store, row, sub, caps)
-        if row.kind == ANNOUNCEMENT:
+        if row.kind == OutboxKind.ANNOUNCEMENT:
             ann = await self._once(self._announcements, row.item_id, self._store.announcements.get)
-            if ann is None or ann.status != "queued":
+            if ann is None or ann.status != AnnouncementStatus.QUEUED:
                 return None
             return render_staff_announcement(ann, sub.language, caps)
-        if row.kind == ANSWER_KIND:  # a staff answer to a citizen's feedback, quoting it
+        if row.kind == OutboxKind.ANSWER:  # a staff answer to a citizen's feedback, quoting it
             answer = await self._store.feedback.answer_context(row.item_id)
             return render_answer(answer, sub.language, caps) if answer else None
         log.error("unknown outbox kind", extra={"delivery": row.id, "kind": row.kind})

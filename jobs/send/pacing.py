@@ -8,8 +8,8 @@ been written, once the call returned); until started, a reserved slot counts as 
 every moment the pacer looks. So whatever lies between the decision and the write cannot make
 more than the rate go out in one second: an event-loop stall, the HTTP client's own queueing
 on a busy CPU, or the first send of a broadcast reading its announcement from the database
-(20-50 ms) while the next ones, sharing that read, go right behind it (counted from the
-decision, that gave 26 sends in one second at 25/s, at the server).
+while the next ones, sharing that read, go right behind it (counted from the decision, that
+let more than the rate arrive in one second at the server: bench/README.md).
 
 Inside that cap the sends are spread:
 - below 500/s, sliding window with at least half the average spacing between two sends (short
@@ -17,9 +17,9 @@ Inside that cap the sends are spread:
 - from 500/s, even spacing (a GCRA: one send every window/n seconds) with catch-up: when the
   sender was late (a claim from the database, a stall), the sends it owes go at once, up to
   CATCH_UP seconds' worth, at up to PEAK times the rate in small bursts, instead of being
-  lost. Without catch-up every 30-60 ms database claim cost 3 % or more of the rate; in one
-  burst, a catch-up left its sends queued in the HTTP client for tens of ms; without the
-  window, catch-up could overshoot.
+  lost. Without catch-up every database claim cost a measurable share of the rate; in one
+  burst, a catch-up left its sends queued in the HTTP client; without the window, catch-up
+  could overshoot (figures in bench/README.md).
 
 Per chat, Telegram tolerates about one message a second to a private chat and twenty a minute
 to a group. A 429 pauses one chat or everyone: see `rate_limited`.
@@ -38,8 +38,8 @@ WINDOW_MARGIN = 1.02  # below FAST_RATE: slack for clock and network jitter up t
 FAST_RATE = 500.0  # messages/s from which sends are spread evenly rather than in short bursts
 # Seconds added to the window from FAST_RATE, for jitter between our socket and Telegram's
 # count. Sends count from when the HTTP layer has handed them to the kernel (after the write,
-# bot/adapters/telegram/http.py), so no stamp is early; 10 ms cost 1 % of 1000/s for nothing the
-# loopback bench could see (1000 at the server in every run at 4 ms).
+# bot/adapters/telegram/http.py), so no stamp is early; a wider margin costs rate for nothing
+# the loopback bench could see (bench/README.md).
 FAST_MARGIN = 0.004
 RTT_SAMPLES = 512  # recent round trips whose fastest bounds an unreported write (fast rates)
 CATCH_UP = 0.2  # seconds of sends a late sender may make up (fast rates)...
@@ -173,9 +173,8 @@ class Pacer:
         written, for an HTTP layer that does not report writes (`on_wire`).
 
         At fast rates the call time is not enough: on a busy CPU a send may wait in the HTTP
-        client for tens of ms after the call (measured: 14-25 ms at the 99th percentile at
-        1,000/s on two loaded cores), while the catch-up after that stall sends more, and the
-        server then counted 1.5 % over the rate. But no request is written later than its
+        client after the call, while the catch-up after that stall sends more, and the server
+        then counted more than the rate (bench/README.md). But no request is written later than its
         answer minus the fastest round trip seen lately: the slot is started at that bound,
         which is exact when round trips are steady and errs late (safe) otherwise."""
         self._rtts.append(returned - called)

@@ -6,9 +6,9 @@ never exceed the send concurrency: after a crash, at most that many can go out t
 A batch is written when it holds `max_batch` rows (the deliverer: half its concurrency, so
 waiting marks never hold most of the send slots), after `max_delay`, or as soon as every
 send in flight is waiting on it (`in_flight`): nothing more can join, so waiting longer
-would only delay the end of a broadcast. Each transaction costs ~1.5 ms of CPU on SQLite
-whatever its size: at 1,000 sends/s, batches every 50 ms rather than 20 ms save ~5 % of
-the deliverer's core.
+would only delay the end of a broadcast. A transaction's CPU cost hardly depends on its size,
+so at fast rates fewer, larger batches leave a noticeable share of the deliverer's core to
+the sending (bench/README.md).
 """
 
 from __future__ import annotations

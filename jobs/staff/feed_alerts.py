@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from jobs.channel import HTML, Capabilities, ChannelError, OutMessage, RateLimited
 from jobs.i18n import DEFAULT_LANGUAGE, t
 from jobs.ingest.fetch import redact_url
-from jobs.render import escape
+from jobs.render.markup import escape
 from storage.records import Feed
 
 if TYPE_CHECKING:

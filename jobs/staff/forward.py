@@ -29,7 +29,8 @@ from jobs.channel import (
     Rejected,
 )
 from jobs.i18n import DEFAULT_LANGUAGE, t
-from jobs.render import plain, render_ticket_card
+from jobs.render.cards import render_ticket_card
+from jobs.render.markup import plain
 from jobs.send.deliverer import as_plain
 from storage.records import Feedback
 from storage.store import Store

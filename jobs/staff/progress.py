@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 
 from jobs.channel import Channel, ChannelError
 from jobs.i18n import DEFAULT_LANGUAGE
-from jobs.render import render_broadcast_progress
-from jobs.route.fanout import ANNOUNCEMENT
+from jobs.render.cards import render_broadcast_progress
+from storage.kinds import DeliveryStatus, OutboxKind
 from storage.records import Announcement
 from storage.store import Store
 
@@ -41,15 +41,15 @@ class Progress:
 
 def progress_of(counts: Mapping[str, int], sent_recently: int, window: timedelta) -> Progress:
     """Pure: outbox counts by status for one broadcast → what staff see."""
-    remaining = counts.get("pending", 0) + counts.get("sending", 0)
+    remaining = counts.get(DeliveryStatus.PENDING, 0) + counts.get(DeliveryStatus.SENDING, 0)
     rate = sent_recently / window.total_seconds()
     eta = remaining / rate if rate > 0 and remaining else (0.0 if not remaining else None)
     return Progress(
         queued=sum(counts.values()),
-        sent=counts.get("sent", 0),
-        failed=counts.get("dead", 0),
-        blocked=counts.get("blocked", 0),
-        cancelled=counts.get("cancelled", 0),
+        sent=counts.get(DeliveryStatus.SENT, 0),
+        failed=counts.get(DeliveryStatus.DEAD, 0),
+        blocked=counts.get(DeliveryStatus.BLOCKED, 0),
+        cancelled=counts.get(DeliveryStatus.CANCELLED, 0),
         remaining=remaining,
         rate=rate,
         eta_seconds=eta,
@@ -57,8 +57,10 @@ def progress_of(counts: Mapping[str, int], sent_recently: int, window: timedelta
 
 
 async def broadcast_progress(store: Store, announcement_id: int, now: datetime) -> Progress:
-    counts = await store.deliveries.counts(kind=ANNOUNCEMENT, item_id=announcement_id)
-    recent = await store.deliveries.sent_since(ANNOUNCEMENT, announcement_id, now - RATE_WINDOW)
+    counts = await store.deliveries.counts(kind=OutboxKind.ANNOUNCEMENT, item_id=announcement_id)
+    recent = await store.deliveries.sent_since(
+        OutboxKind.ANNOUNCEMENT, announcement_id, now - RATE_WINDOW
+    )
     return progress_of(counts, recent, RATE_WINDOW)
 
 

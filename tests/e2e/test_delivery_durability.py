@@ -19,13 +19,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.app.compose import App, run_app
+from bench.support import seed_subscribers
+from bot.app.compose import App
+from bot.app.roles import run_app
 from bot.app.settings import Settings
 from jobs.route.fanout import queue_announcement
-from storage.announcements import DRAFT, QUEUED
+from storage.kinds import AnnouncementStatus
 from storage.store import Store
 from tests.e2e.conftest import Bantin
-from tests.fakes.seed import seed_subscribers
 from tests.fakes.telegram_api import FakeTelegram
 
 CONCURRENCY = 40
@@ -36,7 +37,9 @@ def _broadcast_to(bantin: Bantin, n: int) -> None:
         await seed_subscribers(store, n)
         ann = await store.announcements.create("Thông báo khẩn: lịch cắt điện", created_by="t")
         now = datetime.now(UTC)
-        await store.announcements.transition(ann.id, frm=DRAFT, to=QUEUED, now=now)
+        await store.announcements.transition(
+            ann.id, frm=AnnouncementStatus.DRAFT, to=AnnouncementStatus.QUEUED, now=now
+        )
         assert await queue_announcement(store, ann.id, now=now) == n
 
     bantin.with_store(work)

@@ -15,7 +15,7 @@ def test_feedback_csv_and_audit_listing(bantin: Bantin) -> None:
     async def seed(store: Store) -> None:
         sub, _ = await store.subscribers.subscribe("telegram", "501", display_name=HOSTILE_NAME)
         await store.feedback.add(sub.id, None, HOSTILE_TEXT)
-        await store.staff.audit.record("telegram:900", "citizen.ban", "subscriber:1", "=1+1")
+        await store.audit.record("telegram:900", "citizen.ban", "subscriber:1", "=1+1")
 
     assert bantin("db", "upgrade").returncode == 0
     bantin.with_store(seed)

@@ -1,4 +1,4 @@
-"""Scale-out on PostgreSQL (issue 8): `bantin worker` and `bantin scheduler` as real processes.
+"""Scale-out on PostgreSQL: `bantin worker` and `bantin scheduler` as real processes.
 
 - Three workers share one 20,000-recipient broadcast: every recipient gets it exactly once.
 - Two schedulers: one active, one standby; SIGKILL the active one and the standby takes over
@@ -20,14 +20,14 @@ from typing import TypeVar
 
 import pytest
 
+from bench.support import drop_pg_database, fresh_pg_database, seed_subscribers
 from jobs.ops.leader import LEADER_STATE_KEY
 from jobs.route.fanout import queue_announcement
-from storage.announcements import DRAFT, QUEUED
+from storage.kinds import AnnouncementStatus
 from storage.store import Store
 from tests.e2e.conftest import Bantin
-from tests.fakes.seed import seed_subscribers
 from tests.fakes.telegram_api import FakeTelegram
-from tests.integration.conftest import PG_URL, drop_pg_database, fresh_pg_database
+from tests.integration.conftest import PG_URL
 
 T = TypeVar("T")
 
@@ -74,7 +74,9 @@ def test_three_workers_deliver_20000_exactly_once(
         await seed_subscribers(store, n)
         ann = await store.announcements.create("Thông báo: lịch tiêm chủng", created_by="t")
         now = datetime.now(UTC)
-        await store.announcements.transition(ann.id, frm=DRAFT, to=QUEUED, now=now)
+        await store.announcements.transition(
+            ann.id, frm=AnnouncementStatus.DRAFT, to=AnnouncementStatus.QUEUED, now=now
+        )
         assert await queue_announcement(store, ann.id, now=now) == n
 
     _with_store(pg_url, seed)

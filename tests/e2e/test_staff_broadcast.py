@@ -7,7 +7,8 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
 
-from bot.app.compose import App, run_app
+from bot.app.compose import App
+from bot.app.roles import run_app
 from bot.app.settings import Settings
 from tests.fakes.telegram_api import FakeTelegram, SentMessage, _photo_sizes
 
@@ -98,7 +99,7 @@ async def test_guided_broadcast_reaches_everyone(
             lambda m: m.chat_id == ADMIN and "Thông báo gần đây" in m.plain_text
         )
         assert "Lịch tiêm chủng" in listing.plain_text
-        assert [e.action for e in await app.store.staff.audit.recent()] == ["broadcast.queue"]
+        assert [e.action for e in await app.store.audit.recent()] == ["broadcast.queue"]
 
     await _with_app(tmp_path, tg, walk)
 

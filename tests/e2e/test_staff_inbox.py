@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 from contextlib import suppress
 
-from bot.app.compose import App, run_app
+from bot.app.compose import App
+from bot.app.roles import run_app
 from bot.app.settings import Settings
 from storage.store import Store
 from tests.e2e.test_telegram_flow import NEW, OLD, rss
@@ -95,7 +96,7 @@ async def _round_trip(store: Store, tg: FakeTelegram, push_id: int) -> None:
     await tg.async_wait_for(lambda m: m.chat_id == OTHER and "cán bộ" in m.plain_text)
     assert not await store.feedback.is_banned(ticket.subscriber_id)
     assert (await store.feedback.get(ticket.id)).status == "open"  # type: ignore[union-attr]
-    assert await store.staff.audit.recent() == []
+    assert await store.audit.recent() == []
 
     # 3. Staff reply to the card: the citizen gets the answer through the outbox, quoted.
     tg.user_sends(
@@ -158,6 +159,6 @@ async def _round_trip(store: Store, tg: FakeTelegram, push_id: int) -> None:
     await tg.async_wait_for(
         lambda m: m.chat_id == CITIZEN and "không nhận phản hồi" in m.plain_text
     )
-    actions = [e.action for e in reversed(await store.staff.audit.recent())]
+    actions = [e.action for e in reversed(await store.audit.recent())]
     assert actions == ["feedback.answer", "feedback.answer", "feedback.close", "citizen.ban"]
-    assert {e.actor for e in await store.staff.audit.recent()} == {f"telegram:{ADMIN}"}
+    assert {e.actor for e in await store.audit.recent()} == {f"telegram:{ADMIN}"}

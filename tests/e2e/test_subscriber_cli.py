@@ -45,9 +45,7 @@ def test_urgent_broadcast_is_marked(bantin: Bantin) -> None:
     assert done.returncode == 0, done.stderr
 
     async def urgent(store: Store) -> bool:
-        from storage.preferences import extra
-
         [ann] = await store.announcements.recent()
-        return await extra(store).announcements.is_urgent(ann.id)
+        return await store.announcements.is_urgent(ann.id)
 
     assert bantin.with_store(urgent)

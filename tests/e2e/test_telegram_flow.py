@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 from contextlib import suppress
 
-from bot.app.compose import App, run_app
+from bot.app.compose import App
+from bot.app.roles import run_app
 from bot.app.settings import Settings
 from storage.store import Store
 from tests.fakes.feed_server import FeedServer

@@ -14,9 +14,10 @@ from contextlib import suppress
 
 import pytest
 
-from bot.app.compose import App, run_app
+from bot.adapters.zalo import menus
+from bot.app.compose import App
+from bot.app.roles import run_app
 from bot.app.settings import Settings
-from bot.dialog import menus
 from tests.e2e.test_telegram_flow import NEW, OLD, rss
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.telegram_api import FakeTelegram

@@ -34,6 +34,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bench.support import max_in_window
 from tests.fakes.telegram_html import (
     TelegramHtmlError,
     check_length,
@@ -1208,13 +1209,3 @@ def _photo_sizes(photo: str) -> list[JSON]:
             "file_size": 48000,
         },
     ]
-
-
-def max_in_window(times: list[float], window: float = 1.0) -> int:
-    """Largest number of sorted timestamps inside any half-open interval of ``window`` s."""
-    best, start = 0, 0
-    for end, t in enumerate(times):
-        while t - times[start] >= window:
-            start += 1
-        best = max(best, end - start + 1)
-    return best

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+from bench.support import drop_pg_database, fresh_pg_database
 from storage.store import Store
 
 PG_URL = os.environ.get("BANTIN_TEST_DATABASE_URL")
@@ -23,37 +23,6 @@ def _backends() -> list[object]:
             ),
         ),
     ]
-
-
-def _admin_url(url: str) -> str:
-    return url.replace("postgresql+asyncpg://", "postgresql://")
-
-
-async def fresh_pg_database(url: str) -> str:
-    """A new empty database beside the configured one; returns its URL."""
-    import asyncpg
-    from sqlalchemy.engine import make_url
-
-    name = f"bantin_t_{uuid.uuid4().hex[:12]}"
-    conn = await asyncpg.connect(_admin_url(url))
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return make_url(url).set(database=name).render_as_string(hide_password=False)
-
-
-async def drop_pg_database(url: str, admin_url: str | None = None) -> None:
-    """Drop the database `url` names, connected to `admin_url` (default: the configured one)."""
-    import asyncpg
-    from sqlalchemy.engine import make_url
-
-    name = make_url(url).database
-    conn = await asyncpg.connect(_admin_url(admin_url or PG_URL or url))
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
 
 
 @pytest.fixture(params=_backends())

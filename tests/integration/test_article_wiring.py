@@ -1,4 +1,4 @@
-"""The Poller fetches an article page when a feed item carries only a teaser (issue 3, item 6).
+"""The Poller fetches an article page when a feed item carries only a teaser.
 
 Served from loopback (tests/fakes/feed_server.py): a teaser-only item whose page lives on the
 feed's own host gets its summary and body from the page; a page on any other host is never

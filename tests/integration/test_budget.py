@@ -11,15 +11,15 @@ from datetime import UTC, datetime
 
 import pytest
 
+from bench.support import drop_pg_database, fresh_pg_database, seed_subscribers
 from bot.adapters.telegram.adapter import TelegramChannel, make_bot
 from jobs.route.fanout import queue_announcement
 from jobs.send.deliverer import Deliverer
-from storage.announcements import DRAFT, QUEUED
 from storage.budget import SendBudget
+from storage.kinds import AnnouncementStatus
 from storage.store import Store
-from tests.fakes.seed import seed_subscribers
 from tests.fakes.telegram_api import FakeTelegram
-from tests.integration.conftest import PG_URL, drop_pg_database, fresh_pg_database
+from tests.integration.conftest import PG_URL
 
 
 async def test_sqlite_needs_no_reservation(store: Store) -> None:
@@ -78,7 +78,9 @@ async def test_two_workers_together_keep_one_rate(telegram_api: FakeTelegram) ->
         await seed_subscribers(stores[0], n)
         ann = await stores[0].announcements.create("Lịch cắt nước", created_by="t")
         now = datetime.now(UTC)
-        await stores[0].announcements.transition(ann.id, frm=DRAFT, to=QUEUED, now=now)
+        await stores[0].announcements.transition(
+            ann.id, frm=AnnouncementStatus.DRAFT, to=AnnouncementStatus.QUEUED, now=now
+        )
         assert await queue_announcement(stores[0], ann.id, now=now) == n
         workers = []
         for store, bot in zip(stores, bots, strict=True):

@@ -15,7 +15,7 @@ import pytest
 from bot.adapters.telegram.adapter import TelegramChannel, make_bot
 from jobs.route.fanout import queue_announcement
 from jobs.send.deliverer import Deliverer
-from storage.announcements import DRAFT, QUEUED
+from storage.kinds import AnnouncementStatus
 from storage.store import Store
 from tests.fakes.telegram_api import FakeTelegram
 
@@ -37,7 +37,9 @@ async def channel(telegram_api: FakeTelegram) -> AsyncIterator[TelegramChannel]:
 
 async def _broadcast(store: Store, channel: TelegramChannel) -> Deliverer:
     ann = await store.announcements.create("Thông báo lịch tiếp dân", created_by="test")
-    await store.announcements.transition(ann.id, frm=DRAFT, to=QUEUED, now=clock())
+    await store.announcements.transition(
+        ann.id, frm=AnnouncementStatus.DRAFT, to=AnnouncementStatus.QUEUED, now=clock()
+    )
     await queue_announcement(store, ann.id, now=clock())
     deliverer = Deliverer(
         store, {"telegram": channel}, rate=200, concurrency=CONCURRENCY, clock=clock

@@ -11,11 +11,10 @@ import pytest
 
 from bot.adapters.telegram.adapter import TelegramChannel, make_bot
 from jobs.channel import OutMessage
-from jobs.route.fanout import ANNOUNCEMENT, ARTICLE, queue_announcement
+from jobs.route.fanout import queue_announcement
 from jobs.send.deliverer import Deliverer
 from jobs.send.pacing import WIRE_SLOT, Pacer
-from storage.announcements import DRAFT, QUEUED
-from storage.preferences import extra
+from storage.kinds import AnnouncementStatus, OutboxKind
 from storage.records import NewArticle
 from storage.store import Store
 from tests.fakes.telegram_api import FakeTelegram
@@ -42,7 +41,9 @@ async def _subscribe(store: Store, chats: list[int]) -> None:
 
 async def _announce(store: Store, text: str = "Thông báo lịch tiếp dân") -> int:
     ann = await store.announcements.create(text, created_by="test")
-    await store.announcements.transition(ann.id, frm=DRAFT, to=QUEUED, now=clock())
+    await store.announcements.transition(
+        ann.id, frm=AnnouncementStatus.DRAFT, to=AnnouncementStatus.QUEUED, now=clock()
+    )
     await queue_announcement(store, ann.id, now=clock())
     return ann.id
 
@@ -76,7 +77,7 @@ async def test_article_push_with_hostile_title_and_huge_body(
         now=clock(),
         seen=[False],
     )
-    await store.deliveries.enqueue_fanout(ARTICLE, art.id, now=clock())
+    await store.deliveries.enqueue_fanout(OutboxKind.ARTICLE, art.id, now=clock())
     await _deliverer(store, channel).run_until_idle()
     [sent] = telegram_api.messages_to(101)
     assert sent.parse_mode == "HTML"
@@ -133,15 +134,8 @@ async def test_server_errors_back_off_then_succeed_or_dead_letter(
     telegram_api.fail(chat_id=1, code=502, times=1)
     telegram_api.fail(chat_id=2, code=502, times=None)
     await _announce(store)
-    deliverer = _deliverer(store, channel, max_attempts=2)
-    import jobs.send.deliverer as deliver_module
-
-    original = deliver_module.backoff
-    deliver_module.backoff = lambda attempt, **_: 0.05  # type: ignore[assignment]
-    try:
-        await deliverer.run_until_idle()
-    finally:
-        deliver_module.backoff = original
+    deliverer = _deliverer(store, channel, max_attempts=2, backoff=lambda attempt: 0.05)
+    await deliverer.run_until_idle()
     assert [m.chat_id for m in telegram_api.sent] == [1]
     rows = {r.subscriber_id: r for r in await store.deliveries.all()}
     statuses = sorted(r.status for r in rows.values())
@@ -158,7 +152,7 @@ async def test_pacing_never_exceeds_the_rate(
     await _deliverer(store, channel, rate=10).run_until_idle()
     assert len(telegram_api.sent) == 40
     assert telegram_api.max_sends_per_second() <= 10
-    assert await store.deliveries.counts(kind=ANNOUNCEMENT) == {"sent": 40}
+    assert await store.deliveries.counts(kind=OutboxKind.ANNOUNCEMENT) == {"sent": 40}
 
 
 async def test_unparseable_markup_falls_back_to_plain_text(
@@ -228,14 +222,10 @@ async def test_every_error_at_once_within_the_rate(
     await _announce(store)
     bot = make_bot(tg.token, tg.api_url, read_timeout=0.5)
     await bot.initialize()
-    import jobs.send.deliverer as deliver_module
-
-    original = deliver_module.backoff
-    deliver_module.backoff = lambda attempt, **_: 0.2  # type: ignore[assignment]
+    deliverer = _deliverer(store, TelegramChannel(bot), rate=10, backoff=lambda attempt: 0.2)
     try:
-        await _deliverer(store, TelegramChannel(bot), rate=10).run_until_idle()
+        await deliverer.run_until_idle()
     finally:
-        deliver_module.backoff = original
         await bot.shutdown()
     got = {m.chat_id for m in tg.sent}
     reachable = (set(chats) - {3, 4, 5, 6}) | {-1006}
@@ -277,7 +267,7 @@ async def test_link_preview_follows_each_subscribers_choice(
     await _subscribe(store, [101, 102, 103])
     wants = await store.subscribers.get("telegram", "102")
     assert wants is not None
-    await extra(store).preferences.update(wants.id, link_preview=True)
+    await store.preferences.update(wants.id, link_preview=True)
     feed, _ = await store.feeds.add("https://p.example/rss", name="Cổng")
     [art] = await store.articles.add(
         feed.id,
@@ -285,7 +275,7 @@ async def test_link_preview_follows_each_subscribers_choice(
         now=clock(),
         seen=[False],
     )
-    await store.deliveries.enqueue_fanout(ARTICLE, art.id, now=clock())
+    await store.deliveries.enqueue_fanout(OutboxKind.ARTICLE, art.id, now=clock())
     await _deliverer(store, channel).run_until_idle()
     disabled = {
         chat: telegram_api.messages_to(chat)[0].params["link_preview_options"]["is_disabled"]

@@ -14,7 +14,8 @@ import pytest
 from telegram import Bot, Update
 
 from bot.adapters.telegram.adapter import to_event
-from bot.app.compose import App, run_app
+from bot.app.compose import App
+from bot.app.roles import run_app
 from bot.app.settings import Settings
 from tests.fakes.telegram_api import FakeTelegram
 

@@ -23,7 +23,6 @@ from bot.adapters.zalo.bot_platform import UpdateIntake
 from bot.app.ops_http import bound_port, start_ops_server, stop_ops_server
 from bot.dialog.events import Command, Event, Text
 from storage.store import Store
-from storage.zalo import ZaloRepo
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.zalo_bot_api import FakeZaloBot
 
@@ -178,7 +177,7 @@ async def test_the_zalo_intake_keeps_a_failing_message_dead_with_its_content(
     await refuse_subscribers_from(store, "z77")
     handled: list[str] = []
     intake = UpdateIntake(
-        ZaloRepo.of(store),
+        store.zalo,
         storing(store, handled),
         clock=now,
         dead=store.dead_updates,

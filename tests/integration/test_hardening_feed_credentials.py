@@ -75,8 +75,8 @@ async def test_broadcast_audience_picker(dialog: Dialog, store: Store) -> None:
 
 
 async def test_audit_log_stores_no_credentials(store: Store) -> None:
-    await store.staff.audit.record(CLI_ACTOR, "feed.add", "feed:1", URL)
-    [entry] = await store.staff.audit.recent()
+    await store.audit.record(CLI_ACTOR, "feed.add", "feed:1", URL)
+    [entry] = await store.audit.recent()
     assert entry.detail == SHOWN
 
 

@@ -16,12 +16,10 @@ from bot.adapters.zalo.bot_platform import ZaloBotChannel, ZaloBotClient
 from bot.adapters.zalo.official_account import PLATFORM as OA_PLATFORM
 from bot.adapters.zalo.official_account import TokenKeeper, ZaloOAChannel
 from jobs.channel import PLAIN, Channel, OutMessage
-from jobs.route.fanout import ANNOUNCEMENT
 from jobs.send.deliverer import Deliverer
 from jobs.staff.forward import forward_feedback
-from storage.announcements import DRAFT, QUEUED
+from storage.kinds import AnnouncementStatus, OutboxKind
 from storage.store import Store
-from storage.zalo import ZaloRepo
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.zalo_bot_api import FakeZaloBot
 from tests.fakes.zalo_oa_api import FakeZaloOA
@@ -81,11 +79,13 @@ async def test_telegram_photo_broadcast_reaches_zalo_as_text_and_telegram_as_pho
         "Lịch cắt điện ngày mai", created_by="telegram:1", origin_platform="telegram"
     )
     await store.announcements.set_plan(ann.id, photo_file_id=TELEGRAM_FILE_ID)
-    assert await store.announcements.transition(ann.id, frm=DRAFT, to=QUEUED, now=clock())
+    assert await store.announcements.transition(
+        ann.id, frm=AnnouncementStatus.DRAFT, to=AnnouncementStatus.QUEUED, now=clock()
+    )
     on_zalo, _ = await store.subscribers.subscribe("zalo", "z-citizen")
     on_telegram, _ = await store.subscribers.subscribe("telegram", "902")
     for sub in (on_zalo, on_telegram):
-        await store.deliveries.enqueue_one(sub.id, ANNOUNCEMENT, ann.id, now=clock())
+        await store.deliveries.enqueue_one(sub.id, OutboxKind.ANNOUNCEMENT, ann.id, now=clock())
 
     channels: dict[str, Channel] = {"zalo": zalo_channel, "telegram": telegram}
     await Deliverer(store, channels, rate=None, clock=clock).run_until_idle()
@@ -101,7 +101,7 @@ async def test_telegram_photo_broadcast_reaches_zalo_as_text_and_telegram_as_pho
 
 async def test_telegram_photo_to_zalo_oa_is_text_with_a_note(store: Store) -> None:
     """Zalo OA sends text only: a Telegram photo is named in a note, not lost silently."""
-    repo = ZaloRepo.of(store)
+    repo = store.zalo
     with FakeZaloOA() as oa:
         async with httpx.AsyncClient() as http:
             keeper = TokenKeeper(

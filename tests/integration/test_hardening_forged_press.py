@@ -16,7 +16,6 @@ from bot.adapters.telegram.webhook import SECRET_HEADER
 from bot.app.compose import App
 from bot.app.roles import run_serve
 from bot.app.settings import Settings
-from storage.preferences import extra
 from tests.fakes.net import free_port
 from tests.fakes.telegram_api import FakeTelegram
 
@@ -82,7 +81,7 @@ async def test_forged_presses_answer_200_with_a_toast_and_change_nothing(served:
     [welcome] = await tg.async_wait_until_count(1)
     sub = await store.subscribers.get("telegram", str(CHAT))
     assert sub is not None
-    prefs_before = await extra(store).preferences.get(sub.id)
+    prefs_before = await store.preferences.get(sub.id)
     for data in FORGED:
         query = tg.user_presses(CHAT, welcome.message_id, data, check_button=False)
         (update,) = tg.take_updates()
@@ -95,7 +94,7 @@ async def test_forged_presses_answer_200_with_a_toast_and_change_nothing(served:
         [answer] = [a for a in tg.answered_callbacks if a.callback_query_id == query]
         polite = ("không còn dùng được", "chỉ dành cho cán bộ")  # or "staff only" for staff data
         assert answer.text and any(p in answer.text for p in polite), data
-    assert await extra(store).preferences.get(sub.id) == prefs_before
+    assert await store.preferences.get(sub.id) == prefs_before
     assert await store.feedback.count() == 0
     assert await store.announcements.recent(5) == []
     assert len(tg.messages_to(CHAT)) == 1  # only the welcome: forged presses say nothing more

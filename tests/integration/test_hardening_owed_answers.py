@@ -12,8 +12,7 @@ import pytest
 from bot.adapters.telegram.adapter import TelegramChannel, make_bot
 from jobs.send.deliverer import Deliverer
 from jobs.staff.forward import forward_feedback
-from storage.deliveries import BLOCKED, SENT
-from storage.feedback import ANSWER_KIND, OPEN
+from storage.kinds import DeliveryStatus, OutboxKind, TicketState
 from storage.store import Store
 from tests.fakes.telegram_api import FakeTelegram
 
@@ -41,7 +40,7 @@ async def _ticket_with_answer(store: Store, text: str = "Đã sửa đèn đư�
         ticket.id, staff_user="telegram:1", text=text, now=clock()
     )
     assert answer is not None
-    await store.deliveries.enqueue_one(sub.id, ANSWER_KIND, answer.id, now=clock())
+    await store.deliveries.enqueue_one(sub.id, OutboxKind.ANSWER, answer.id, now=clock())
     return ticket.id, answer.id
 
 
@@ -63,7 +62,11 @@ async def test_unsubscribed_citizen_still_gets_the_answer(
     await _deliverer(store, channel).run_until_idle()
 
     [row] = await store.deliveries.all()
-    assert (row.kind, row.item_id, row.status) == (ANSWER_KIND, answer_id, SENT)
+    assert (row.kind, row.item_id, row.status) == (
+        OutboxKind.ANSWER,
+        answer_id,
+        DeliveryStatus.SENT,
+    )
     [message] = telegram_api.messages_to(CITIZEN)
     assert "Đã sửa đèn đường" in message.plain_text
 
@@ -91,10 +94,10 @@ async def test_blocked_citizen_answer_is_marked_and_staff_are_told(
     await _deliverer(store, channel).run_until_idle()
 
     [row] = await store.deliveries.all()
-    assert row.status == BLOCKED
+    assert row.status == DeliveryStatus.BLOCKED
     ticket = await store.feedback.get(ticket_id)
     assert ticket is not None
-    assert ticket.status == OPEN  # no longer «answered»: the citizen never got it
+    assert ticket.status == TicketState.OPEN  # no longer «answered»: the citizen never got it
     assert ticket.delivery_error and "blocked" in ticket.delivery_error
     answer = await store.feedback.message(answer_id)
     assert answer is not None and answer.delivery_error

@@ -23,12 +23,12 @@ from pathlib import Path
 import pytest
 
 from bot.adapters.telegram.adapter import TelegramChannel, make_bot
-from bot.app.compose import run_app
+from bot.app.roles import run_app
 from bot.app.settings import Settings
 from jobs.channel import ChannelError, Fatal, OutMessage
 from jobs.route.fanout import queue_announcement
 from jobs.send.deliverer import Deliverer
-from storage.announcements import DRAFT, QUEUED
+from storage.kinds import AnnouncementStatus
 from storage.store import Store
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
@@ -212,7 +212,9 @@ def clock() -> datetime:
 async def test_stored_delivery_error_has_no_token(store: Store, mode: str) -> None:
     await store.subscribers.subscribe("telegram", "101")
     ann = await store.announcements.create("Lịch tiếp dân", created_by="test")
-    await store.announcements.transition(ann.id, frm=DRAFT, to=QUEUED, now=clock())
+    await store.announcements.transition(
+        ann.id, frm=AnnouncementStatus.DRAFT, to=AnnouncementStatus.QUEUED, now=clock()
+    )
     await queue_announcement(store, ann.id, now=clock())
     with BrokenBotApi(mode) as api:
         bot = make_bot(TOKEN, api.api_url)
@@ -316,9 +318,8 @@ async def test_zalo_oa_errors_carry_no_token(store: Store) -> None:
     import httpx
 
     from bot.adapters.zalo.official_account import TokenKeeper, ZaloOAChannel
-    from storage.zalo import ZaloRepo
 
-    repo = ZaloRepo.of(store)
+    repo = store.zalo
     with BrokenBotApi("oa", _oa_echo) as api:
         async with httpx.AsyncClient() as http:
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.adapters.telegram.adapter import TelegramChannel, make_bot
-from jobs.render import render_inbox
+from jobs.render.cards import render_inbox
 from jobs.staff.forward import current_staff_chat, forward_feedback
 from storage.store import Store
 from tests.fakes.telegram_api import JSON, ApiError, FakeTelegram

@@ -19,8 +19,9 @@ from bot.adapters.telegram.adapter import UpdatePoller
 from bot.adapters.telegram.webhook import ChatQueues
 from bot.adapters.zalo.bot_platform import ZaloBotPoller
 from bot.app import health
-from bot.app.compose import App, run_app
+from bot.app.compose import App
 from bot.app.ops_http import bound_port, ops_app, start_ops_server, stop_ops_server
+from bot.app.roles import run_app
 from bot.app.settings import Settings
 from jobs.ops.supervise import Loops, supervised
 from jobs.send.deliverer import Deliverer

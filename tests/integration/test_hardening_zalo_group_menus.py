@@ -12,12 +12,11 @@ from datetime import UTC, datetime
 
 import pytest
 
+from bot.adapters.zalo.menus import MenuChannel, menu_aware
 from bot.dialog.events import Command, Event, Press, Text, Who
-from bot.dialog.menus import MenuChannel, menu_aware
 from bot.dialog.router import Dialog
 from jobs.channel import PLAIN, Capabilities, OutMessage
 from storage.store import Store
-from storage.zalo import ZaloRepo
 
 NOW = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
 GROUP = "g-42"
@@ -71,7 +70,7 @@ class Rig:
 async def rig(store: Store) -> Rig:
     await store.staff.ensure("zalo", "z-staff", role="admin")
     await store.subscribers.subscribe("zalo", "c1")
-    channel = MenuChannel(Recorder(), ZaloRepo.of(store), clock=lambda: NOW)
+    channel = MenuChannel(Recorder(), store.zalo, clock=lambda: NOW)
     dialog = Dialog(store, capabilities=lambda _p: channel.capabilities, clock=lambda: NOW)
     return Rig(dialog, channel, [])
 

@@ -18,7 +18,6 @@ from bot.adapters.zalo.bot_platform import UpdateIntake, start_webhook_server, w
 from bot.adapters.zalo.official_account import PLATFORM, OAWebhook
 from bot.dialog.events import Event, Text
 from storage.store import Store
-from storage.zalo import ZaloRepo
 from tests.fakes.net import free_port
 from tests.fakes.zalo_oa_api import FakeZaloOA
 
@@ -61,7 +60,7 @@ async def hook(oa: FakeZaloOA, store: Store) -> AsyncIterator[Served]:
     webhook = OAWebhook(
         app_id=oa.app_id,
         secret=oa.oa_secret,
-        repo=ZaloRepo.of(store),
+        repo=store.zalo,
         store=store,
         handle=handle,
         clock=now,
@@ -112,7 +111,7 @@ async def test_stale_and_future_events_are_refused_a_fresh_replay_is_dropped(
     undated = oa.text_event("u1", "Không có giờ")
     del undated["timestamp"]
     assert await oa.send_event(hook.url, undated) == 400
-    assert hook.got == [] and await ZaloRepo.of(store).last_contact(PLATFORM, "u1") is None
+    assert hook.got == [] and await store.zalo.last_contact(PLATFORM, "u1") is None
 
     fresh = oa.text_event("u1", "Xin chào")
     assert await oa.send_event(hook.url, fresh) == 200
@@ -157,7 +156,7 @@ async def test_zalo_bot_webhook_deep_body_is_a_bad_request(
 
     secret = "s3cret-webhook-token"
     port = free_port()
-    intake = UpdateIntake(ZaloRepo.of(store), handle, clock=now)
+    intake = UpdateIntake(store.zalo, handle, clock=now)
     runner = await start_webhook_server(
         f"127.0.0.1:{port}", {"/zalo/bot": webhook_handler(secret, intake)}
     )
@@ -186,7 +185,7 @@ async def test_seen_ids_outlast_the_event_window_and_the_retention_job_prunes_th
     with pytest.raises(ValueError):
         Settings(zalo_oa_event_max_age=int(SEEN_KEEP.total_seconds()))
 
-    repo = ZaloRepo.of(store)
+    repo = store.zalo
     at = now()
     await repo.mark_seen(PLATFORM, "old", at - SEEN_KEEP - timedelta(hours=1))
     await repo.mark_seen(PLATFORM, "recent", at - timedelta(days=1))

@@ -1,7 +1,7 @@
 """A stop during a Zalo webhook call loses nothing: the whole app (`bantin run`, and `bantin
 serve` for the OA) against FakeZaloBot / FakeZaloOA on loopback and a real SQLite file.
 
-The stop is what SIGTERM does (bot.app.compose.stop_on_signals sets the stop event) and comes while
+The stop is what SIGTERM does (bot.app.runner.stop_on_signals sets the stop event) and comes while
 the event's work is still under way: the dialog and the sends are slowed down (as by a busy
 database and a slow platform) and the stop is set the moment the dialog starts. Whatever
 Zalo was answered 200 for must have its work stored and its reply sent by the time the
@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.app.compose import App, run_app
-from bot.app.roles import run_serve
+from bot.app.compose import App
+from bot.app.roles import run_app, run_serve
 from bot.app.settings import Settings
 from bot.dialog.events import Event
 from jobs.channel import OutMessage

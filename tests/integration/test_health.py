@@ -12,11 +12,13 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from jobs.channel import HTML, Capabilities, OutMessage, Transient
+from jobs.channel import HTML, Capabilities, Transient
 from jobs.ingest.fetch import make_client
 from jobs.ingest.poll import Poller
 from jobs.staff.feed_alerts import FAILING, OK, send_health_notices
 from storage.store import Store
+from tests.fakes.channel import FakeChannel
+from tests.fakes.clock import FakeClock
 from tests.fakes.feed_server import FeedServer
 
 START = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
@@ -25,37 +27,6 @@ RSS = (
     b"<item><title>B\xc3\xa0i 1</title><guid>1</guid><link>https://p.vn/1</link></item>"
     b"</channel></rss>"
 )
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-class StaffChat:
-    """A channel that records what it is asked to send, or fails when told to."""
-
-    platform = "fake"
-    capabilities = Capabilities(markup=HTML)
-
-    def __init__(self) -> None:
-        self.sent: list[OutMessage] = []
-        self.down = False
-
-    async def send(self, chat_id: str, message: OutMessage) -> str:
-        if self.down:
-            raise Transient("staff chat unreachable")
-        self.sent.append(message)
-        return str(len(self.sent))
-
-    async def edit(self, chat_id: str, message_id: str, message: OutMessage) -> None:
-        raise NotImplementedError
-
-    async def answer_press(self, press_id: str, text: str | None = None) -> None:
-        raise NotImplementedError
 
 
 @pytest.fixture
@@ -73,7 +44,7 @@ async def client() -> AsyncIterator[httpx.AsyncClient]:
 async def test_one_message_when_failing_one_on_recovery_and_nothing_twice(
     any_store: Store, fs: FeedServer, client: httpx.AsyncClient
 ) -> None:
-    store, clock, chat = any_store, Clock(), StaffChat()
+    store, clock, chat = any_store, FakeClock(START), FakeChannel("fake", Capabilities(markup=HTML))
     url = fs.add("/rss", body=b"oops", status=500)
     feed, _ = await store.feeds.add(url, name="Cổng TTĐT huyện Chiêm Hóa")
     poller = Poller(store, client, clock=clock, interval=300, workers=0)
@@ -86,8 +57,8 @@ async def test_one_message_when_failing_one_on_recovery_and_nothing_twice(
         clock.now += timedelta(hours=1)
         await notify()
         assert len(chat.sent) == (0 if n < 3 else 1), n  # at the 3rd failure, once
-    [alert] = chat.sent
-    assert "Cổng TTĐT huyện Chiêm Hóa" in alert.text and "HTTP 500" in alert.text
+    [alert] = chat.texts()
+    assert "Cổng TTĐT huyện Chiêm Hóa" in alert and "HTTP 500" in alert
     stored = await store.feeds.get(feed.id)
     assert stored is not None and stored.alert_state == FAILING
     assert stored.consecutive_errors == 5  # never switched off: still polled, still counted
@@ -95,12 +66,12 @@ async def test_one_message_when_failing_one_on_recovery_and_nothing_twice(
     # The staff chat is down when the feed recovers: the notice stays due, sent next time.
     fs.add("/rss", body=RSS, headers={"Content-Type": "application/rss+xml"})
     await poller.poll([f for f in await store.feeds.all() if f.id == feed.id])
-    chat.down = True
+    chat.fail_chat("-100", Transient("staff chat unreachable"))
     assert await notify() == 0
-    chat.down = False
+    chat.heal("-100")
     assert await notify() == 1
     assert await notify() == 0
-    assert len(chat.sent) == 2 and "hoạt động lại" in chat.sent[1].text
+    assert len(chat.sent) == 2 and "hoạt động lại" in chat.texts()[1]
     stored = await store.feeds.get(feed.id)
     assert stored is not None and stored.alert_state == OK
     assert stored.alert_changed_at == clock.now

@@ -8,9 +8,10 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import text
 
+from bench.support import drop_pg_database, fresh_pg_database
 from jobs.ops.leader import Leadership
 from storage.store import Store
-from tests.integration.conftest import PG_URL, drop_pg_database, fresh_pg_database
+from tests.integration.conftest import PG_URL
 
 needs_pg = pytest.mark.skipif(not PG_URL, reason="PostgreSQL test: set BANTIN_TEST_DATABASE_URL")
 

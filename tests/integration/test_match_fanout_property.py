@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from jobs.route.fanout import ARTICLE, fan_out_articles
+from jobs.route.fanout import fan_out_articles
+from storage.kinds import OutboxKind
 from storage.models import DigestItemRow
-from storage.preferences import extra
 from storage.records import NewArticle
 from storage.store import Store
 
@@ -87,27 +87,26 @@ async def _check(url: str, subs: list[dict], arts: list[dict]) -> None:  # type:
     store = Store.open(url)
     await store.migrate()
     try:
-        ex = extra(store)
         await store.state.set("quiet_hours_default", "22:00-06:00")
         feeds = [(await store.feeds.add(f"https://p{i}.example/rss"))[0].id for i in range(2)]
-        topics = [(await ex.topics.add(n)).id for n in ("An ninh", "Giao thông", "Thời sự")]
+        topics = [(await store.topics.add(n)).id for n in ("An ninh", "Giao thông", "Thời sự")]
         from jobs.route.match import fold
 
         for cat, topic in zip(CATEGORIES, topics, strict=True):
-            await ex.topics.map(fold(cat), topic)
+            await store.topics.map(fold(cat), topic)
         ids = []
         for n, s in enumerate(subs):
             sub, _ = await store.subscribers.subscribe("telegram", str(1000 + n))
             ids.append(sub.id)
             for t in s["topics"]:
-                await ex.preferences.choose(sub.id, topic=topics[t], on=True)
+                await store.preferences.choose(sub.id, topic=topics[t], on=True)
             for f in s["feeds"]:
-                await ex.preferences.choose(sub.id, feed=feeds[f], on=True)
+                await store.preferences.choose(sub.id, feed=feeds[f], on=True)
             for w in s["include"]:
-                await ex.preferences.add_keyword(sub.id, w, exclude=False)
+                await store.preferences.add_keyword(sub.id, w, exclude=False)
             for w in s["exclude"]:
-                await ex.preferences.add_keyword(sub.id, w, exclude=True)
-            await ex.preferences.update(
+                await store.preferences.add_keyword(sub.id, w, exclude=True)
+            await store.preferences.update(
                 sub.id, mode="digest" if s["digest"] else "instant", quiet_hours=s["quiet"]
             )
             if not s["active"]:
@@ -155,7 +154,11 @@ async def _check(url: str, subs: list[dict], arts: list[dict]) -> None:  # type:
                     held = s["quiet"] is None
                     expected_now.add((sid, aid, MORNING if held else NOW))
         rows = await store.deliveries.all(limit=10_000)
-        got = {(r.subscriber_id, r.item_id, r.next_attempt_at) for r in rows if r.kind == ARTICLE}
+        got = {
+            (r.subscriber_id, r.item_id, r.next_attempt_at)
+            for r in rows
+            if r.kind == OutboxKind.ARTICLE
+        }
         assert got == expected_now
         async with store.engine.connect() as conn:
             items = (

@@ -18,18 +18,11 @@ from bot.app.health import beat
 from bot.app.ops_http import ExtraRoutes, bound_port, ops_app, start_ops_server, stop_ops_server
 from jobs import metrics
 from storage.store import Store
+from tests.fakes.clock import FakeClock
 
 NOW = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
 
 Serve = Callable[..., Awaitable[str]]
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture
@@ -37,7 +30,7 @@ async def serve() -> AsyncIterator[Serve]:
     """Starts ops apps on 127.0.0.1:0; returns their base URL; stops them after the test."""
     runners: list[web.AppRunner] = []
 
-    async def start(store: Store, clock: Clock, **kw: Any) -> str:
+    async def start(store: Store, clock: FakeClock, **kw: Any) -> str:
         runner = await start_ops_server("127.0.0.1:0", ops_app(store, clock=clock, **kw))
         runners.append(runner)
         return f"http://127.0.0.1:{bound_port(runner)}"
@@ -57,7 +50,7 @@ async def get(url: str) -> tuple[int, str, str]:
 async def test_healthz_is_200_with_a_fresh_heartbeat_and_a_moving_outbox(
     any_store: Store, serve: Serve
 ) -> None:
-    clock = Clock()
+    clock = FakeClock(NOW)
     await beat(any_store, NOW - timedelta(seconds=30))
     sub, _ = await any_store.subscribers.subscribe("telegram", "1")
     await any_store.deliveries.enqueue_one(sub.id, "article", 1, now=NOW - timedelta(seconds=60))
@@ -74,7 +67,7 @@ async def test_healthz_is_200_with_a_fresh_heartbeat_and_a_moving_outbox(
 async def test_healthz_is_503_with_the_reason_when_the_heartbeat_is_stale(
     any_store: Store, serve: Serve
 ) -> None:
-    clock = Clock()
+    clock = FakeClock(NOW)
     await beat(any_store, NOW)
     base = await serve(any_store, clock, max_heartbeat_age=120)
     assert (await get(f"{base}/healthz"))[0] == 200
@@ -91,7 +84,7 @@ async def test_healthz_is_503_with_the_reason_when_the_heartbeat_is_stale(
 async def test_healthz_is_503_when_no_scheduler_ever_ran_or_the_outbox_is_stuck(
     any_store: Store, serve: Serve
 ) -> None:
-    clock = Clock()
+    clock = FakeClock(NOW)
     base = await serve(any_store, clock, max_outbox_lag=600)
     status, _, body = await get(f"{base}/healthz")
     assert status == 503 and "no scheduler has ever run" in body
@@ -112,7 +105,7 @@ async def test_healthz_is_503_when_the_database_is_unreachable(
 ) -> None:
     store = Store.open(f"sqlite:///{tmp_path}/no/such/dir/bantin.db")
     try:
-        base = await serve(store, Clock())
+        base = await serve(store, FakeClock(NOW))
         status, _, body = await get(f"{base}/healthz")
     finally:
         await store.aclose()
@@ -133,7 +126,7 @@ async def test_metrics_text_has_the_names_and_the_outbox_depth(
 
     metrics.poll("ok")
     metrics.delivery("sent", "telegram", 0.12)
-    base = await serve(any_store, Clock())
+    base = await serve(any_store, FakeClock(NOW))
     status, ctype, body = await get(f"{base}/metrics")
     assert status == 200
     assert ctype.startswith("text/plain") and "version=" in ctype
@@ -174,7 +167,7 @@ async def test_extra_routes_are_mounted_beside_health_and_metrics(
     store: Store, serve: Serve, routes: ExtraRoutes
 ) -> None:
     await beat(store, NOW)
-    base = await serve(store, Clock(), extra_routes=routes)
+    base = await serve(store, FakeClock(NOW), extra_routes=routes)
     async with aiohttp.ClientSession() as session:
         async with session.post(f"{base}/hook", data="hi") as response:
             assert response.status == 200 and await response.text() == "object hi"

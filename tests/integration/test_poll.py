@@ -30,26 +30,13 @@ from jobs.route.fanout import fan_out_articles
 from storage.models import FeedRow
 from storage.records import Article, Feed
 from storage.store import Store
+from tests.fakes.clock import FakeClock
 from tests.fakes.feed_server import FeedServer, unused_port
 
 START = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
 INTERVAL = 300
 PORTAL = "https://chiemhoa.tuyenquang.gov.vn"
 RSS_TYPE = {"Content-Type": "application/rss+xml; charset=utf-8"}
-
-
-class Clock:
-    """An injected clock the test moves by hand."""
-
-    def __init__(self, now: datetime = START) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> datetime:
-        self.now += timedelta(**delta)
-        return self.now
 
 
 @dataclass(frozen=True)
@@ -103,8 +90,8 @@ async def client() -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> FakeClock:
+    return FakeClock(START)
 
 
 MakePoller = Callable[..., Poller]
@@ -115,7 +102,7 @@ async def make_poller() -> AsyncIterator[MakePoller]:
     """Builds Pollers (the default ones, as the app does) and closes them after the test."""
     made: list[Poller] = []
 
-    def make(store: Store, client: httpx.AsyncClient, clock: Clock, **kw: Any) -> Poller:
+    def make(store: Store, client: httpx.AsyncClient, clock: FakeClock, **kw: Any) -> Poller:
         poller = Poller(store, client, clock=clock, interval=INTERVAL, **kw)
         made.append(poller)
         return poller
@@ -150,7 +137,7 @@ async def test_first_poll_marks_backlog_seen_and_second_poll_adds_only_the_new_i
     any_store: Store,
     fs: FeedServer,
     client: httpx.AsyncClient,
-    clock: Clock,
+    clock: FakeClock,
     make_poller: MakePoller,
 ) -> None:
     store = any_store
@@ -201,7 +188,7 @@ async def test_backlog_limit_is_respected(
     store: Store,
     fs: FeedServer,
     client: httpx.AsyncClient,
-    clock: Clock,
+    clock: FakeClock,
     make_poller: MakePoller,
 ) -> None:
     url = fs.add("/feed.xml", body=rss([art(n) for n in range(1, 6)]), headers=RSS_TYPE)
@@ -217,7 +204,7 @@ async def test_regenerated_guid_with_same_link_is_not_a_new_article(
     store: Store,
     fs: FeedServer,
     client: httpx.AsyncClient,
-    clock: Clock,
+    clock: FakeClock,
     make_poller: MakePoller,
 ) -> None:
     url = fs.add("/feed.xml", body=rss([art(1), art(2)]), headers=RSS_TYPE)
@@ -246,7 +233,7 @@ async def test_one_article_in_two_feeds_of_a_portal_reaches_a_subscriber_once_ac
     store: Store,
     fs: FeedServer,
     client: httpx.AsyncClient,
-    clock: Clock,
+    clock: FakeClock,
     make_poller: MakePoller,
 ) -> None:
     sub, _ = await store.subscribers.subscribe("telegram", "21")
@@ -277,7 +264,7 @@ async def test_one_article_in_two_feeds_polled_at_once_reaches_a_subscriber_once
     any_store: Store,
     fs: FeedServer,
     client: httpx.AsyncClient,
-    clock: Clock,
+    clock: FakeClock,
     make_poller: MakePoller,
     monkeypatch: pytest.MonkeyPatch,
     pollers: int,
@@ -335,7 +322,7 @@ async def test_duplicate_guids_inside_one_feed_are_stored_once(
     store: Store,
     fs: FeedServer,
     client: httpx.AsyncClient,
-    clock: Clock,
+    clock: FakeClock,
     make_poller: MakePoller,
 ) -> None:
     first = Item(guid="dup", link=f"{PORTAL}/tin-tuc/bai-1", title="Bài đầu", day=2)
@@ -356,7 +343,7 @@ async def test_second_poll_is_conditional_and_304_counts_as_success(
     any_store: Store,
     fs: FeedServer,
     client: httpx.AsyncClient,
-    clock: Clock,
+    clock: FakeClock,
     make_poller: MakePoller,
 ) -> None:
     store = any_store
@@ -399,7 +386,7 @@ async def test_broken_feeds_get_a_clear_error_and_backoff_without_stopping_the_o
     store: Store,
     fs: FeedServer,
     client: httpx.AsyncClient,
-    clock: Clock,
+    clock: FakeClock,
     make_poller: MakePoller,
 ) -> None:
     good = await add_feed(store, fs.add("/good.rss", body=rss([art(1), art(2)]), headers=RSS_TYPE))
@@ -453,7 +440,7 @@ async def test_backoff_is_capped_at_one_day(
     store: Store,
     fs: FeedServer,
     client: httpx.AsyncClient,
-    clock: Clock,
+    clock: FakeClock,
     make_poller: MakePoller,
 ) -> None:
     f = await add_feed(store, fs.url("/missing.rss"))
@@ -472,7 +459,7 @@ async def test_special_characters_in_title_and_long_body_are_stored_as_plain_tex
     store: Store,
     fs: FeedServer,
     client: httpx.AsyncClient,
-    clock: Clock,
+    clock: FakeClock,
     make_poller: MakePoller,
 ) -> None:
     title = 'Giá xăng < 20.000 đồng & "ổn định" > dự kiến của Bộ Công Thương'
@@ -496,7 +483,7 @@ async def test_markup_in_title_is_stripped_to_plain_text(
     store: Store,
     fs: FeedServer,
     client: httpx.AsyncClient,
-    clock: Clock,
+    clock: FakeClock,
     make_poller: MakePoller,
 ) -> None:
     item = Item(guid="b", link=f"{PORTAL}/tin-tuc/b", title="<b>Khẩn</b> &amp; quan trọng")
@@ -510,7 +497,7 @@ async def test_angle_bracketed_text_in_a_plain_title_is_kept(
     store: Store,
     fs: FeedServer,
     client: httpx.AsyncClient,
-    clock: Clock,
+    clock: FakeClock,
     make_poller: MakePoller,
 ) -> None:
     title = "Hướng dẫn dùng Cổng Dịch vụ công <dichvucong.gov.vn>"
@@ -528,7 +515,7 @@ async def test_permanent_redirect_updates_the_stored_url(
     store: Store,
     fs: FeedServer,
     client: httpx.AsyncClient,
-    clock: Clock,
+    clock: FakeClock,
     make_poller: MakePoller,
 ) -> None:
     new_url = fs.add("/rss/tin-moi.rss", body=rss([art(1)]), headers=RSS_TYPE)
@@ -550,7 +537,7 @@ async def test_temporary_redirect_keeps_the_stored_url(
     store: Store,
     fs: FeedServer,
     client: httpx.AsyncClient,
-    clock: Clock,
+    clock: FakeClock,
     make_poller: MakePoller,
 ) -> None:
     fs.add("/rss/hom-nay.rss", body=rss([art(1)]), headers=RSS_TYPE)
@@ -568,7 +555,7 @@ async def test_poll_due_reads_due_feeds_a_page_at_a_time_and_polls_each_once(
     any_store: Store,
     fs: FeedServer,
     client: httpx.AsyncClient,
-    clock: Clock,
+    clock: FakeClock,
     make_poller: MakePoller,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -604,7 +591,7 @@ async def test_first_poll_backlog_gets_no_body_and_a_pushed_older_entry_still_ge
     any_store: Store,
     fs: FeedServer,
     client: httpx.AsyncClient,
-    clock: Clock,
+    clock: FakeClock,
     make_poller: MakePoller,
 ) -> None:
     """On a first poll the worker makes text only for the entry it expects to be pushed (the

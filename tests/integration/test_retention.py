@@ -14,8 +14,9 @@ from jobs.ingest.poll import Poller
 from jobs.ops.retention import Protection, cutoff, keep_article, prune, record_listings
 from jobs.route.fanout import fan_out_articles
 from storage.records import NewArticle
-from storage.retention import ArticleCandidate, Listing, RetentionRepo
+from storage.retention import ArticleCandidate, Listing
 from storage.store import Store
+from tests.fakes.clock import FakeClock
 from tests.fakes.feed_server import FeedServer
 
 START = datetime(2026, 1, 10, 8, 0, tzinfo=UTC)
@@ -195,14 +196,6 @@ def rss(numbers: list[int]) -> bytes:
     ).encode()
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 def fs() -> Iterator[FeedServer]:
     with FeedServer() as server:
@@ -219,7 +212,7 @@ async def test_a_repoll_after_prune_does_not_push_a_listed_article_again(
     any_store: Store, fs: FeedServer, client: httpx.AsyncClient
 ) -> None:
     store = any_store
-    clock = Clock()
+    clock = FakeClock(START)
     subs = [(await store.subscribers.subscribe("telegram", str(n)))[0].id for n in (1, 2)]
     url = fs.add("/rss", body=rss([1, 2, 3]), headers=RSS_TYPE)
     feed, _ = await store.feeds.add(url)
@@ -265,6 +258,6 @@ async def test_listings_round_trip_and_compare_guids_as_stored(store: Store) -> 
     await record_listings(store, [Listing(7, frozenset({long_guid}), frozenset({"https://a/1"}))])
     await record_listings(store, [Listing(8, frozenset({"x"}), frozenset())])
     await record_listings(store, [Listing(8, frozenset({"y"}), frozenset())])  # replaced
-    got = {li.feed_id: li for li in await RetentionRepo.of(store).listings()}
+    got = {li.feed_id: li for li in await store.retention.listings()}
     assert got[7].guids == {"g" * 1000} and got[7].links == {"https://a/1"}
     assert got[8].guids == {"y"}

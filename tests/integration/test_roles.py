@@ -10,15 +10,15 @@ from pathlib import Path
 
 import httpx
 
+from bench.support import seed_subscribers
 from bot.app.compose import App
 from bot.app.roles import run_scheduler, run_worker
 from bot.app.settings import Settings
 from jobs import metrics
 from jobs.ops.leader import LEADER_STATE_KEY
 from jobs.route.fanout import queue_announcement
-from storage.announcements import DRAFT, QUEUED
+from storage.kinds import AnnouncementStatus
 from tests.fakes.net import free_port
-from tests.fakes.seed import seed_subscribers
 from tests.fakes.telegram_api import FakeTelegram
 
 
@@ -82,7 +82,9 @@ async def test_worker_delivers_the_outbox_counts_it_and_stops_cleanly(
         telegram_api.block(chats[0])
         ann = await app.store.announcements.create("Lịch cắt điện", created_by="t")
         now = datetime.now(UTC)
-        await app.store.announcements.transition(ann.id, frm=DRAFT, to=QUEUED, now=now)
+        await app.store.announcements.transition(
+            ann.id, frm=AnnouncementStatus.DRAFT, to=AnnouncementStatus.QUEUED, now=now
+        )
         assert await queue_announcement(app.store, ann.id, now=now) == 20
         # no wake-up from another process: the worker finds the rows by itself
         await telegram_api.async_wait_until_count(19, timeout=30)

@@ -1,4 +1,4 @@
-"""`bantin serve` with a Telegram webhook (issue 8), in-process against the fake Bot API.
+"""`bantin serve` with a Telegram webhook, in-process against the fake Bot API.
 
 Telegram posts updates to /telegram with the secret it was given in setWebhook; anything
 without that secret is refused before it is read and changes nothing. A handled update is

@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.dialog.events import Command, Press, Text, Who
-from bot.dialog.flows.broadcast import release_due_broadcasts
 from bot.dialog.router import Dialog
 from jobs.channel import HTML, Capabilities
+from jobs.route.announce import release_due_broadcasts
 from storage.records import NewArticle
 from storage.store import Store
 
@@ -48,7 +48,7 @@ async def test_staff_command_is_admin_only_and_audited(dialog: Dialog, any_store
     assert "cuối cùng" in last.replies[0].text
     await dialog.handle(Command(ADMIN, "staff", "remove 901"))
     assert await store.staff.role_of("telegram", "901") is None
-    log = [(e.actor, e.action, e.target) for e in reversed(await store.staff.audit.recent())]
+    log = [(e.actor, e.action, e.target) for e in reversed(await store.audit.recent())]
     assert log == [
         ("telegram:900", "staff.add", "telegram:901"),
         ("telegram:900", "staff.remove", "telegram:901"),
@@ -82,7 +82,7 @@ async def test_forged_staff_data_and_commands_from_a_citizen(
     assert (await store.feedback.get(ticket.id)).status == "open"  # type: ignore[union-attr]
     assert (await store.announcements.get(draft.id)).status == "draft"  # type: ignore[union-attr]
     assert await store.deliveries.counts() == {}
-    assert await store.staff.audit.recent() == []
+    assert await store.audit.recent() == []
     assert (await store.subscribers.get_by_id(sub.id)).dialog_state is None  # type: ignore[union-attr]
 
 
@@ -129,7 +129,7 @@ async def test_guided_broadcast_to_a_source_scheduled_then_released(
     assert await release_due_broadcasts(store, NOW + timedelta(minutes=91)) == 1
     assert await release_due_broadcasts(store, NOW + timedelta(minutes=92)) == 0
     assert await store.deliveries.counts(kind="announcement") == {"pending": 2}
-    actions = [e.action for e in await store.staff.audit.recent()]
+    actions = [e.action for e in await store.audit.recent()]
     assert actions == ["broadcast.schedule"]
 
 
@@ -156,7 +156,7 @@ async def test_cancel_running_broadcast_counts_sent(dialog: Dialog, any_store: S
     assert await store.deliveries.counts(kind="announcement") == {"sent": 1, "cancelled": 2}
     again = await dialog.handle(Press(ADMIN, f"bw:x:{draft.id}"))
     assert again.toast and "không thể hủy" in again.toast
-    actions = [e.action for e in reversed(await store.staff.audit.recent())]
+    actions = [e.action for e in reversed(await store.audit.recent())]
     assert actions == ["broadcast.queue", "broadcast.cancel"]
 
 
@@ -169,7 +169,7 @@ async def test_one_line_broadcast_is_unchanged_and_audited(
     [ann] = await any_store.announcements.recent(1)
     out = await dialog.handle(Press(ADMIN, f"bc:ok:{ann.id}", message_id="3"))
     assert out.wake_outbox
-    assert [e.action for e in await any_store.staff.audit.recent()] == ["broadcast.queue"]
+    assert [e.action for e in await any_store.audit.recent()] == ["broadcast.queue"]
 
 
 async def test_feedback_rate_limit_and_ban(dialog: Dialog, any_store: Store) -> None:

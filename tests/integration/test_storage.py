@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from storage.announcements import CANCELLED, DRAFT, QUEUED
+from storage.kinds import AnnouncementStatus
 from storage.migrate import current_revision, head_revision
 from storage.records import NewArticle
 from storage.store import Store
@@ -142,10 +142,16 @@ async def test_feed_health_counts_and_resets(any_store: Store) -> None:
 
 async def test_announcement_confirm_happens_once(any_store: Store) -> None:
     ann = await any_store.announcements.create("Mất điện", created_by="telegram:1")
-    assert ann.status == DRAFT
-    assert await any_store.announcements.transition(ann.id, frm=DRAFT, to=QUEUED, now=NOW)
-    assert not await any_store.announcements.transition(ann.id, frm=DRAFT, to=QUEUED, now=NOW)
-    assert not await any_store.announcements.transition(ann.id, frm=DRAFT, to=CANCELLED, now=NOW)
+    assert ann.status == AnnouncementStatus.DRAFT
+    assert await any_store.announcements.transition(
+        ann.id, frm=AnnouncementStatus.DRAFT, to=AnnouncementStatus.QUEUED, now=NOW
+    )
+    assert not await any_store.announcements.transition(
+        ann.id, frm=AnnouncementStatus.DRAFT, to=AnnouncementStatus.QUEUED, now=NOW
+    )
+    assert not await any_store.announcements.transition(
+        ann.id, frm=AnnouncementStatus.DRAFT, to=AnnouncementStatus.CANCELLED, now=NOW
+    )
 
 
 async def test_feedback_and_staff_and_state(any_store: Store) -> None:
@@ -184,3 +190,28 @@ async def test_migrations_match_the_models(any_store: Store) -> None:
 
     async with any_store.engine.connect() as conn:
         assert await conn.run_sync(diff) == []
+
+
+async def test_the_store_owns_every_repository_on_one_session_factory(store: Store) -> None:
+    """One way to reach each table: every repository is an attribute built once, and all of
+    them share the store's one session factory (no side registry, no factory per call)."""
+    from storage.base import Repo
+
+    repos = {name: r for name, r in vars(store).items() if isinstance(r, Repo)}
+    assert {"preferences", "topics", "digests", "search", "zalo", "retention", "audit"} <= set(
+        repos
+    )
+    assert len({id(r._sessions) for r in repos.values()}) == 1
+    assert store.zalo is store.zalo and not hasattr(store.staff, "audit")
+
+
+async def test_kinds_are_stored_and_read_back_as_their_strings(any_store: Store) -> None:
+    """The enums are the columns' words: a member is written as its string and a row read back
+    (a plain str) compares equal to the member, so no migration followed their introduction."""
+    from storage.kinds import DeliveryStatus, OutboxKind
+
+    [sub_id] = await _subscribers(any_store, 1)
+    await any_store.deliveries.enqueue_one(sub_id, OutboxKind.ANSWER, 7, now=NOW)
+    [row] = await any_store.deliveries.all()
+    assert (row.kind, row.status) == ("answer", "pending")
+    assert (row.kind, row.status) == (OutboxKind.ANSWER, DeliveryStatus.PENDING)

@@ -1,4 +1,5 @@
-"""Issue 5's flows against the fake Bot API: the real Dialog, a real SQLite store, and
+"""The subscriber flows (onboarding, topics and sources, deep links, digests, quiet hours)
+against the fake Bot API: the real Dialog, a real SQLite store, and
 python-telegram-bot's HTTP client reading updates (UpdatePoller) and sending replies.
 
 Clock: 15:00 in Vietnam unless a test moves it (digests, quiet hours).
@@ -16,21 +17,12 @@ import pytest
 
 from bot.adapters.telegram.adapter import TelegramChannel, UpdatePoller, make_bot
 from bot.dialog.events import Event
-from bot.dialog.flows.groups import install_admin_check
 from bot.dialog.respond import carry_out
-from bot.dialog.router import Dialog
-from jobs.route.fanout import (
-    ANNOUNCEMENT,
-    ARTICLE,
-    DIGEST,
-    fan_out_articles,
-    queue_announcement,
-    queue_due_digests,
-    render_item,
-)
+from bot.dialog.router import Dialog, install_admin_check
+from jobs.route.fanout import fan_out_articles, queue_announcement, queue_due_digests
 from jobs.route.match import fold
-from storage.announcements import DRAFT, QUEUED
-from storage.preferences import extra
+from jobs.send.deliverer import Deliverer
+from storage.kinds import AnnouncementStatus, OutboxKind
 from storage.records import NewArticle
 from storage.store import Store
 from tests.fakes.telegram_api import JSON, FakeTelegram
@@ -85,23 +77,12 @@ class Rig:
         [row] = await self.store.articles.add(feed_id, [new], now=self.now[0], seen=[False])
         return row.id
 
-    async def deliver(self, kind: str, chat: int = CHAT) -> Any:
-        """Send this chat's due rows of `kind` the way the deliverer would (render_item)."""
-        sub = await self.store.subscribers.get("telegram", str(chat))
-        assert sub is not None
-        out = []
-        for row in await self.store.deliveries.all(status="pending", limit=1000):
-            if (
-                row.kind == kind
-                and row.subscriber_id == sub.id
-                and row.next_attempt_at <= self.now[0]
-            ):
-                message = await render_item(self.store, row, sub, self.channel.capabilities)
-                assert message is not None
-                await self.channel.send(sub.chat_id, message)
-                await self.store.deliveries.mark_sent(row.id, message_id=None, now=self.now[0])
-                out.append(row)
-        return out
+    async def deliver(self) -> int:
+        """Run the real deliverer, at the rig's clock, until nothing is due; rows handled."""
+        deliverer = Deliverer(
+            self.store, {"telegram": self.channel}, rate=None, clock=lambda: self.now[0]
+        )
+        return await deliverer.run_until_idle()
 
 
 @pytest.fixture
@@ -131,11 +112,10 @@ async def rig(tmp_path: object) -> AsyncIterator[Rig]:
 
 
 async def setup_topics(rig: Rig) -> tuple[int, int, int]:
-    ex = extra(rig.store)
     feed, _ = await rig.store.feeds.add("https://a.example/rss", name="Huyện A")
-    topic = await ex.topics.add("An ninh")
-    await ex.topics.map(fold("AN NINH - Quốc phòng"), topic.id)
-    other = await ex.topics.add("Giáo dục")
+    topic = await rig.store.topics.add("An ninh")
+    await rig.store.topics.map(fold("AN NINH - Quốc phòng"), topic.id)
+    other = await rig.store.topics.add("Giáo dục")
     return feed.id, topic.id, other.id
 
 
@@ -146,7 +126,7 @@ async def test_onboarding_then_topic_and_source_choice(rig: Rig) -> None:
     # One tap keeps everything.
     done = await rig.press(welcome, "st:ok")
     assert "mọi tin" in done["text"]
-    prefs = await extra(rig.store).preferences.get(1)
+    prefs = await rig.store.preferences.get(1)
     assert prefs.all_news
     # Choose a topic, then a source, from /caidat.
     screen = await rig.say("/caidat")
@@ -158,25 +138,25 @@ async def test_onboarding_then_topic_and_source_choice(rig: Rig) -> None:
     await rig.press(screen, "st:feeds")
     after = await rig.press(screen, f"st:f:{feed}")
     assert "✅ Huyện A" in str(after["reply_markup"])
-    prefs = await extra(rig.store).preferences.get(1)
+    prefs = await rig.store.preferences.get(1)
     assert not prefs.all_news and prefs.topics == {topic} and prefs.feeds == {feed}
     # Fan-out follows the mix: a topic article from another feed arrives, others do not.
     other_feed, _ = await rig.store.feeds.add("https://b.example/rss", name="Huyện B")
     wanted = await rig.article(other_feed.id, "x1", "Tuần tra", categories=["An ninh - quốc phòng"])
     unwanted = await rig.article(other_feed.id, "x2", "Khai giảng", categories=["Giáo dục"])
     await fan_out_articles(rig.store, now=rig.now[0])
-    items = {r.item_id for r in await rig.store.deliveries.all() if r.kind == ARTICLE}
+    items = {r.item_id for r in await rig.store.deliveries.all() if r.kind == OutboxKind.ARTICLE}
     assert wanted in items and unwanted not in items
     # "All news" forgets the mix.
     await rig.press(screen, "st:all")
-    assert (await extra(rig.store).preferences.get(1)).all_news
+    assert (await rig.store.preferences.get(1)).all_news
 
 
 async def test_deep_link_subscribes_to_a_topic(rig: Rig) -> None:
     _, topic, _ = await setup_topics(rig)
     reply = await rig.say(f"/start t{topic}")
     assert "An ninh" in reply.plain_text and "Xin chào" in reply.plain_text
-    prefs = await extra(rig.store).preferences.get(1)
+    prefs = await rig.store.preferences.get(1)
     assert prefs.topics == {topic} and not prefs.all_news
     bad = await rig.say("/start t999")
     assert "không còn hợp lệ" in bad.plain_text
@@ -194,7 +174,7 @@ async def test_keywords_with_and_without_diacritics(rig: Rig) -> None:
     no = await rig.article(feed.id, "k3", "An ninh và xo so kien thiet")
     off = await rig.article(feed.id, "k4", "Anh hùng lao động")
     await fan_out_articles(rig.store, now=rig.now[0])
-    items = {r.item_id for r in await rig.store.deliveries.all() if r.kind == ARTICLE}
+    items = {r.item_id for r in await rig.store.deliveries.all() if r.kind == OutboxKind.ARTICLE}
     assert items == {yes, plain} and no not in items and off not in items
     removed = await rig.say("/tukhoa xoa an ninh")
     assert "Đã bỏ" in removed.plain_text
@@ -207,18 +187,18 @@ async def test_digest_at_a_set_time(rig: Rig) -> None:
     await rig.press(screen, "st:times")
     saved = await rig.say("8:00, 17h")
     assert "08:00, 17:00" in saved.plain_text
-    prefs = await extra(rig.store).preferences.get(1)
+    prefs = await rig.store.preferences.get(1)
     assert prefs.mode == "digest" and prefs.digest_times == ("08:00", "17:00")
     for n in range(3):
         await rig.article(feed.id, f"d{n}", f"Tin số {n} <&>")
     await fan_out_articles(rig.store, now=rig.now[0])  # 15:00: waits for 17:00
-    assert not [r for r in await rig.store.deliveries.all() if r.kind == ARTICLE]
+    assert not [r for r in await rig.store.deliveries.all() if r.kind == OutboxKind.ARTICLE]
     rig.now[0] = NOW + timedelta(hours=1, minutes=59)  # 16:59
     assert await queue_due_digests(rig.store, now=rig.now[0]) == 0
     rig.now[0] = NOW + timedelta(hours=2)  # 17:00
     assert await queue_due_digests(rig.store, now=rig.now[0]) == 1
     assert await queue_due_digests(rig.store, now=rig.now[0]) == 0  # once
-    assert len(await rig.deliver(DIGEST)) == 1
+    assert await rig.deliver() == 1
     digest = rig.tg.messages_to(CHAT)[-1]
     assert "Bản tin tổng hợp" in digest.plain_text and "3 tin" in digest.plain_text
     assert all(f"Tin số {n} <&>" in digest.plain_text for n in range(3))
@@ -230,13 +210,19 @@ async def test_quiet_hours_and_urgent_bypass(rig: Rig) -> None:
     rig.now[0] = datetime(2026, 11, 28, 16, 0, tzinfo=UTC)  # 23:00 in Vietnam
     morning = datetime(2026, 11, 28, 23, 0, tzinfo=UTC)  # 06:00
     ann = await rig.store.announcements.create("Lịch họp", created_by="t")
-    await rig.store.announcements.transition(ann.id, frm=DRAFT, to=QUEUED, now=rig.now[0])
+    await rig.store.announcements.transition(
+        ann.id, frm=AnnouncementStatus.DRAFT, to=AnnouncementStatus.QUEUED, now=rig.now[0]
+    )
     await queue_announcement(rig.store, ann.id, now=rig.now[0])
     urgent = await rig.store.announcements.create("Cảnh báo lũ", created_by="t")
-    await extra(rig.store).announcements.set_urgent(urgent.id)
-    await rig.store.announcements.transition(urgent.id, frm=DRAFT, to=QUEUED, now=rig.now[0])
+    await rig.store.announcements.set_urgent(urgent.id)
+    await rig.store.announcements.transition(
+        urgent.id, frm=AnnouncementStatus.DRAFT, to=AnnouncementStatus.QUEUED, now=rig.now[0]
+    )
     await queue_announcement(rig.store, urgent.id, now=rig.now[0])
-    rows = {r.item_id: r for r in await rig.store.deliveries.all() if r.kind == ANNOUNCEMENT}
+    rows = {
+        r.item_id: r for r in await rig.store.deliveries.all() if r.kind == OutboxKind.ANNOUNCEMENT
+    }
     assert rows[ann.id].next_attempt_at == morning
     assert rows[urgent.id].next_attempt_at == rig.now[0]
     # The subscriber turns quiet hours off: later pushes go at once.
@@ -247,7 +233,11 @@ async def test_quiet_hours_and_urgent_bypass(rig: Rig) -> None:
     feed, _ = await rig.store.feeds.add("https://a.example/rss")
     art = await rig.article(feed.id, "q1", "Tin đêm")
     await fan_out_articles(rig.store, now=rig.now[0])
-    [row] = [r for r in await rig.store.deliveries.all() if r.item_id == art and r.kind == ARTICLE]
+    [row] = [
+        r
+        for r in await rig.store.deliveries.all()
+        if r.item_id == art and r.kind == OutboxKind.ARTICLE
+    ]
     assert row.next_attempt_at == rig.now[0]
 
 
@@ -271,7 +261,7 @@ async def test_settings_language_switch_latest_and_search(rig: Rig) -> None:
     back = await rig.say("/lang")
     assert "Tiếng Việt" in back.plain_text
     preview = await rig.press(screen, "st:preview")
-    assert (await extra(rig.store).preferences.get(1)).link_preview
+    assert (await rig.store.preferences.get(1)).link_preview
     assert "Tắt xem trước" in str(preview["reply_markup"])
 
 
@@ -289,9 +279,9 @@ async def test_group_admin_rule(rig: Rig) -> None:
     await rig.press(screen, "st:mode", chat=group, user_id=member)
     assert "quản trị viên" in (rig.tg.answered_callbacks[answered].text or "")
     sub = await rig.store.subscribers.get("telegram", str(group))
-    assert sub is not None and (await extra(rig.store).preferences.get(sub.id)).mode == "instant"
+    assert sub is not None and (await rig.store.preferences.get(sub.id)).mode == "instant"
     await rig.press(screen, "st:mode", chat=group, user_id=admin)
-    assert (await extra(rig.store).preferences.get(sub.id)).mode == "digest"
+    assert (await rig.store.preferences.get(sub.id)).mode == "digest"
 
 
 async def test_photo_with_caption_and_fallback_to_text(rig: Rig) -> None:
@@ -301,24 +291,16 @@ async def test_photo_with_caption_and_fallback_to_text(rig: Rig) -> None:
     await rig.article(
         feed.id, "p1", "Ảnh hội nghị", summary=long, image="https://img.example/1.jpg"
     )
-    await rig.article(feed.id, "p2", "Ảnh hỏng", image="https://img.example/broken.jpg")
     await fan_out_articles(rig.store, now=rig.now[0])
-    rows = sorted(
-        (r for r in await rig.store.deliveries.all() if r.kind == ARTICLE), key=lambda r: r.item_id
-    )
-    sub = await rig.store.subscribers.get("telegram", str(CHAT))
-    assert sub is not None
-    first = await render_item(rig.store, rows[0], sub, rig.channel.capabilities)
-    assert first is not None and first.photo_url
-    await rig.channel.send(str(CHAT), first)
+    assert await rig.deliver() == 1
     photo = rig.tg.messages_to(CHAT)[-1]
     assert photo.method == "sendPhoto" and photo.photo == "https://img.example/1.jpg"
     assert len(photo.plain_text) <= 1024 and "Ảnh hội nghị" in photo.plain_text
     rig.tg.fail(
         method="sendPhoto", code=400, description="Bad Request: failed to get HTTP URL content"
     )
-    second = await render_item(rig.store, rows[1], sub, rig.channel.capabilities)
-    assert second is not None
-    await rig.channel.send(str(CHAT), second)
+    await rig.article(feed.id, "p2", "Ảnh hỏng", image="https://img.example/broken.jpg")
+    await fan_out_articles(rig.store, now=rig.now[0])
+    assert await rig.deliver() == 1
     text = rig.tg.messages_to(CHAT)[-1]
     assert text.method == "sendMessage" and "Ảnh hỏng" in text.plain_text

@@ -1,12 +1,13 @@
-"""Full-text search and the issue-5 storage on SQLite (FTS5) and PostgreSQL (tsvector/GIN)."""
+"""Full-text search and the storage of subscribers' choices (topics, digests) on SQLite (FTS5)
+and PostgreSQL (tsvector/GIN)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from jobs.route.fanout import DIGEST, index_articles
+from jobs.route.fanout import index_articles
 from jobs.route.match import words
-from storage.preferences import extra
+from storage.kinds import OutboxKind
 from storage.records import NewArticle
 from storage.store import Store
 
@@ -33,7 +34,7 @@ async def test_search_is_diacritic_insensitive_on_both_databases(any_store: Stor
     ids = {a.title: a.id for a in rows}
     assert await index_articles(store) == 3
     assert await index_articles(store) == 0  # once per article
-    search = extra(store).search
+    search = store.search
     rail = ids["Đường sắt đô thị khởi công"]
     for query in ("duong sat", "ĐƯỜNG SẮT", "Đường Sắt"):
         assert await search.search(list(words(query))) == [rail]
@@ -44,19 +45,18 @@ async def test_search_is_diacritic_insensitive_on_both_databases(any_store: Stor
 
 async def test_digest_is_made_once_and_queued_atomically(any_store: Store) -> None:
     store = any_store
-    ex = extra(store)
     feed, _ = await store.feeds.add("https://p.example/rss")
     sub, _ = await store.subscribers.subscribe("telegram", "1")
     arts = await store.articles.add(
         feed.id, [new("a", "A", "x"), new("b", "B", "y")], now=NOW, seen=[False, False]
     )
-    await ex.digests.add_items([(sub.id, a.id) for a in arts], now=NOW)
-    await ex.digests.add_items([(sub.id, arts[0].id)], now=NOW)  # a repeat is a no-op
-    [waiting] = await ex.digests.waiting()
+    await store.digests.add_items([(sub.id, a.id) for a in arts], now=NOW)
+    await store.digests.add_items([(sub.id, arts[0].id)], now=NOW)  # a repeat is a no-op
+    [waiting] = await store.digests.waiting()
     assert waiting.subscriber_id == sub.id and waiting.oldest == NOW
-    digest = await ex.digests.make(sub.id, now=NOW)
-    assert digest is not None and await ex.digests.make(sub.id, now=NOW) is None
-    assert await ex.digests.articles_of(digest) == sorted(a.id for a in arts)
+    digest = await store.digests.make(sub.id, now=NOW)
+    assert digest is not None and await store.digests.make(sub.id, now=NOW) is None
+    assert await store.digests.articles_of(digest) == sorted(a.id for a in arts)
     [row] = await store.deliveries.all()
-    assert (row.kind, row.item_id, row.subscriber_id) == (DIGEST, digest, sub.id)
-    assert await ex.digests.waiting() == []
+    assert (row.kind, row.item_id, row.subscriber_id) == (OutboxKind.DIGEST, digest, sub.id)
+    assert await store.digests.waiting() == []

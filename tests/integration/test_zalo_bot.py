@@ -21,11 +21,10 @@ from bot.adapters.zalo.bot_platform import (
     start_webhook_server,
     webhook_handler,
 )
+from bot.adapters.zalo.menus import MenuChannel
 from bot.dialog.events import Event, Press, Text
-from bot.dialog.menus import MenuChannel
 from jobs.channel import PLAIN, Button, Fatal, OutMessage, RecipientGone
 from storage.store import Store
-from storage.zalo import ZaloRepo
 from tests.fakes.net import free_port
 from tests.fakes.zalo_bot_api import FakeZaloBot
 
@@ -55,7 +54,7 @@ async def test_polling_dedupes_replays_and_waits_a_second(
     async def handle(event: Event) -> None:
         got.append(event)
 
-    poller = ZaloBotPoller(client, UpdateIntake(ZaloRepo.of(store), handle, clock=now), timeout=1)
+    poller = ZaloBotPoller(client, UpdateIntake(store.zalo, handle, clock=now), timeout=1)
     assert (await poller.prepare())["account_name"] == "bot.bantin"
     stop = asyncio.Event()
     task = asyncio.create_task(poller.run(stop))
@@ -78,7 +77,7 @@ async def test_polling_dedupes_replays_and_waits_a_second(
     async def handle_again(event: Event) -> None:
         again.append(event)
 
-    intake = UpdateIntake(ZaloRepo.of(store), handle_again, clock=now)
+    intake = UpdateIntake(store.zalo, handle_again, clock=now)
     zalo.replay_next(1)
     for update in await client.get_updates(1):
         await intake.take(update)
@@ -94,7 +93,7 @@ async def test_webhook_checks_the_secret_before_the_body(
         got.append(event)
 
     secret = "s3cret-webhook-token"
-    intake = UpdateIntake(ZaloRepo.of(store), handle, clock=now)
+    intake = UpdateIntake(store.zalo, handle, clock=now)
     port = free_port()
     runner = await start_webhook_server(
         f"127.0.0.1:{port}", {"/zalo/bot": webhook_handler(secret, intake)}
@@ -153,7 +152,7 @@ async def test_send_splits_at_2000_and_maps_errors(
 async def test_numbered_menu_becomes_a_press(
     zalo: FakeZaloBot, client: ZaloBotClient, store: Store
 ) -> None:
-    repo = ZaloRepo.of(store)
+    repo = store.zalo
     menu = MenuChannel(ZaloBotChannel(client), repo, clock=now, edit_gap=0.3)
     assert menu.capabilities.buttons and menu.capabilities.max_text < 2000
     preview = OutMessage(

@@ -13,6 +13,7 @@ import pytest
 from aiohttp import web
 
 from bot.adapters.zalo.bot_platform import start_webhook_server
+from bot.adapters.zalo.menus import MenuChannel
 from bot.adapters.zalo.official_account import (
     PLATFORM,
     OAWebhook,
@@ -21,7 +22,6 @@ from bot.adapters.zalo.official_account import (
     ZaloOAChannel,
 )
 from bot.dialog.events import Command, Event, Text
-from bot.dialog.menus import MenuChannel
 from jobs.channel import Fatal
 from jobs.route.fanout import queue_announcement
 from jobs.send.deliverer import Deliverer
@@ -43,7 +43,7 @@ def oa() -> Iterator[FakeZaloOA]:
 
 @pytest.fixture
 async def repo(store: Store) -> ZaloRepo:
-    return ZaloRepo.of(store)
+    return store.zalo
 
 
 class Started:

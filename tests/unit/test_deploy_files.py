@@ -1,4 +1,4 @@
-"""The Dockerfile and docker-compose.yml say what the README promises (issue 8). This machine has
+"""The Dockerfile and docker-compose.yml say what the README promises. This machine has
 no Docker engine, so they are read, not built: the roles, the commands, the environment each
 process needs, a non-root multi-stage image with a health check."""
 

@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jobs.channel import HTML, PLAIN, Capabilities
-from jobs.render import render_staff_announcement, staff_html, staff_plain
-from jobs.staff_markup import parse, to_plain
+from jobs.render.messages import render_staff_announcement
+from jobs.render.staff_markup import parse, staff_html, staff_plain, to_plain
 from storage.records import Announcement
 from tests.fakes.telegram_html import parse_telegram_html
 

@@ -5,27 +5,20 @@ its crashes fall within the window."""
 from __future__ import annotations
 
 from jobs.ops.supervise import Loops, guard_job
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.fakes.clock import FakeClock
 
 
 def test_backoff_doubles_to_its_cap_and_starts_afresh_after_a_quiet_spell() -> None:
-    clock = Clock()
-    loops = Loops(base_delay=1.0, max_delay=8.0, clock=clock)
+    clock = FakeClock()
+    loops = Loops(base_delay=1.0, max_delay=8.0, clock=clock.monotonic)
     assert [loops.crashed("poll") for _ in range(6)] == [1.0, 2.0, 4.0, 8.0, 8.0, 8.0]
-    clock.now += 60.0  # ran well for a minute
+    clock.advance(60.0)  # ran well for a minute
     assert loops.crashed("poll") == 1.0
 
 
 def test_crashing_means_enough_crashes_within_the_window() -> None:
-    clock = Clock()
-    loops = Loops(window=300.0, limit=3, clock=clock)
+    clock = FakeClock()
+    loops = Loops(window=300.0, limit=3, clock=clock.monotonic)
     loops.register("deliverer")
     loops.crashed("deliverer")
     loops.crashed("deliverer")
@@ -33,14 +26,14 @@ def test_crashing_means_enough_crashes_within_the_window() -> None:
     loops.crashed("deliverer")
     (status,) = loops.snapshot()
     assert status.crashing and status.crashes == 3 and status.restarts == 3
-    clock.now += 301.0
+    clock.advance(301.0)
     (status,) = loops.snapshot()
     assert not status.crashing and status.crashes == 0 and status.restarts == 3
 
 
 async def test_a_crashed_job_skips_its_runs_until_the_backoff_passed() -> None:
-    clock = Clock()
-    loops = Loops(base_delay=10.0, clock=clock)
+    clock = FakeClock()
+    loops = Loops(base_delay=10.0, clock=clock.monotonic)
     runs: list[int] = []
 
     async def job() -> None:
@@ -52,7 +45,7 @@ async def test_a_crashed_job_skips_its_runs_until_the_backoff_passed() -> None:
     await guarded()  # crashes: next runs wait 10 s
     await guarded()
     assert len(runs) == 1
-    clock.now += 10.0
+    clock.advance(10.0)
     await guarded()
     await guarded()
     assert len(runs) == 3 and loops.snapshot()[0].restarts == 1

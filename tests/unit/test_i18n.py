@@ -1,7 +1,6 @@
 """The gettext catalogs: every message in every language, same placeholders, plurals right.
 
-A message missing from one catalog fails here (issue 5 item 9), before a user ever meets a
-KeyError.
+A message missing from one catalog fails here, before a user ever meets a KeyError.
 """
 
 from __future__ import annotations

@@ -138,7 +138,7 @@ async def test_counters_are_served_when_the_database_is_down(m: Metrics) -> None
     assert value(text, "bantin_polls_total", result="ok") == 1
 
 
-def test_every_metric_the_issue_names_is_exposed(m: Metrics) -> None:
+def test_every_operational_metric_is_exposed(m: Metrics) -> None:
     assert set(metrics.names(m)) >= {
         "bantin_polls",
         "bantin_fetch_errors",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from bench.support import max_in_window
 from jobs.send.pacing import Pacer
 from jobs.send.retry import CAP_SECONDS, backoff, exhausted
-from tests.fakes.telegram_api import max_in_window
 
 
 def simulate(rate: float, sends: int) -> list[float]:

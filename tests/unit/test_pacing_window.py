@@ -15,6 +15,7 @@ import random
 
 import pytest
 
+from bench.support import max_in_window
 from jobs.send.pacing import (
     CATCH_UP,
     FAST_MARGIN,
@@ -23,7 +24,6 @@ from jobs.send.pacing import (
     Slot,
     on_wire,
 )
-from tests.fakes.telegram_api import max_in_window
 
 
 def simulate_stalling_sender(rate: float, sends: int, seed: int) -> list[float]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from jobs.channel import HTML, Capabilities
-from jobs.render import render_broadcast_progress
+from jobs.render.cards import render_broadcast_progress
 from jobs.staff.progress import progress_of
 from storage.records import Announcement
 

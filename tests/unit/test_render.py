@@ -6,16 +6,11 @@ from datetime import UTC, datetime
 
 import pytest
 
+from bot.dialog.screens import render_broadcast_preview
 from jobs.channel import HTML, PLAIN, Capabilities
-from jobs.render import (
-    render_announcement,
-    render_article,
-    render_broadcast_preview,
-    render_feedback_card,
-    shorten,
-    utf16_len,
-    visible_length,
-)
+from jobs.render.cards import render_feedback_card
+from jobs.render.markup import shorten, utf16_len, visible_length
+from jobs.render.messages import render_announcement, render_article
 from storage.records import Announcement, Article, Feedback, Subscriber
 from tests.fakes.telegram_html import check_telegram_html
 
@@ -144,7 +139,7 @@ def test_shorten(text: str, limit: int, expected: str) -> None:
 
 def test_split_long_message_at_paragraphs() -> None:
     from jobs.channel import Button, OutMessage
-    from jobs.render import split_message
+    from jobs.render.markup import split_message
 
     paragraphs = [f"<b>Mục {i}</b> " + "nội dung &amp; chi tiết " * 40 for i in range(12)]
     msg = OutMessage(text="\n\n".join(paragraphs), buttons=((Button("Gửi phản hồi", "fb:1"),),))
@@ -159,7 +154,7 @@ def test_split_long_message_at_paragraphs() -> None:
 
 def test_split_one_huge_paragraph_into_words() -> None:
     from jobs.channel import OutMessage
-    from jobs.render import split_message
+    from jobs.render.markup import split_message
 
     text = "Thông báo &lt;khẩn&gt; " + "từ " * 3000
     parts = split_message(OutMessage(text=text), 500)

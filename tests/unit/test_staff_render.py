@@ -8,7 +8,9 @@ import pytest
 
 from bot.dialog.flows.broadcast import parse_local_time
 from jobs.channel import HTML, PLAIN, Capabilities
-from jobs.render import render_answer, render_ticket_card, staff_html, staff_plain
+from jobs.render.cards import render_ticket_card
+from jobs.render.messages import render_answer
+from jobs.render.staff_markup import staff_html, staff_plain
 from storage.records import AnswerContext, Feedback, FeedbackMessage
 from tests.fakes.telegram_html import parse_telegram_html as parse_html
 

@@ -52,6 +52,7 @@ from jobs.channel import (
 )
 from jobs.ops.supervise import Loops, guarded
 from jobs.sleep import sleep_or_stop
+from storage.kinds import RejectReason
 
 log = logging.getLogger(__name__)
 
@@ -106,9 +107,9 @@ def translate(err: TelegramError) -> ChannelError:
         if "chat not found" in lowered or "user not found" in lowered:
             return RecipientGone(text)
         if "can't parse entities" in lowered or "can't find end" in lowered:
-            return Rejected(text, reason="parse")
+            return Rejected(text, reason=RejectReason.PARSE)
         if "too long" in lowered:
-            return Rejected(text, reason="too_long")
+            return Rejected(text, reason=RejectReason.TOO_LONG)
         return Rejected(text)
     if isinstance(err, TimedOut):
         return Transient(f"timed out: {text}")
@@ -203,7 +204,7 @@ class TelegramChannel:
             sent = await self._api("sendPhoto", photo)
         except TelegramError as err:
             mapped = translate(err)
-            if isinstance(mapped, Rejected) and mapped.reason == "other":
+            if isinstance(mapped, Rejected) and mapped.reason == RejectReason.OTHER:
                 log.info("photo refused; sending text", extra={"error": mapped.description})
                 return None
             raise mapped from None

@@ -1,8 +1,8 @@
 """python-telegram-bot's HTTP layer on aiohttp.
 
-Measured on this kind of machine (DESIGN.md): PTB on its default httpx transport tops out near
-280 sendMessage/s at concurrency 100, while the same bot on an aiohttp-based BaseRequest
-reaches about 3,700/s. The outbox and large broadcasts need the latter; the wire format stays
+Why: PTB on its default httpx transport sends an order of magnitude fewer messages a second
+than the same bot on an aiohttp-based BaseRequest (bench/README.md), and the outbox and large
+broadcasts need the latter; the wire format stays
 python-telegram-bot's own (form fields, JSON-encoded complex values, multipart for uploads).
 
 The bot token sits in every request URL (`…/bot<token>/<method>`), and aiohttp's errors name
@@ -47,16 +47,17 @@ from jobs.send.pacing import on_wire
 class WireRequest(aiohttp.ClientRequest):
     """Tell the pacer when a request's body has been written to the socket (pacing.on_wire):
     its one-second window then counts what actually left, not what was handed to the client
-    tens of milliseconds earlier on a busy CPU (measured: 87 % → 92 % of 1000/s, never above).
+    earlier on a busy CPU, so the achieved rate comes closer to the limit, never above it
+    (bench/README.md).
 
     aiohttp buffers the headers and writes them with the body, in `write_bytes` (a task that
     inherits the sender's context, so the pacer's slot). The moment is taken once the write
     has returned: taken before it, another thread holding the GIL (the SQLite driver's) could
     hold the write back by a few ms after the stamp, and the window would count the send as
-    earlier than it reached the platform (bench/broadcast.py saw 1,001 in one second at the
-    server). Late is safe: until started, a slot counts as sending at every moment.
+    earlier than it reached the platform (bench/broadcast.py saw one more than the rate in one
+    second at the server). Late is safe: until started, a slot counts as sending at every moment.
     An aiohttp trace could report a chunk too, but any trace makes aiohttp build and await
-    eight signal objects per request: about 50 µs of CPU a send."""
+    eight signal objects per request, CPU on every send (bench/README.md)."""
 
     async def write_bytes(self, *args: Any, **kwargs: Any) -> None:
         try:
@@ -227,8 +228,8 @@ class AiohttpRequest(BaseRequest):
         TelegramError python-telegram-bot raises for that answer (`raise_for`).
 
         The outbox's path: `Bot.do_api_request` wraps every parameter in a RequestParameter
-        and checks it for files, dates and Telegram objects first, about 100 µs of CPU a send
-        that plain dicts of str, int and bool do not need (bench/broadcast.py)."""
+        and checks it for files, dates and Telegram objects first, CPU on every send that plain
+        dicts of str, int and bool do not need (bench/README.md)."""
         body = json.dumps(params, ensure_ascii=False).encode()
         timeout = self._timeout(self._read, self._write, self._connect, self._pool)
         code, payload = await self._exchange("POST", url, body, _HEADERS_JSON, timeout)

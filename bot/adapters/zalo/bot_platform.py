@@ -44,8 +44,9 @@ from jobs.channel import (
     usable_photo,
     without_foreign_photo,
 )
-from jobs.render import split_message
+from jobs.render.markup import split_message
 from jobs.sleep import sleep_or_stop
+from storage.kinds import RejectReason
 from storage.zalo import ZaloRepo
 
 if TYPE_CHECKING:
@@ -99,7 +100,7 @@ class ZaloApiError(Exception):
 
 
 def translate(err: ZaloApiError) -> ChannelError:
-    """Map a Bot API refusal to our typed errors (DESIGN convention 4)."""
+    """Map a Bot API refusal to our typed errors (docs/ARCHITECTURE.md)."""
     text = f"Zalo {err.method}: {err.code} {err.description}".strip()
     lowered = err.description.lower()
     if err.code == 401:
@@ -115,7 +116,7 @@ def translate(err: ZaloApiError) -> ChannelError:
     ):
         return RecipientGone(text)
     if err.code == 400 and ("too long" in lowered or "length" in lowered):
-        return Rejected(text, reason="too_long")
+        return Rejected(text, reason=RejectReason.TOO_LONG)
     if err.code == 400:
         return Rejected(text)
     return Transient(text)  # 408 on a send, 5xx, anything unexpected: try again later
@@ -252,7 +253,7 @@ class ZaloBotChannel:
         raise Rejected("Zalo Bot Platform cannot edit a sent message")
 
     async def answer_press(self, press_id: str, text: str | None = None) -> None:
-        return None  # no buttons, so no presses to answer (bot/dialog/menus.py sends toasts)
+        return None  # no buttons, so no presses to answer (bot/adapters/zalo/menus.py sends toasts)
 
     async def aclose(self) -> None:
         await self.client.aclose()

@@ -57,7 +57,8 @@ from jobs.channel import (
     without_foreign_photo,
 )
 from jobs.i18n import t
-from jobs.render import VIETNAM, split_message
+from jobs.render.markup import VIETNAM, split_message
+from storage.kinds import RejectReason
 from storage.store import Store
 from storage.zalo import OATokens, ZaloRepo
 
@@ -84,7 +85,7 @@ class OutsideWindow(Rejected):
     """The user last interacted with the OA more than 7 days ago: skip, record, never retry."""
 
     def __init__(self, description: str) -> None:
-        super().__init__(description, reason="window")
+        super().__init__(description, reason=RejectReason.WINDOW)
 
 
 def until_morning(now: datetime) -> float:
@@ -108,7 +109,7 @@ def translate(code: int, message: str, now: datetime) -> ChannelError:
     if code in FATAL_ERRORS or code in TOKEN_ERRORS:
         return Fatal(text)
     if code in REJECT_ERRORS:
-        return Rejected(text, reason="too_long" if code == -210 else "other")
+        return Rejected(text, reason=RejectReason.TOO_LONG if code == -210 else RejectReason.OTHER)
     return Transient(text)  # -32 rate, -211/-218 quota, -200 send failed, unknown: back off
 
 

@@ -2,7 +2,7 @@
 
 `/broadcast <text>` → preview (Gửi / Hủy) → queued through the outbox: the one-line path, as it
 always was. `/broadcast` alone walks a guided composer: the text (with *bold*, _italic_ and
-[links](https://…), see jobs.render.staff_html), an optional photo, the audience (everyone, a
+[links](https://…), see jobs.render.staff_markup), an optional photo, the audience (everyone, a
 topic, a source), the time (now, or a time in Vietnam), urgent or not, then the preview exactly
 as recipients will get it and confirm / cancel. `/broadcasts` lists recent ones with their counts
 and a cancel button for those scheduled or still sending.
@@ -20,37 +20,30 @@ from __future__ import annotations
 import logging
 import re
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
-from bot.dialog.events import Command, Press, Text, Who
-from bot.dialog.flows.base import Outcome, parse_id
-from bot.dialog.flows.feedback import photo_of
-from jobs.i18n import t
-from jobs.render import (
-    VIETNAM,
-    announcement_limit,
-    format_date,
-    plain,
+from bot.dialog.context import FlowContext, Outcome, parse_id
+from bot.dialog.events import Command, Press, Text, Who, photo_of
+from bot.dialog.routes import FlowRouter
+from bot.dialog.screens import (
     render_audience_choice,
     render_broadcast_list,
     render_broadcast_preview,
     render_photo_choice,
-    render_staff_announcement,
     render_time_choice,
     render_urgent_choice,
     render_wizard_summary,
 )
-from jobs.route.announce import QUEUED, SCHEDULED, release_due_broadcasts, submit
-from storage.announcements import CANCELLED, DRAFT, EVERYONE
+from jobs.i18n import t
+from jobs.render.markup import VIETNAM, format_date, plain
+from jobs.render.messages import announcement_limit, render_staff_announcement
+from jobs.route.announce import submit
 from storage.audit import actor_of
+from storage.kinds import AnnouncementStatus, Audience
 from storage.records import Announcement, Subscriber
-
-if TYPE_CHECKING:
-    from bot.dialog.router import Dialog
 
 log = logging.getLogger(__name__)
 
-__all__ = ["parse_local_time", "register", "release_due_broadcasts"]
+__all__ = ["parse_local_time", "router"]
 
 COMPOSING, PHOTO, TIME = "bc_text", "bc_photo", "bc_time"
 _TIME = re.compile(
@@ -82,8 +75,8 @@ def parse_local_time(value: str, now: datetime) -> datetime | None:
     return when.astimezone(now.tzinfo)
 
 
-def register(dialog: Dialog) -> None:
-    ctx = dialog.ctx
+def router(ctx: FlowContext) -> FlowRouter:
+    routes = FlowRouter("broadcast")
     store = ctx.store
 
     # -- the one-line path (unchanged behaviour, now audited) ------------------------------------
@@ -147,7 +140,7 @@ def register(dialog: Dialog) -> None:
     async def own_draft(who: Who, announcement_id: int) -> Announcement | None:
         """The draft, if it is still a draft and `who` wrote it."""
         ann = await store.announcements.get(announcement_id)
-        if ann is None or ann.status != DRAFT:
+        if ann is None or ann.status != AnnouncementStatus.DRAFT:
             return None
         return ann if ann.created_by == actor_of(who.platform, who.user_id) else None
 
@@ -222,22 +215,22 @@ def register(dialog: Dialog) -> None:
     async def known_audience(arg: str) -> str | None:
         """The audience a button names, if it is everyone or a topic or source that exists."""
         audience = _audience(arg)
-        if audience is None or audience == EVERYONE:
+        if audience is None or audience == Audience.EVERYONE:
             return audience
         topics, feeds = await store.announcements.audience_options()
         kind, _, ident = audience.partition(":")
-        known = {i for i, _ in (topics if kind == "topic" else feeds)}
+        known = {i for i, _ in (topics if kind == Audience.TOPIC else feeds)}
         return audience if int(ident) in known else None
 
     async def audience_label(audience: str, lang: str) -> str:
         kind, _, ident = audience.partition(":")
         topics, feeds = await store.announcements.audience_options()
-        names = dict(topics if kind == "topic" else feeds)
+        names = dict(topics if kind == Audience.TOPIC else feeds)
         number = parse_id(ident)
         name = names.get(number, ident) if number is not None else ident
-        if kind == "topic":
+        if kind == Audience.TOPIC:
             return t("wizard_topic", lang, name=name)
-        if kind == "feed":
+        if kind == Audience.FEED:
             return t("wizard_source", lang, name=name)
         return t("wizard_everyone", lang)
 
@@ -308,25 +301,28 @@ def register(dialog: Dialog) -> None:
         if event.message_id:  # the preview becomes the broadcast's progress message
             await store.announcements.set_progress_message(ident, event.message_id)
         done_ = await submit(store, ident, by=actor, now=now)
-        if done_.outcome == SCHEDULED:
+        if done_.outcome == AnnouncementStatus.SCHEDULED:
             when = format_date(done_.when) or ""
-            await store.staff.audit.record(actor, "broadcast.schedule", target, when, now=now)
+            await store.audit.record(actor, "broadcast.schedule", target, when, now=now)
             done = t("wizard_scheduled", lang, id=ident, when=when)
             return Outcome(edit=ctx.say(event.who, done), toast=done)
-        if done_.outcome != QUEUED:
+        if done_.outcome != AnnouncementStatus.QUEUED:
             return Outcome(toast=t("broadcast_already", lang, id=ident))
         count = done_.count
-        await store.staff.audit.record(actor, "broadcast.queue", target, f"{count}", now=now)
+        await store.audit.record(actor, "broadcast.queue", target, f"{count}", now=now)
         log.info("broadcast queued", extra={"announcement": ident, "recipients": count})
         done = t("broadcast_queued", lang, id=ident, count=count)
         return Outcome(edit=ctx.say(event.who, done), toast=done, wake_outbox=True)
 
     async def discard(event: Press, lang: str, ident: int) -> Outcome:
         now = ctx.clock()
-        if not await store.announcements.transition(ident, frm=DRAFT, to=CANCELLED, now=now):
+        discarded = await store.announcements.transition(
+            ident, frm=AnnouncementStatus.DRAFT, to=AnnouncementStatus.CANCELLED, now=now
+        )
+        if not discarded:
             return Outcome(toast=t("broadcast_already", lang, id=ident))
         actor = actor_of(event.who.platform, event.who.user_id)
-        await store.staff.audit.record(actor, "broadcast.discard", f"announcement:{ident}", now=now)
+        await store.audit.record(actor, "broadcast.discard", f"announcement:{ident}", now=now)
         return Outcome(edit=ctx.say(event.who, t("broadcast_cancelled", lang, id=ident)))
 
     async def cancel(event: Press, lang: str, ident: int) -> Outcome:
@@ -334,10 +330,10 @@ def register(dialog: Dialog) -> None:
         now = ctx.clock()
         actor = actor_of(event.who.platform, event.who.user_id)
         outcome, pending, sent = await store.announcements.cancel(ident, by=actor, now=now)
-        if outcome != "cancelled":
+        if outcome != AnnouncementStatus.CANCELLED:
             return Outcome(toast=t("broadcast_not_cancellable", lang, id=ident))
         detail = f"pending={pending} sent={sent}"
-        await store.staff.audit.record(actor, "broadcast.cancel", f"announcement:{ident}", detail)
+        await store.audit.record(actor, "broadcast.cancel", f"announcement:{ident}", detail)
         done = t("broadcast_stopped", lang, id=ident, pending=pending, sent=sent)
         return Outcome([ctx.say(event.who, done)], toast=done)
 
@@ -350,19 +346,20 @@ def register(dialog: Dialog) -> None:
         caps = ctx.capabilities(cmd.who.platform)
         return Outcome([render_broadcast_list(summaries, sub.language, caps)])
 
-    dialog.command(compose, "broadcast")
-    dialog.command(broadcasts, "broadcasts")
-    dialog.press("bc", press)
-    dialog.press("bw", wizard_press)
-    dialog.state(COMPOSING, composing)
-    dialog.state(PHOTO, photo_step)
-    dialog.state(TIME, time_step)
+    routes.command(compose, "broadcast")
+    routes.command(broadcasts, "broadcasts")
+    routes.press("bc", press)
+    routes.press("bw", wizard_press)
+    routes.state(COMPOSING, composing)
+    routes.state(PHOTO, photo_step)
+    routes.state(TIME, time_step)
+    return routes
 
 
 def _audience(arg: str) -> str | None:
     """Button argument → stored audience: 'all', 't3' → 'topic:3', 'f5' → 'feed:5'."""
-    if arg == EVERYONE:
-        return EVERYONE
+    if arg == Audience.EVERYONE:
+        return Audience.EVERYONE
     number = parse_id(arg[1:])
     if arg[:1] in ("t", "f") and number is not None:
         return f"{'topic' if arg[0] == 't' else 'feed'}:{number}"

@@ -9,19 +9,16 @@ goes to the citizen through the outbox (kind 'answer'): paced, retried, crash-sa
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
+from bot.dialog.context import FlowContext, Outcome, parse_id
 from bot.dialog.events import Command, Press, Text, Who
-from bot.dialog.flows.base import Outcome, parse_id
+from bot.dialog.routes import FlowRouter
 from jobs.channel import OutMessage
 from jobs.i18n import t
-from jobs.render import render_inbox, render_ticket_card
+from jobs.render.cards import render_inbox, render_ticket_card
 from storage.audit import actor_of
-from storage.feedback import ANSWER_KIND, OPEN
+from storage.kinds import OutboxKind, TicketState
 from storage.records import Feedback, Subscriber
-
-if TYPE_CHECKING:
-    from bot.dialog.router import Dialog
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +27,8 @@ ANSWER_MAX_CHARS = 3000  # leaves room in one message for the quote and the head
 INBOX_LIMIT = 20
 
 
-def register(dialog: Dialog) -> None:
-    ctx = dialog.ctx
+def router(ctx: FlowContext) -> FlowRouter:
+    routes = FlowRouter("inbox")
     store = ctx.store
 
     async def card(ticket: Feedback, lang: str, who: Who) -> OutMessage:
@@ -58,8 +55,10 @@ def register(dialog: Dialog) -> None:
             return Outcome([ctx.say(who, t("ticket_missing", lang, ticket=ticket_id))])
         ticket = await store.feedback.get(ticket_id)
         assert ticket is not None
-        await store.deliveries.enqueue_one(ticket.subscriber_id, ANSWER_KIND, message.id, now=now)
-        await store.staff.audit.record(
+        await store.deliveries.enqueue_one(
+            ticket.subscriber_id, OutboxKind.ANSWER, message.id, now=now
+        )
+        await store.audit.record(
             actor, "feedback.answer", f"feedback:{ticket_id}", text[:200], now=now
         )
         if sub.dialog_state == ANSWERING:
@@ -123,17 +122,17 @@ def register(dialog: Dialog) -> None:
         if action == "c":
             if not await store.feedback.close(ticket.id, now=now):
                 return Outcome(toast=t("ticket_already_closed", lang, ticket=ticket.id))
-            await store.staff.audit.record(actor, "feedback.close", target, now=now)
+            await store.audit.record(actor, "feedback.close", target, now=now)
             note = t("ticket_closed", lang, ticket=ticket.id)
         elif action == "b":
             await store.feedback.ban(ticket.subscriber_id, by=actor, now=now, ticket=ticket.id)
             detail = f"subscriber:{ticket.subscriber_id}"
-            await store.staff.audit.record(actor, "citizen.ban", target, detail, now=now)
+            await store.audit.record(actor, "citizen.ban", target, detail, now=now)
             note = t("citizen_banned", lang, ticket=ticket.id)
         else:
             await store.feedback.unban(ticket.subscriber_id)
             detail = f"subscriber:{ticket.subscriber_id}"
-            await store.staff.audit.record(actor, "citizen.unban", target, detail, now=now)
+            await store.audit.record(actor, "citizen.unban", target, detail, now=now)
             note = t("citizen_unbanned", lang, ticket=ticket.id)
         fresh = await store.feedback.get(ticket.id) or ticket
         edit = await card(fresh, lang, event.who) if _is_card(event, fresh) else None
@@ -145,15 +144,16 @@ def register(dialog: Dialog) -> None:
         if not await ctx.is_staff(cmd.who):
             log.warning("refused staff command", extra={"user": cmd.who.user_id})
             return Outcome([ctx.say(cmd.who, t("staff_only", lang))])
-        tickets = await store.feedback.by_status(OPEN, limit=INBOX_LIMIT)
-        total = (await store.feedback.count_by_status()).get(OPEN, 0)
+        tickets = await store.feedback.by_status(TicketState.OPEN, limit=INBOX_LIMIT)
+        total = (await store.feedback.count_by_status()).get(TicketState.OPEN, 0)
         rows = [(item, await store.subscribers.get_by_id(item.subscriber_id)) for item in tickets]
         return Outcome([render_inbox(rows, total, lang, ctx.capabilities(cmd.who.platform))])
 
-    dialog.command(inbox, "inbox")
-    dialog.press("ib", press)
-    dialog.state(ANSWERING, answering)
-    dialog.text(reply_to_card)
+    routes.command(inbox, "inbox")
+    routes.press("ib", press)
+    routes.state(ANSWERING, answering)
+    routes.text(reply_to_card)
+    return routes
 
 
 def _is_card(event: Press, ticket: Feedback) -> bool:

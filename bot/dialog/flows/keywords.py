@@ -7,28 +7,23 @@ are plain text: nothing a subscriber types is ever run as a pattern (jobs/route/
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from bot.dialog.context import FlowContext, Outcome
 from bot.dialog.events import Command
-from bot.dialog.flows import groups
-from bot.dialog.flows.base import Outcome
+from bot.dialog.groups import may_manage, refusal
+from bot.dialog.routes import FlowRouter
 from jobs.i18n import t
 from jobs.route.match import clean_keyword
-from storage.preferences import extra
-
-if TYPE_CHECKING:
-    from bot.dialog.router import Dialog
 
 _REMOVE = ("xoa", "xóa", "del", "remove", "bo", "bỏ")
 
 
-def register(dialog: Dialog) -> None:
-    ctx = dialog.ctx
+def router(ctx: FlowContext) -> FlowRouter:
+    routes = FlowRouter("keywords")
 
     async def keywords(cmd: Command) -> Outcome:
         sub = await ctx.subscriber(cmd.who)
         lang = sub.language
-        prefs = extra(ctx.store).preferences
+        prefs = ctx.store.preferences
         args = cmd.args.strip()
         if not args:
             current = await prefs.get(sub.id)
@@ -41,8 +36,8 @@ def register(dialog: Dialog) -> None:
                 exclude=", ".join(current.exclude) or t("none", lang),
             )
             return Outcome([ctx.say(cmd.who, listing)])
-        if not await groups.may_manage(dialog, cmd):
-            return await groups.refusal(dialog, cmd)
+        if not await may_manage(ctx, cmd):
+            return await refusal(ctx, cmd)
         head, _, tail = args.partition(" ")
         if head.lower() in _REMOVE:
             word = clean_keyword(tail) if tail.strip() else None
@@ -66,4 +61,5 @@ def register(dialog: Dialog) -> None:
             return Outcome([ctx.say(cmd.who, t("keywords_usage", lang))])
         return Outcome([ctx.say(cmd.who, t("keywords_added", lang, words=", ".join(added)))])
 
-    dialog.command(keywords, "tukhoa", "keywords")
+    routes.command(keywords, "tukhoa", "keywords")
+    return routes

@@ -7,28 +7,25 @@ are typed as text after their button (a stored dialog state, so a restart loses 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from bot.dialog.context import FlowContext, Outcome, parse_id
 from bot.dialog.events import Command, Event, Press, Text
-from bot.dialog.flows import groups
-from bot.dialog.flows.base import Outcome, parse_id
+from bot.dialog.groups import may_manage, refusal
+from bot.dialog.routes import FlowRouter
+from bot.dialog.screens import render_choices, render_settings
 from jobs.i18n import LANGUAGES, t
-from jobs.render import render_choices, render_settings
 from jobs.route.digest import effective_quiet, format_time, parse_quiet, parse_times
-from storage.preferences import QUIET_DEFAULT_KEY, extra
+from storage.kinds import DigestMode
+from storage.preferences import QUIET_DEFAULT_KEY
 from storage.records import Subscriber
-
-if TYPE_CHECKING:
-    from bot.dialog.router import Dialog
 
 TIMES, QUIET = "st_times", "st_quiet"
 
 
-def register(dialog: Dialog) -> None:
-    ctx = dialog.ctx
+def router(ctx: FlowContext) -> FlowRouter:
+    routes = FlowRouter("preferences")
 
     async def settings_screen(sub: Subscriber, lang: str, event: Event, intro: str = "") -> Outcome:
-        prefs = await extra(ctx.store).preferences.get(sub.id)
+        prefs = await ctx.store.preferences.get(sub.id)
         default = await ctx.store.state.get(QUIET_DEFAULT_KEY)
         window = effective_quiet(prefs.quiet_hours, default)
         quiet = f"{format_time(window[0])}-{format_time(window[1])}" if window else None
@@ -39,10 +36,9 @@ def register(dialog: Dialog) -> None:
         return Outcome([message])
 
     async def choices(sub: Subscriber, kind: str, event: Event) -> Outcome:
-        ex = extra(ctx.store)
-        prefs = await ex.preferences.get(sub.id)
+        prefs = await ctx.store.preferences.get(sub.id)
         if kind == "t":
-            options = [(tp.id, tp.name) for tp in await ex.topics.all()]
+            options = [(tp.id, tp.name) for tp in await ctx.store.topics.all()]
             chosen = prefs.topics
         else:
             options = [(f.id, f.label) for f in await ctx.store.feeds.all() if f.enabled]
@@ -56,22 +52,21 @@ def register(dialog: Dialog) -> None:
         return await settings_screen(sub, sub.language, cmd)
 
     async def lang(cmd: Command) -> Outcome:
-        if not await groups.may_manage(dialog, cmd):
-            return await groups.refusal(dialog, cmd)
+        if not await may_manage(ctx, cmd):
+            return await refusal(ctx, cmd)
         sub = await ctx.subscriber(cmd.who)
         wanted = cmd.args.strip().lower()[:2]
         new = wanted if wanted in LANGUAGES else ("en" if sub.language == "vi" else "vi")
-        await extra(ctx.store).preferences.set_language(sub.id, new)
+        await ctx.store.preferences.set_language(sub.id, new)
         return Outcome([ctx.say(cmd.who, t("lang_switched", new))])
 
     async def press(event: Press, rest: str) -> Outcome:
         action, _, ident = rest.partition(":")
         sub = await ctx.subscriber(event.who)
         lang = sub.language
-        if not await groups.may_manage(dialog, event):
-            return await groups.refusal(dialog, event)
-        ex = extra(ctx.store)
-        prefs = ex.preferences
+        if not await may_manage(ctx, event):
+            return await refusal(ctx, event)
+        prefs = ctx.store.preferences
         if action == "home":
             return await settings_screen(sub, lang, event)
         if action == "ok":  # onboarding: keep everything
@@ -95,7 +90,8 @@ def register(dialog: Dialog) -> None:
             return await settings_screen(sub, lang, event, t("scope_all_set", lang))
         if action == "mode":
             current = await prefs.get(sub.id)
-            mode = "instant" if current.mode == "digest" else "digest"
+            digest = current.mode == DigestMode.DIGEST
+            mode = DigestMode.INSTANT if digest else DigestMode.DIGEST
             await prefs.update(sub.id, mode=mode)
             return await settings_screen(sub, lang, event)
         if action == "preview":
@@ -118,14 +114,14 @@ def register(dialog: Dialog) -> None:
 
     async def typed(event: Text, sub: Subscriber) -> Outcome | None:
         lang = sub.language
-        if not await groups.may_manage(dialog, event):
+        if not await may_manage(ctx, event):
             return None
-        prefs = extra(ctx.store).preferences
+        prefs = ctx.store.preferences
         if sub.dialog_state == TIMES:
             times = parse_times(event.text)
             if times is None:
                 return Outcome([ctx.say(event.who, t("bad_times", lang))])
-            await prefs.update(sub.id, digest_times=times, mode="digest")
+            await prefs.update(sub.id, digest_times=times, mode=DigestMode.DIGEST)
             reply = t("times_saved", lang, times=", ".join(times))
         else:
             quiet = parse_quiet(event.text)
@@ -137,8 +133,9 @@ def register(dialog: Dialog) -> None:
         await ctx.set_dialog(sub, event.who, None, None)
         return await settings_screen(sub, lang, event, reply)
 
-    dialog.command(settings, "caidat", "settings")
-    dialog.command(lang, "lang", "ngonngu")
-    dialog.press("st", press)
-    dialog.state(TIMES, typed)
-    dialog.state(QUIET, typed)
+    routes.command(settings, "caidat", "settings")
+    routes.command(lang, "lang", "ngonngu")
+    routes.press("st", press)
+    routes.state(TIMES, typed)
+    routes.state(QUIET, typed)
+    return routes

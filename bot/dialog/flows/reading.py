@@ -7,32 +7,26 @@ typed with or without diacritics find the same articles.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from bot.dialog.context import FlowContext, Outcome
 from bot.dialog.events import Command
-from bot.dialog.flows.base import Outcome
+from bot.dialog.routes import FlowRouter
+from bot.dialog.screens import render_article_list
 from jobs.i18n import t
-from jobs.render import render_article_list
 from jobs.route.fanout import index_articles, topics_of
 from jobs.route.match import Candidate, wants, words
-from storage.preferences import extra
-
-if TYPE_CHECKING:
-    from bot.dialog.router import Dialog
 
 LATEST = 5
 SCAN = 200  # newest articles looked through for /moinhat
 RESULTS = 8
 
 
-def register(dialog: Dialog) -> None:
-    ctx = dialog.ctx
+def router(ctx: FlowContext) -> FlowRouter:
+    routes = FlowRouter("reading")
 
     async def latest(cmd: Command) -> Outcome:
         sub = await ctx.subscriber(cmd.who)
-        ex = extra(ctx.store)
-        prefs = await ex.preferences.get(sub.id)
-        category_map = await ex.topics.category_map()
+        prefs = await ctx.store.preferences.get(sub.id)
+        category_map = await ctx.store.topics.category_map()
         picked = [
             a
             for a in await ctx.store.articles.latest(SCAN)
@@ -55,7 +49,7 @@ def register(dialog: Dialog) -> None:
         if not terms:
             return Outcome([ctx.say(cmd.who, t("search_usage", lang))])
         await index_articles(ctx.store)
-        ids = await extra(ctx.store).search.search(terms, limit=RESULTS)
+        ids = await ctx.store.search.search(terms, limit=RESULTS)
         found = await ctx.store.articles.get_many(ids)
         if not found:
             return Outcome([ctx.say(cmd.who, t("search_none", lang, query=query))])
@@ -63,5 +57,6 @@ def register(dialog: Dialog) -> None:
         message = render_article_list(found, lang, caps, header_key="search_header", query=query)
         return Outcome([message])
 
-    dialog.command(latest, "moinhat", "latest")
-    dialog.command(search, "tim", "search")
+    routes.command(latest, "moinhat", "latest")
+    routes.command(search, "tim", "search")
+    return routes

@@ -8,25 +8,22 @@ CLI obeys it too), so the office never locks itself out.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
+from bot.dialog.context import FlowContext, Outcome
 from bot.dialog.events import Command
-from bot.dialog.flows.base import Outcome
+from bot.dialog.routes import FlowRouter
+from bot.dialog.screens import render_staff_list
 from jobs.i18n import t
-from jobs.render import render_staff_list
 from storage.audit import actor_of
 from storage.staff import ADMIN, EDITOR
-
-if TYPE_CHECKING:
-    from bot.dialog.router import Dialog
 
 log = logging.getLogger(__name__)
 
 ROLES = (ADMIN, EDITOR)
 
 
-def register(dialog: Dialog) -> None:
-    ctx = dialog.ctx
+def router(ctx: FlowContext) -> FlowRouter:
+    routes = FlowRouter("staff")
     store = ctx.store
 
     async def staff(cmd: Command) -> Outcome:
@@ -52,7 +49,7 @@ def register(dialog: Dialog) -> None:
             if changed == "last_admin":
                 return Outcome([ctx.say(cmd.who, t("authz_staff_last_admin_demote", lang))])
             target = actor_of(platform, user)
-            await store.staff.audit.record(actor, "staff.add", target, role, now=now)
+            await store.audit.record(actor, "staff.add", target, role, now=now)
             return Outcome([ctx.say(cmd.who, t("staff_added", lang, user=user, role=role))])
         if action == "remove" and user and len(words) == 2:
             result = await store.staff.remove_unless_last_admin(platform, user)
@@ -61,8 +58,9 @@ def register(dialog: Dialog) -> None:
             if result == "last_admin":
                 return Outcome([ctx.say(cmd.who, t("staff_last_admin", lang))])
             target = actor_of(platform, user)
-            await store.staff.audit.record(actor, "staff.remove", target, now=now)
+            await store.audit.record(actor, "staff.remove", target, now=now)
             return Outcome([ctx.say(cmd.who, t("staff_removed", lang, user=user))])
         return Outcome([ctx.say(cmd.who, t("staff_usage", lang))])
 
-    dialog.command(staff, "staff")
+    routes.command(staff, "staff")
+    return routes

@@ -10,18 +10,14 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
+from bot.dialog.context import FlowContext, Outcome, parse_id
 from bot.dialog.events import Command
-from bot.dialog.flows import groups
-from bot.dialog.flows.base import Outcome, parse_id
+from bot.dialog.groups import may_manage, refusal
+from bot.dialog.routes import FlowRouter
 from jobs.channel import Button
 from jobs.i18n import t
-from jobs.render import settings_data
-from storage.preferences import extra
-
-if TYPE_CHECKING:
-    from bot.dialog.router import Dialog
+from jobs.render.callbacks import settings_data
 
 log = logging.getLogger(__name__)
 
@@ -33,30 +29,29 @@ def deep_link_code(topic: int | None = None, feed: int | None = None) -> str:
     return f"t{topic}" if topic is not None else f"s{feed}"
 
 
-def register(dialog: Dialog) -> None:
-    ctx = dialog.ctx
+def router(ctx: FlowContext) -> FlowRouter:
+    routes = FlowRouter("subscription")
 
     async def deep_link(cmd: Command, code: str, lang: str, sub_id: int) -> str:
         match = _CODE.match(code)
-        ex = extra(ctx.store)
         ident = parse_id(match.group(2)) if match is not None else None
         if match is None or ident is None:
             return t("deeplink_bad", lang)
         if match.group(1) == "t":
-            topic = await ex.topics.get(ident)
+            topic = await ctx.store.topics.get(ident)
             if topic is None:
                 return t("deeplink_bad", lang)
-            await ex.preferences.choose(sub_id, topic=ident, on=True)
+            await ctx.store.preferences.choose(sub_id, topic=ident, on=True)
             return t("deeplink_topic", lang, name=topic.name)
         feed = await ctx.store.feeds.get(ident)
         if feed is None:
             return t("deeplink_bad", lang)
-        await ex.preferences.choose(sub_id, feed=ident, on=True)
+        await ctx.store.preferences.choose(sub_id, feed=ident, on=True)
         return t("deeplink_feed", lang, name=feed.label)
 
     async def start(cmd: Command) -> Outcome:
-        if not await groups.may_manage(dialog, cmd):
-            return await groups.refusal(dialog, cmd)
+        if not await may_manage(ctx, cmd):
+            return await refusal(ctx, cmd)
         sub, newly = await ctx.store.subscribers.subscribe(
             cmd.who.platform,
             cmd.who.chat_id,
@@ -94,8 +89,8 @@ def register(dialog: Dialog) -> None:
         return Outcome([message])
 
     async def stop(cmd: Command) -> Outcome:
-        if not await groups.may_manage(dialog, cmd):
-            return await groups.refusal(dialog, cmd)
+        if not await may_manage(ctx, cmd):
+            return await refusal(ctx, cmd)
         sub = await ctx.subscriber(cmd.who)
         if not await ctx.store.subscribers.deactivate(sub.id, "unsubscribed"):
             return Outcome([ctx.say(cmd.who, t("not_subscribed", sub.language))])
@@ -117,7 +112,8 @@ def register(dialog: Dialog) -> None:
         await ctx.set_dialog(sub, cmd.who, None, None)
         return Outcome([ctx.say(cmd.who, t("cancelled", sub.language))])
 
-    dialog.command(start, "start")
-    dialog.command(stop, "stop")
-    dialog.command(help_, "help")
-    dialog.command(cancel, "huy", "cancel")
+    routes.command(start, "start")
+    routes.command(stop, "stop")
+    routes.command(help_, "help")
+    routes.command(cancel, "huy", "cancel")
+    return routes

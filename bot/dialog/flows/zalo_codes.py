@@ -1,10 +1,10 @@
 """Feedback by reply code, for platforms without buttons (Zalo): "PH 12" under each push.
 
-bot/dialog/menus.py prints "Gửi phản hồi: trả lời PH 12" where Telegram shows the button. The reply
-"PH 12" then does what pressing the button does (the next text is the feedback, the state is
-stored), and "PH 12 <nội dung>" is the feedback at once. Same storage and limits as
-bot/dialog/flows/feedback.py. It works on any platform: a Telegram user typing the code is served
-too.
+The numbered menus (bot/dialog/menus.py, drawn by the Zalo adapter) print "Gửi phản hồi: trả lời
+PH 12" where Telegram shows the button. The reply "PH 12" then does what pressing the button does
+(the next text is the feedback, the state is stored), and "PH 12 <nội dung>" is the feedback at
+once. Same storage and limits as the button: both file through bot/dialog/filing.py. It works on
+any platform: a Telegram user typing the code is served too.
 """
 
 from __future__ import annotations
@@ -12,17 +12,14 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
+from bot.dialog.context import MAX_ID, FlowContext, Outcome
 from bot.dialog.events import Text
-from bot.dialog.flows.base import MAX_ID, Outcome
-from bot.dialog.flows.feedback import WAITING_FEEDBACK, take
+from bot.dialog.filing import WAITING_FEEDBACK, take
 from bot.dialog.menus import FEEDBACK_CODE
+from bot.dialog.routes import FlowRouter
 from jobs.i18n import t
 from storage.records import Subscriber
-
-if TYPE_CHECKING:
-    from bot.dialog.router import Dialog
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +37,8 @@ def parse_code(text: str) -> tuple[int, str] | None:
     return int(match.group(1)), (match.group(2) or "").strip()
 
 
-def register(dialog: Dialog) -> None:
-    ctx = dialog.ctx
+def router(ctx: FlowContext) -> FlowRouter:
+    routes = FlowRouter("zalo_codes")
 
     async def by_code(msg: Text, sub: Subscriber) -> Outcome | None:
         parsed = parse_code(msg.text)
@@ -58,6 +55,7 @@ def register(dialog: Dialog) -> None:
             prompt = t("feedback_prompt", sub.language, title=article.title[:200])
             return Outcome([ctx.say(msg.who, prompt)])
         # The words after the code are the feedback: filed exactly as the button's would be.
-        return await take(ctx, dialog.feedback_limit, replace(msg, text=text), sub, article_id)
+        return await take(ctx, replace(msg, text=text), sub, article_id)
 
-    dialog.text(by_code)
+    routes.text(by_code)
+    return routes

@@ -1,16 +1,22 @@
-"""What every flow needs: storage, the platform's capabilities, the clock, and small helpers."""
+"""What every flow is handed: storage, the platform's capabilities, the clock, and small helpers.
+
+Flows never import each other or the Dialog: what more than one of them needs (this context,
+the outcome they return, reading ids from untrusted callback data) lives here, in the dialog
+layer, and each flow builds its own `FlowRouter` (bot/dialog/routes.py) from a context.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from bot.dialog.events import Who
 from jobs.channel import Capabilities, OutMessage
 from jobs.i18n import t
-from jobs.render import plain
+from jobs.render.markup import plain
+from storage.feedback import RateLimit
 from storage.records import Subscriber
 from storage.staff import ADMIN, EDITOR
 from storage.store import Store
@@ -18,6 +24,9 @@ from storage.store import Store
 STAFF_ROLES = (ADMIN, EDITOR)
 MAX_ID = 2**31 - 1  # row ids are 32-bit integers in every database we run on
 _ID = re.compile(r"[0-9]{1,10}")
+
+AdminCheck = Callable[[str, str], Awaitable[bool]]  # (chat_id, user_id) -> is admin
+DEFAULT_RATE_LIMIT = RateLimit()
 
 
 def parse_id(text: str) -> int | None:
@@ -50,6 +59,10 @@ class FlowContext:
     capabilities: Callable[[str], Capabilities]
     clock: Callable[[], datetime]
     portal_name: str | None = None
+    feedback_limit: RateLimit = DEFAULT_RATE_LIMIT  # every path that files feedback obeys it
+    # Per platform, how to ask whether a user administers a group (bot/dialog/groups.py);
+    # filled by the composition root once the platform's channel exists.
+    admin_checks: dict[str, AdminCheck] = field(default_factory=dict)
 
     async def subscriber(self, who: Who) -> Subscriber:
         """The chat's subscriber row, created (inactive) the first time the chat is seen, with

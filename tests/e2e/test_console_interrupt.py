@@ -1,0 +1,84 @@
+"""Ctrl+C in a terminal running `bantin run` (console mode, what `make run` starts).
+
+A terminal sends SIGINT to the whole foreground process GROUP, so the feed-parsing worker
+processes get it too, not only `bantin`. The parent owns the stop; the workers must not die
+with their own KeyboardInterrupt tracebacks: the run ends with exit status 0 and no traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import Bantin
+
+
+@pytest.mark.slow
+def test_ctrl_c_in_console_mode_ends_cleanly(bantin: Bantin, tmp_path: Path) -> None:
+    stderr_path = tmp_path / "run.stderr"
+    with stderr_path.open("w", encoding="utf-8") as stderr:
+        proc = subprocess.Popen(
+            [bantin.executable, "run"],
+            cwd=bantin.cwd,
+            env=bantin.env(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            encoding="utf-8",
+            bufsize=1,
+            start_new_session=True,  # its own process group, as a shell gives a foreground job
+        )
+    assert proc.stdout is not None
+    stdout = proc.stdout
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def pump() -> None:
+        for line in stdout:
+            lines.put(line)
+        lines.put(None)
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+    seen: list[str] = []
+    try:
+        deadline = time.monotonic() + 40
+        while not any("→ demo" in line for line in seen):  # the demo's first push
+            remaining = deadline - time.monotonic()
+            assert remaining > 0, "no push appeared:\n" + "".join(seen)
+            try:
+                line = lines.get(timeout=remaining)
+            except queue.Empty:
+                continue
+            assert line is not None, "bantin run exited early:\n" + stderr_path.read_text(
+                encoding="utf-8"
+            )
+            seen.append(line)
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl+C does: the whole group
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+    reader.join(timeout=10)
+    while True:
+        try:
+            rest = lines.get_nowait()
+        except queue.Empty:
+            break
+        if rest is not None:
+            seen.append(rest)
+
+    out = "".join(seen)
+    err = stderr_path.read_text(encoding="utf-8")
+    for text in (out, err):
+        assert "Traceback" not in text, text
+        assert "KeyboardInterrupt" not in text, text
+    assert err.rstrip().splitlines()[-1].endswith("stopping"), err
