@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.support import ITEMS, make_feed  # noqa: E402
+from bench.sample_feeds import ITEMS, make_feed  # noqa: E402
 
 # --cold: the parse workers boot inside the measured first poll (a process's very first poll),
 # instead of at start-up as `bantin run` and `bantin scheduler` do.

@@ -1,5 +1,5 @@
 """What the benchmarks and the tests share: bulk subscribers, throwaway PostgreSQL databases,
-a deterministic feed and the one-second-window count that every rate figure uses.
+and the one-second-window count that every rate figure uses.
 
 It lives in bench/ because the benchmarks are scripts that must run without the test suite;
 tests import it from here, bench never imports tests. It imports only storage (and the
@@ -8,9 +8,7 @@ database drivers), so it sits below everything it measures.
 
 from __future__ import annotations
 
-import html
 import os
-import random
 import uuid
 from datetime import UTC, datetime
 
@@ -107,45 +105,3 @@ def max_in_window(times: list[float], window: float = 1.0) -> int:
             start += 1
         best = max(best, end - start + 1)
     return best
-
-
-# -- a feed like a district portal's -------------------------------------------------------------
-
-WORDS = (
-    "Ủy ban nhân dân huyện Chiêm Hóa tổ chức hội nghị triển khai nhiệm vụ phát triển kinh tế "
-    "xã hội năm 2026 Công an tỉnh Tuyên Quang bảo đảm an ninh trật tự người dân doanh nghiệp "
-    "đầu tư xây dựng nông thôn mới giáo dục y tế cải cách hành chính chuyển đổi số cán bộ "
-    "đảng viên Mặt trận Tổ quốc thôn bản đồng bào dân tộc thiểu số giảm nghèo bền vững"
-).split()
-ITEMS = 20
-
-
-def _sentence(rnd: random.Random, n: int) -> str:
-    text = " ".join(rnd.choice(WORDS) for _ in range(n))
-    return text[0].upper() + text[1:] + "."
-
-
-def make_feed(i: int) -> bytes:
-    """A deterministic ~16 KB RSS feed of 20 items, like a district portal's."""
-    rnd = random.Random(i)
-    items = []
-    for j in range(ITEMS):
-        body = "".join(
-            f"<p>{' '.join(_sentence(rnd, rnd.randint(14, 24)) for _ in range(2))}</p>"
-            for _ in range(2)
-        )
-        items.append(
-            "<item>"
-            f"<title>{html.escape(_sentence(rnd, 12)[:-1])}</title>"
-            f"<link>https://portal-{i}.gov.vn/tin-tuc/bai-{j}.html</link>"
-            f'<guid isPermaLink="false">portal-{i}-bai-{j}</guid>'
-            f"<pubDate>{1 + j % 28:02d} Nov 2026 08:{j:02d}:00 +0700</pubDate>"
-            f"<description>{html.escape(body, quote=False)}</description>"
-            "</item>"
-        )
-    return (
-        '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>'
-        f"<title>Cổng TTĐT số {i}</title><link>https://portal-{i}.gov.vn/</link>"
-        + "".join(items)
-        + "</channel></rss>"
-    ).encode()

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from bench.support import make_feed
+from bench.sample_feeds import make_feed
 from jobs.enrich.summarize import summarize
 from jobs.enrich.workers import (
     CpuDeadline,

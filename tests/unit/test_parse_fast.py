@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from bench.support import make_feed
+from bench.sample_feeds import make_feed
 from jobs.ingest.fastfeed import Unusual, read_feed
 from jobs.ingest.parse import ParsedFeed, parse_feed
 from tests.unit.test_parse import ATOM, RSS1, RSS2, URL, rss_items
