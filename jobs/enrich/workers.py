@@ -20,9 +20,11 @@ import asyncio
 import logging
 import multiprocessing
 import signal
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
@@ -43,6 +45,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+START_TIMEOUT = 60.0  # seconds for a worker process to come up at start-up
+STOP_TIMEOUT = 10.0  # seconds the workers get to finish their jobs at a stop, then killed
 PARSE_GROUP = 8  # feeds per parse job at most (~30 ms of CPU for ordinary feeds)
 _Job = tuple[bytes, str, Mapping[str, str], int | None, int | None]  # parse_job's arguments
 
@@ -201,16 +205,23 @@ class CpuPool:
         """The executor with its workers running (concurrent callers share one start)."""
         executor = self._current()
         if self._starting is None or self._starting_for is not executor:
-            self._starting = asyncio.ensure_future(asyncio.to_thread(self._spawn, executor))
+            self._starting = asyncio.ensure_future(_off_loop(self._spawn, executor))
             self._starting_for = executor
-        await asyncio.shield(self._starting)
+        try:  # bounded: a job then meets its own deadline and the pool is replaced
+            await asyncio.wait_for(asyncio.shield(self._starting), START_TIMEOUT)
+        except TimeoutError:
+            log.warning("worker processes are slow to start")
         return executor
 
     def _spawn(self, executor: ProcessPoolExecutor) -> None:
-        """Start every worker (one no-op job each); a failure shows at the real job's submit."""
+        """Start every worker (one no-op job each); a failure shows at the real job's submit.
+
+        The wait is bounded: a worker that never comes up (a process that died while booting)
+        must not hold the app's start-up, or its stop, forever; the first real job then meets
+        the job deadline and the pool is replaced."""
         try:
             for future in [executor.submit(_ready) for _ in range(self._workers)]:
-                future.result()
+                future.result(timeout=START_TIMEOUT)
         except Exception as exc:
             log.warning("worker processes did not start", extra={"error": repr(exc)})
 
@@ -260,9 +271,53 @@ class CpuPool:
         executor.shutdown(wait=False, cancel_futures=True)
 
     async def aclose(self) -> None:
+        """Stop the workers, waiting a bounded time for the jobs they are on: a stuck worker is
+        killed rather than left to hold the process's stop."""
         executor, self._executor = self._executor, None
-        if executor is not None:
-            await asyncio.to_thread(executor.shutdown, wait=True, cancel_futures=True)
+        if executor is None:
+            return
+        closing = asyncio.ensure_future(_off_loop(_shutdown, executor))
+        try:
+            await asyncio.wait_for(asyncio.shield(closing), STOP_TIMEOUT)
+        except TimeoutError:
+            log.warning("worker processes did not stop; killing them")
+            processes: dict[int, Any] = getattr(executor, "_processes", None) or {}
+            for process in list(processes.values()):
+                process.kill()
+            with suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(closing), STOP_TIMEOUT)
+
+
+def _shutdown(executor: ProcessPoolExecutor) -> None:
+    executor.shutdown(wait=True, cancel_futures=True)
+
+
+async def _off_loop(fn: Callable[..., None], *args: Any) -> None:
+    """Run a blocking pool operation (starting or stopping worker processes) on a daemon
+    thread of its own, not on the loop's default executor: if a process never answers, the
+    wait is abandoned (callers bound it) without the thread holding up the loop's close, which
+    joins every default-executor thread, or the interpreter's exit."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+
+    def settle(exc: BaseException | None) -> None:
+        if not done.done():
+            if exc is None:
+                done.set_result(None)
+            else:
+                done.set_exception(exc)
+
+    def run() -> None:
+        error: BaseException | None = None
+        try:
+            fn(*args)
+        except BaseException as exc:  # handed to the awaiting coroutine
+            error = exc
+        with suppress(RuntimeError):  # the loop closed meanwhile: nobody waits any more
+            loop.call_soon_threadsafe(settle, error)
+
+    threading.Thread(target=run, name="bantin-worker-pool", daemon=True).start()
+    await done
 
 
 class ParseQueue:
