@@ -55,14 +55,16 @@ class UpdateGuard:
         *,
         platform: str,
         clock: Callable[[], datetime],
-        attempts: int = ATTEMPTS,
-        first_pause: float = FIRST_PAUSE,
+        attempts: int | None = None,
+        first_pause: float | None = None,
     ) -> None:
+        """`attempts` and `first_pause` default to ATTEMPTS and FIRST_PAUSE (None: the default,
+        so adapters can pass their own optional settings straight through)."""
         self._dead = dead
         self._platform = platform
         self._clock = clock
-        self.attempts = max(1, attempts)
-        self.first_pause = first_pause
+        self.attempts = max(1, ATTEMPTS if attempts is None else attempts)
+        self.first_pause = FIRST_PAUSE if first_pause is None else first_pause
 
     async def run(
         self,

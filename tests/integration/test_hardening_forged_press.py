@@ -3,60 +3,21 @@ a polite toast, and nothing in the database changes (no 500, no retry storm from
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 
-from bot.adapters.telegram.webhook import SECRET_HEADER
-from bot.app.compose import App
-from bot.app.roles import run_serve
-from bot.app.settings import Settings
-from tests.fakes.net import free_port
+from tests.fakes.served import Served, serving
 from tests.fakes.telegram_api import FakeTelegram
 
-SECRET = "s3cret-Token_value"
 CHAT = 701
-
-
-@dataclass
-class Served:
-    app: App
-    url: str
-    tg: FakeTelegram
-
-    async def post(self, update: Any) -> httpx.Response:
-        async with httpx.AsyncClient() as client:
-            return await client.post(
-                self.url + "/telegram", json=update, headers={SECRET_HEADER: SECRET}
-            )
 
 
 @pytest.fixture
 async def served(tmp_path: Path, telegram_api: FakeTelegram) -> AsyncIterator[Served]:
-    port = free_port()
-    settings = Settings(
-        database_url=f"sqlite:///{tmp_path}/serve.db",
-        quiet_hours="off",
-        telegram_token=telegram_api.token,  # type: ignore[arg-type]
-        telegram_api_url=telegram_api.api_url,
-        telegram_webhook_url="https://bantin.example.vn/telegram",
-        telegram_webhook_secret=SECRET,  # type: ignore[arg-type]
-        listen=f"127.0.0.1:{port}",
-    )
-    stop = asyncio.Event()
-    started: asyncio.Future[App] = asyncio.get_running_loop().create_future()
-    task = asyncio.create_task(run_serve(settings, stop=stop, on_start=started.set_result))
-    try:
-        app = await asyncio.wait_for(started, 30)
-        yield Served(app, f"http://127.0.0.1:{port}", telegram_api)
-    finally:
-        stop.set()
-        assert await asyncio.wait_for(task, 30) == 0
+    async with serving(tmp_path, telegram_api) as served:
+        yield served
 
 
 FORGED = [

@@ -347,11 +347,9 @@ class UpdatePoller:
         self._handle = handle
         self._timeout = timeout
         self._parallel = parallel
-        self._guard = UpdateGuard(dead, platform=PLATFORM, clock=clock)
-        if attempts is not None:
-            self._guard.attempts = max(1, attempts)
-        if first_pause is not None:
-            self._guard.first_pause = first_pause
+        self._guard = UpdateGuard(
+            dead, platform=PLATFORM, clock=clock, attempts=attempts, first_pause=first_pause
+        )
         self._loops = loops
 
     async def prepare(self) -> None:

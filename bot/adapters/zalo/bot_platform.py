@@ -311,11 +311,9 @@ class UpdateIntake:
         self._clock = clock
         self._platform = platform
         self._locks: dict[str, asyncio.Lock] = {}
-        self._guard = UpdateGuard(dead, platform=platform, clock=clock)
-        if attempts is not None:
-            self._guard.attempts = max(1, attempts)
-        if first_pause is not None:
-            self._guard.first_pause = first_pause
+        self._guard = UpdateGuard(
+            dead, platform=platform, clock=clock, attempts=attempts, first_pause=first_pause
+        )
 
     async def accept(self, update: dict[str, Any]) -> Event | None:
         """The event if this update is new; None for a repeat or a kind bantin ignores.
