@@ -19,6 +19,19 @@ CPU and peak RSS are read from /proc before ``Poller.aclose()`` ends them:
 Printed per N: medians over ``--runs`` of wall seconds, CPU seconds (poller process + its
 workers), peak RSS of the poller process and of the largest worker; then the growth of peak RSS
 from the smallest to the largest N. Figures only; nothing here asserts.
+
+``--process N`` (issue #17) adds the whole ``bantin poll --once`` PROCESS (interpreter start,
+imports, worker boot, poll, fan-out, report) over N feeds on ONE host, as a new user runs it
+(console mode, a fresh SQLite file seeded by ``bantin feeds import-opml``), wall time from spawn
+to exit, first poll and re-poll (every feed 304):
+
+- ``BANTIN_POLL_PER_HOST=32``: the peer comparison (newsboat's ``reload-threads 32``);
+- default settings (4 per host);
+- with ``--baseline-root DIR`` (a ``git worktree`` of another commit), that tree's
+  ``bantin poll --once`` with per-host 32, in the same run;
+- ``newsboat -x reload`` with 32 reload threads over the same URLs, when it is installed.
+
+Then the medians and the ratios to newsboat (or to the baseline).
 """
 
 from __future__ import annotations
@@ -28,6 +41,7 @@ import asyncio
 import json
 import os
 import resource
+import shutil
 import socket
 import statistics
 import subprocess
@@ -36,6 +50,7 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -186,6 +201,182 @@ async def measured_poll(phase: str, db: str, n: int, port: int, hosts: int) -> d
     }
 
 
+# -- whole processes on one host (issue #17) ------------------------------------------------
+
+PEER_THREADS = 32  # newsboat's reload-threads, and BANTIN_POLL_PER_HOST for the peer comparison
+
+
+def _opml(urls: list[str]) -> str:
+    outlines = "".join(
+        f'<outline type="rss" text="f{i}" xmlUrl="{u}"/>' for i, u in enumerate(urls)
+    )
+    return f'<?xml version="1.0"?><opml version="2.0"><body>{outlines}</body></opml>'
+
+
+def _bantin_env(root: Path, tmp: Path, per_host: int | None) -> dict[str, str]:
+    """Console mode (no platform token), a fresh SQLite file, loopback allowed; nothing else
+    set unless the peer comparison asks for 32 per host.
+
+    Bytecode is cached (in ``tmp``, warmed by the ``feeds import-opml`` that seeds the
+    database), as in an installed package: with PYTHONDONTWRITEBYTECODE in the caller's
+    environment every ``bantin`` would compile its ~160 modules from source again (~0.2 s of
+    each process), which no user pays."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BANTIN_")}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env.update(
+        PYTHONPYCACHEPREFIX=str(tmp / "pycache"),
+        PYTHONPATH=str(root),
+        BANTIN_DATABASE_URL=f"sqlite:///{tmp / 'bantin.db'}",
+        BANTIN_ALLOW_PRIVATE_HOSTS="127.0.0.0/8",
+    )
+    if per_host is not None:
+        env["BANTIN_POLL_PER_HOST"] = str(per_host)
+    return env
+
+
+def _become_subreaper() -> None:
+    """Orphaned descendants (the parse workers' forkserver) are re-parented to this process, so
+    reaping them (``_timed``) adds their CPU, and their workers', to RUSAGE_CHILDREN."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        pass
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _timed(cmd: list[str], **kw: Any) -> tuple[float, float, int]:
+    """Run ``cmd`` to its end: (wall s, CPU s of it and every descendant, exit status)."""
+    cpu0 = _children_cpu()
+    t0 = time.perf_counter()
+    done = subprocess.run(cmd, **kw)
+    wall = time.perf_counter() - t0
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:  # orphans (a forkserver) exit once their parent has
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            break
+        if pid == 0:
+            time.sleep(0.02)
+    return wall, _children_cpu() - cpu0, done.returncode
+
+
+def _bantin(args: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float, str]:
+    """Run ``bantin ARGS`` (from the tree on PYTHONPATH) to its end; (wall s, CPU s, last
+    line)."""
+    code = "from bot.cli.main import main; main()"
+    out = cwd / "out.txt"
+    with out.open("w") as f:
+        wall, cpu, status = _timed(
+            [sys.executable, "-c", code, *args], env=env, cwd=cwd, stdout=f, stderr=f
+        )
+    lines = out.read_text(errors="replace").strip().splitlines()
+    if status not in (0, 1):
+        raise RuntimeError(f"bantin {' '.join(args)}: exit {status}: {lines[-5:]}")
+    return wall, cpu, (lines[-1] if lines else "")
+
+
+Polls = tuple[float, float, float, float, str]  # first s, re-poll s, their CPU s, a remark
+
+
+def bantin_polls(root: Path, urls: list[str], per_host: int | None) -> Polls:
+    """First poll and re-poll of ``bantin poll --once``, and the first poll's last line."""
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        env = _bantin_env(root, tmp, per_host)
+        (tmp / "feeds.opml").write_text(_opml(urls))
+        _bantin(["feeds", "import-opml", str(tmp / "feeds.opml")], env, tmp)
+        first, first_cpu, said = _bantin(["poll", "--once"], env, tmp)
+        second, second_cpu, _ = _bantin(["poll", "--once"], env, tmp)
+    return first, second, first_cpu, second_cpu, said
+
+
+def newsboat_polls(urls: list[str]) -> Polls:
+    """First and second ``newsboat -x reload``, and the items it cached."""
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        (tmp / "urls").write_text("".join(u + "\n" for u in urls))
+        (tmp / "config").write_text(f"reload-threads {PEER_THREADS}\n")
+        cmd = ["newsboat", "-x", "reload", "-u", str(tmp / "urls"), "-c", str(tmp / "cache.db")]
+        cmd += ["-C", str(tmp / "config")]
+        env = {
+            **os.environ,
+            "HOME": str(tmp),
+            "XDG_CONFIG_HOME": str(tmp),
+            "XDG_DATA_HOME": str(tmp),
+        }
+        runs = []
+        for _ in range(2):
+            wall, cpu, status = _timed(cmd, env=env, cwd=tmp, capture_output=True)
+            if status:
+                raise RuntimeError(f"newsboat: exit {status}")
+            runs.append((wall, cpu))
+        import sqlite3
+
+        with sqlite3.connect(tmp / "cache.db") as db:
+            items = db.execute("SELECT count(*) FROM rss_item").fetchone()[0]
+    return runs[0][0], runs[1][0], runs[0][1], runs[1][1], f"{items} items cached"
+
+
+def process_comparison(n: int, port: int, runs: int, baseline: Path | None) -> None:
+    urls = [feed_url(i, port, 1) for i in range(n)]  # one host: 127.0.1.1
+    contenders: list[tuple[str, Any]] = [
+        (f"bantin per-host {PEER_THREADS}", lambda: bantin_polls(ROOT, urls, PEER_THREADS)),
+        ("bantin defaults", lambda: bantin_polls(ROOT, urls, None)),
+    ]
+    if baseline is not None:
+        contenders.append(
+            (
+                f"baseline per-host {PEER_THREADS}",
+                lambda: bantin_polls(baseline, urls, PEER_THREADS),
+            )
+        )
+    if shutil.which("newsboat"):
+        contenders.append((f"newsboat {PEER_THREADS} threads", lambda: newsboat_polls(urls)))
+    else:
+        print("newsboat is not installed (apt-get install -y newsboat): no peer figure")
+    print(
+        f"whole processes, {n} feeds on one host, medians of {runs} run(s) "
+        f"(runs interleaved), load average at start {_load()}"
+    )
+    _become_subreaper()
+    got: dict[str, list[Polls]] = {name: [] for name, _ in contenders}
+    for _ in range(runs):
+        for name, run in contenders:
+            got[name].append(run())
+    meds = {
+        name: tuple(statistics.median(float(r[k]) for r in rs) for k in range(4))
+        for name, rs in got.items()
+    }
+    ref_name = next((k for k in meds if k.startswith("newsboat")), None)
+    ref_name = ref_name or next((k for k in meds if k.startswith("baseline")), None)
+    print(
+        f"{'':<26} {'first s':>8} {'re-poll s':>10} {'first/ref':>10} {'re/ref':>7} "
+        f"{'CPU first':>10} {'CPU re':>7}  said"
+    )
+    for name, (first, second, first_cpu, second_cpu) in meds.items():
+        ratio = ""
+        if ref_name:
+            rf, rs = meds[ref_name][:2]
+            ratio = f"{first / rf:>10.2f} {second / rs:>7.2f}"
+        print(
+            f"{name:<26} {first:>8.2f} {second:>10.2f} {ratio:>18} {first_cpu:>10.2f} "
+            f"{second_cpu:>7.2f}  {got[name][-1][4]}"
+        )
+    if ref_name:
+        print(f"ratios: wall time / {ref_name} (below 1: faster)")
+    print(
+        "CPU: user+system seconds of the process and every descendant (parse workers), "
+        f"load average at end {_load()}"
+    )
+
+
 # -- the driver -------------------------------------------------------------------------------
 
 
@@ -215,6 +406,19 @@ def main() -> None:
     ap.add_argument(
         "--cold", action="store_true", help="boot the parse workers inside the first poll"
     )
+    ap.add_argument(
+        "--process",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also time whole `bantin poll --once` processes (and newsboat) over N feeds",
+    )
+    ap.add_argument(
+        "--only-process", action="store_true", help="skip the in-process polls (--sizes)"
+    )
+    ap.add_argument(
+        "--baseline-root", type=Path, help="another tree (git worktree) to time in --process"
+    )
     ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--phase", choices=("first", "second"), help=argparse.SUPPRESS)
     ap.add_argument("--db", help=argparse.SUPPRESS)
@@ -232,10 +436,10 @@ def main() -> None:
 
     if args.cold:
         os.environ["BANTIN_BENCH_COLD"] = "1"  # read by the phase subprocesses
-    sizes = [int(s) for s in args.sizes.split(",")]
+    sizes = [] if args.only_process else [int(s) for s in args.sizes.split(",")]
     server = subprocess.Popen(
         [
-            *(sys.executable, __file__, "--serve", "--n", str(max(sizes))),
+            *(sys.executable, __file__, "--serve", "--n", str(max([*sizes, args.process]))),
             *("--hosts", str(args.hosts), "--latency", str(args.latency)),
         ],
         stdout=subprocess.PIPE,
@@ -244,6 +448,10 @@ def main() -> None:
     try:
         assert server.stdout is not None
         port = int(server.stdout.readline())
+        if args.process:
+            process_comparison(args.process, port, args.runs, args.baseline_root)
+        if not sizes:
+            return
         print(
             f"bench/poll.py: {ITEMS}-item feeds of {len(make_feed(0)) / 1024:.1f} KB, "
             f"{args.latency * 1000:g} ms latency, {args.hosts} loopback hosts, "

@@ -1,13 +1,20 @@
 """Throughput of `bantin worker` processes sharing one PostgreSQL outbox.
 
-For each worker count: a fresh PostgreSQL database, N subscribers and one queued announcement,
-the fake Bot API in its own process with --latency per call and no rate limit, then that many
+For each setting and worker count: a fresh PostgreSQL database, N subscribers and one queued
+announcement, the fake Bot API in its own process with --latency per call, then that many
 `bantin worker` processes. Prints messages/s measured by the server (first to last arrival, so
-interpreter start-up is not counted), wall time until the outbox is empty, and whether every
-recipient got the message exactly once. Ratios are against the first worker count of the run.
+interpreter start-up is not counted) and its ratio to the first worker count of the setting,
+the share of --rate reached, the most arrivals in any 1 s window at the server, the workers'
+CPU seconds per 1,000 messages, wall time until the outbox is empty, and whether every
+recipient got the message exactly once; then the medians of --runs.
 
-    .venv/bin/python bench/scale.py [--workers 1,2,4] [--subscribers 20000] [--latency 0.02]
-        [--concurrency 100] [--database-url postgresql://postgres@127.0.0.1:5432/test]
+    .venv/bin/python bench/scale.py [--workers 1,2,4] [--rate 0] [--concurrency default,100]
+        [--subscribers 20000] [--latency 0.02] [--runs 1]
+        [--database-url postgresql://postgres@127.0.0.1:5432/test]
+
+--rate 0 is no overall limit (BANTIN_SEND_RATE=0 with paid broadcast); --concurrency lists the
+settings to compare: "default" leaves BANTIN_SEND_CONCURRENCY unset (the in-flight number then
+follows rate × round trip up to its default bound), a number sets it.
 
 The machine's cores are shared by the workers, PostgreSQL and the fake server: on 2 cores the
 figures show the outbox scaling until the CPU is the limit, not the limit of the design.
@@ -19,6 +26,7 @@ import argparse
 import asyncio
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -58,7 +66,16 @@ async def fresh_database(admin_url: str, subscribers: int) -> str:
     return url
 
 
-def run_once(workers: int, args: argparse.Namespace) -> dict[str, float]:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a live process (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_once(workers: int, concurrency: str, args: argparse.Namespace) -> dict[str, float]:
     url = asyncio.run(fresh_database(args.database_url, args.subscribers))
     server = FakeServer(args.latency, TOKEN)
     bantin = shutil.which("bantin", path=str(Path(sys.executable).parent)) or "bantin"
@@ -67,11 +84,12 @@ def run_once(workers: int, args: argparse.Namespace) -> dict[str, float]:
         "BANTIN_DATABASE_URL": url,
         "BANTIN_TELEGRAM_TOKEN": TOKEN,
         "BANTIN_TELEGRAM_API_URL": server.url,
-        "BANTIN_SEND_RATE": "0",  # no overall limit (per-chat pacing stays)
+        "BANTIN_SEND_RATE": f"{args.rate:g}",  # 0: no overall limit (per-chat pacing stays)
         "BANTIN_PAID_BROADCAST": "true",
-        "BANTIN_SEND_CONCURRENCY": str(args.concurrency),
         "BANTIN_LOG_LEVEL": "WARNING",
     }
+    if concurrency != "default":
+        env["BANTIN_SEND_CONCURRENCY"] = concurrency
     started = time.monotonic()
     procs = [
         subprocess.Popen([bantin, "worker"], env=env, stdin=subprocess.DEVNULL)
@@ -90,6 +108,7 @@ def run_once(workers: int, args: argparse.Namespace) -> dict[str, float]:
         wall = time.monotonic() - started
         time.sleep(1.0)  # a duplicate would arrive now
         stats = server.stats()
+        cpu = sum(cpu_seconds(p.pid) for p in procs)
     finally:
         for p in procs:
             p.terminate()
@@ -104,33 +123,45 @@ def run_once(workers: int, args: argparse.Namespace) -> dict[str, float]:
         "wall": wall,
         "sent": stats["sent"],
         "distinct": stats["distinct"],
+        "max_per_second": stats["max_per_second"],
+        "cpu_per_1000": cpu / max(1, stats["sent"]) * 1000,
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workers", default="1,2,4")
+    parser.add_argument("--rate", type=float, default=0.0, help="BANTIN_SEND_RATE (0: none)")
+    parser.add_argument("--concurrency", default="default,100", help="settings to compare")
     parser.add_argument("--subscribers", type=int, default=20_000)
     parser.add_argument("--latency", type=float, default=0.02)
-    parser.add_argument("--concurrency", type=int, default=100)
+    parser.add_argument("--runs", type=int, default=1, help="runs per row (medians printed)")
     parser.add_argument("--database-url", default=DEFAULT_URL)
     args = parser.parse_args()
+    limit = f"rate {args.rate:g}/s" if args.rate else "no rate limit"
     print(
-        f"# {args.subscribers} recipients, {args.latency * 1000:.0f} ms per call, "
-        f"concurrency {args.concurrency} per worker, no rate limit; "
-        f"load {os.getloadavg()[0]:.2f}, {os.cpu_count()} cores"
+        f"# {args.subscribers} recipients, {args.latency * 1000:.0f} ms per call, {limit}, "
+        f"medians of {args.runs}; load {os.getloadavg()[0]:.2f}, {os.cpu_count()} cores"
     )
-    print(f"{'workers':>7} {'msg/s':>8} {'ratio':>6} {'wall s':>7} {'sent':>7} {'once':>5}")
-    base = None
-    for n in (int(x) for x in args.workers.split(",")):
-        r = run_once(n, args)
-        base = base or r["rate"]
-        once = "yes" if r["sent"] == r["distinct"] == args.subscribers else "NO"
-        print(
-            f"{n:>7} {r['rate']:>8.0f} {r['rate'] / base:>6.2f} {r['wall']:>7.1f} "
-            f"{r['sent']:>7.0f} {once:>5}",
-            flush=True,
-        )
+    print(
+        f"{'concurrency':>11} {'workers':>7} {'msg/s':>8} {'ratio':>6} {'of rate':>7} "
+        f"{'max 1 s':>7} {'CPU/1k':>6} {'wall s':>7} {'sent':>7} {'once':>5}"
+    )
+    for concurrency in args.concurrency.split(","):
+        base = None
+        for n in (int(x) for x in args.workers.split(",")):
+            runs = [run_once(n, concurrency, args) for _ in range(args.runs)]
+            r = {k: statistics.median(run[k] for run in runs) for k in runs[0]}
+            once = all(run["sent"] == run["distinct"] == args.subscribers for run in runs)
+            base = base or r["rate"]
+            share = f"{r['rate'] / args.rate * 100:6.1f}%" if args.rate else "     -"
+            print(
+                f"{concurrency:>11} {n:>7} {r['rate']:>8.0f} {r['rate'] / base:>6.2f} "
+                f"{share:>7} {max(run['max_per_second'] for run in runs):>7.0f} "
+                f"{r['cpu_per_1000']:>6.2f} {r['wall']:>7.1f} {r['sent']:>7.0f} "
+                f"{'yes' if once else 'NO':>5}",
+                flush=True,
+            )
     print(f"# load {os.getloadavg()[0]:.2f} at the end")
 
 

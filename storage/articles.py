@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, func, literal, select, union_all, update
+from sqlalchemy import bindparam, func, literal, select, union_all
 
 from storage.base import Repo
 from storage.models import ArticleRow, FeedRow
@@ -305,12 +305,6 @@ class ArticleRepo(Repo):
         )
         async with self._tx() as s:
             return [_article(r) for r in (await s.execute(q)).scalars()]
-
-    async def mark_fanned_out(self, article_id: int, now: datetime) -> None:
-        async with self._tx() as s:
-            await s.execute(
-                update(ArticleRow).where(ArticleRow.id == article_id).values(fanned_out_at=now)
-            )
 
     async def latest(self, limit: int = 5) -> list[Article]:
         q = (

@@ -22,7 +22,7 @@ from storage.records import Delivery
 # Kinds a citizen is owed whatever their news subscription (a staff answer to their feedback):
 # unsubscribing, pausing or quiet hours never hold or cancel them; only the citizen's block
 # stops one, and then staff are told (jobs/send/deliverer.py).
-OWED_KINDS = frozenset({OutboxKind.ANSWER})
+OWED_KINDS = frozenset({OutboxKind.ANSWER, OutboxKind.CASE_NOTICE, OutboxKind.CASE_REMINDER})
 # The outbox's hot statements (claim, mark sent) run on the Core table: the ORM's bulk and
 # RETURNING paths cost about 3x the CPU per row, which at 1,000 sends a second is a sixth of
 # the deliverer's core (bench/broadcast.py).
@@ -222,6 +222,39 @@ class DeliveryRepo(Repo):
             values["attempts"] = DeliveryRow.attempts + 1
         await self._set(delivery_id, **values)
 
+    async def hand_back(self, delivery_ids: list[int], *, at: datetime) -> int:
+        """Claimed rows that were not sent go back to pending, due `at`, with no attempt
+        counted (one statement for a whole batch's rest)."""
+        if not delivery_ids:
+            return 0
+        stmt = (
+            update(_TABLE)
+            .where(
+                _TABLE.c.id.in_(bindparam("ids", expanding=True)),
+                _TABLE.c.status == DeliveryStatus.SENDING,
+            )
+            .values(status=DeliveryStatus.PENDING, next_attempt_at=at, lease_until=None)
+        )
+        async with self._tx() as s:
+            result = await s.execute(stmt, {"ids": delivery_ids})
+            return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def extend_lease(self, delivery_ids: list[int], *, until: datetime) -> None:
+        """Keep claimed rows leased until `until` (a batch waiting for its turn in the shared
+        schedule behind other workers' batches must not be claimed again meanwhile)."""
+        if not delivery_ids:
+            return
+        stmt = (
+            update(_TABLE)
+            .where(
+                _TABLE.c.id.in_(bindparam("ids", expanding=True)),
+                _TABLE.c.status == DeliveryStatus.SENDING,
+            )
+            .values(lease_until=until)
+        )
+        async with self._tx() as s:
+            await s.execute(stmt, {"ids": delivery_ids})
+
     async def mark_dead(self, delivery_id: int, *, error: str) -> None:
         await self._set(
             delivery_id,
@@ -346,3 +379,29 @@ class DeliveryRepo(Repo):
             await s.execute(
                 update(DeliveryRow).where(DeliveryRow.id == delivery_id).values(**values)
             )
+
+    # -- the Zalo OA window: notices held until the citizen writes again (issue #15) -----------
+
+    async def hold(self, delivery_id: int, *, reason: str) -> None:
+        """An owed notice the platform's window refused: kept (held), not cancelled."""
+        await self._set(
+            delivery_id, status=DeliveryStatus.HELD, lease_until=None, last_error=reason
+        )
+
+    async def release_held(self, subscriber_id: int, now: datetime) -> int:
+        """The citizen wrote: their held rows are due again now; returns how many."""
+        async with self._tx() as s:
+            done = await s.execute(
+                update(DeliveryRow)
+                .where(
+                    DeliveryRow.subscriber_id == subscriber_id,
+                    DeliveryRow.status == DeliveryStatus.HELD,
+                )
+                .values(status=DeliveryStatus.PENDING, next_attempt_at=now, lease_until=None)
+            )
+            return int(done.rowcount)  # type: ignore[attr-defined]
+
+
+# Owed kinds a closed messaging window holds (status 'held') rather than cancels: the citizen's
+# case notices and staff answers, sent by `release_held` when the citizen writes again.
+HELD_KINDS = frozenset({OutboxKind.ANSWER, OutboxKind.CASE_NOTICE})

@@ -8,23 +8,27 @@ first feedback. Bans live here too, in the database, so no restart lifts one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.base import Repo
-from storage.kinds import Author, FeedbackRefusal, TicketState
+from storage.cases import close_in, followers_in, queue_notice
+from storage.kinds import Author, CaseEventKind, FeedbackRefusal, OutboxKind, TicketState
 from storage.models import (
     ArticleRow,
+    CaseEventRow,
+    CategoryRow,
     CitizenBanRow,
     FeedbackMessageRow,
     FeedbackRow,
     SubscriberRow,
+    UnitRow,
     utcnow,
 )
-from storage.records import AnswerContext, Feedback, FeedbackMessage
+from storage.records import AnswerContext, Feedback, FeedbackMessage, case_code
 
 
 @dataclass(frozen=True)
@@ -59,23 +63,11 @@ class FeedbackExportRow:
     photo_file_id: str | None = None
 
 
+_FEEDBACK_FIELDS = tuple(f.name for f in fields(Feedback))
+
+
 def _feedback(row: FeedbackRow) -> Feedback:
-    return Feedback(
-        id=row.id,
-        subscriber_id=row.subscriber_id,
-        article_id=row.article_id,
-        text=row.text,
-        status=row.status,
-        created_at=row.created_at,
-        forwarded_at=row.forwarded_at,
-        forwarded_message_id=row.forwarded_message_id,
-        forwarded_chat_id=row.forwarded_chat_id,
-        photo_file_id=row.photo_file_id,
-        answered_at=row.answered_at,
-        closed_at=row.closed_at,
-        forward_error=row.forward_error,
-        delivery_error=row.delivery_error,
-    )
+    return Feedback(**{name: getattr(row, name) for name in _FEEDBACK_FIELDS})
 
 
 def _message(row: FeedbackMessageRow) -> FeedbackMessage:
@@ -113,13 +105,11 @@ class FeedbackRepo(Repo):
                 subscriber_id=subscriber_id,
                 article_id=article_id,
                 text=text,
-                status=TicketState.OPEN,
+                status=TicketState.NEW,
                 created_at=now or utcnow(),
                 photo_file_id=photo_file_id,
             )
-            s.add(row)
-            await s.flush()
-            return _feedback(row)
+            return await _opened(s, row)
 
     async def file(
         self,
@@ -130,30 +120,42 @@ class FeedbackRepo(Repo):
         limit: RateLimit,
         now: datetime,
         photo_file_id: str | None = None,
+        intake: CaseIntake | None = None,
     ) -> Feedback | Refused:
-        """A citizen's new ticket, unless they are banned or over the rate limit.
+        """A citizen's new case, unless they are banned or over the rate limit.
 
         Every chat path files feedback through here (never `add`), so the ban and the limit
         are checked in the same transaction as the insert and no path can skip them. An
-        article that is gone is dropped from the ticket rather than refusing the words.
+        article that is gone is dropped from the case rather than refusing the words. The case
+        gets its public code, its unit (the category's, else the default unit), its due time
+        (worked out by the caller from the working-time calendar) and a 'created' history line
+        in the same transaction.
         """
+        intake = intake or CaseIntake()
         async with self._tx() as s:
             refused = await self._refusal(s, subscriber_id, limit, now)
             if refused is not None:
                 return refused
             if article_id is not None and await s.get(ArticleRow, article_id) is None:
                 article_id = None
+            category = await s.get(CategoryRow, intake.category_id) if intake.category_id else None
+            unit_id = intake.unit_id or (category.unit_id if category else None)
             row = FeedbackRow(
                 subscriber_id=subscriber_id,
                 article_id=article_id,
                 text=text,
-                status=TicketState.OPEN,
+                status=TicketState.NEW,
                 created_at=now,
                 photo_file_id=photo_file_id,
+                category_id=category.id if category else None,
+                unit_id=unit_id,
+                due_at=intake.due_at,
+                priority=intake.priority,
+                place_lat=intake.place_lat,
+                place_lon=intake.place_lon,
+                place_label=intake.place_label,
             )
-            s.add(row)
-            await s.flush()
-            return _feedback(row)
+            return await _opened(s, row)
 
     async def file_reply(
         self,
@@ -164,12 +166,19 @@ class FeedbackRepo(Repo):
         limit: RateLimit,
         now: datetime,
         photo_file_id: str | None = None,
+        via: int | None = None,
     ) -> FeedbackMessage | Refused | None:
         """A citizen's reply to an answer on their own ticket, under the same ban and rate
-        limit as `file`; None when the ticket is gone or is not theirs."""
+        limit as `file`; None when the ticket is gone or is not theirs. `via`: their own case
+        merged into this one (the citizen follows the case it was merged into)."""
         async with self._tx() as s:
             ticket = await s.get(FeedbackRow, ticket_id, with_for_update=True)
-            if ticket is None or ticket.subscriber_id != subscriber_id:
+            theirs = ticket is not None and ticket.subscriber_id == subscriber_id
+            if ticket is not None and not theirs and via is not None:
+                source = await s.get(FeedbackRow, via)
+                mine = source is not None and source.subscriber_id == subscriber_id
+                theirs = mine and source is not None and source.merged_into is not None
+            if ticket is None or not theirs:
                 return None
             refused = await self._refusal(s, subscriber_id, limit, now)
             if refused is not None:
@@ -180,10 +189,10 @@ class FeedbackRepo(Repo):
                 author=Author.CITIZEN,
                 text=text,
                 photo_file_id=photo_file_id,
+                staff_user=f"via:{via}" if via and via != ticket_id else None,  # merged-in writer
             )
             s.add(row)
-            ticket.status = TicketState.OPEN
-            ticket.closed_at = None
+            await _citizen_wrote(s, ticket, now)
             await s.flush()
             return _message(row)
 
@@ -316,7 +325,7 @@ class FeedbackRepo(Repo):
         """A citizen's reply to an answer joins its ticket and opens it again for staff."""
         return await self._append(
             ticket_id,
-            TicketState.OPEN,
+            TicketState.IN_PROGRESS,
             now,
             author=Author.CITIZEN,
             text=text,
@@ -333,23 +342,42 @@ class FeedbackRepo(Repo):
                 return None
             row = FeedbackMessageRow(feedback_id=ticket_id, created_at=now, **fields)
             s.add(row)
-            ticket.status = status
+            before = ticket.status
             if status == TicketState.ANSWERED:
+                ticket.status = status
                 ticket.answered_at = now
+                ticket.first_answered_at = ticket.first_answered_at or now
                 ticket.delivery_error = None  # a new answer is on its way
-            ticket.closed_at = None
+                ticket.closed_at = None
+                ticket.updated_at = now
+                event = CaseEventRow(
+                    case_id=ticket.id,
+                    at=now,
+                    actor=str(fields.get("staff_user") or "staff"),
+                    kind=CaseEventKind.ANSWERED,
+                    from_state=before,
+                    to_state=status,
+                )
+                s.add(event)
+                await s.flush()
+                # The answer goes to its citizen in the same transaction as it is stored (a
+                # crash cannot keep one without the other); citizens whose cases were merged
+                # into this one are told it was answered, without another citizen's words.
+                await queue_notice(
+                    s, self._insert, ticket.subscriber_id, row.id, now, kind=OutboxKind.ANSWER
+                )
+                for follower in await followers_in(s, ticket.id, ticket.subscriber_id):
+                    await queue_notice(s, self._insert, follower, event.id, now)
+            else:
+                await _citizen_wrote(s, ticket, now)
             await s.flush()
             return _message(row)
 
-    async def close(self, ticket_id: int, *, now: datetime) -> bool:
-        """Open or answered → closed, once (a second press changes nothing)."""
+    async def close(self, ticket_id: int, *, now: datetime, actor: str = "staff") -> bool:
+        """Any state but closed → closed, once (a second press changes nothing); the citizen
+        is told through the outbox (storage/cases.py)."""
         async with self._tx() as s:
-            res = await s.execute(
-                update(FeedbackRow)
-                .where(FeedbackRow.id == ticket_id, FeedbackRow.status != TicketState.CLOSED)
-                .values(status=TicketState.CLOSED, closed_at=now)
-            )
-            return bool(res.rowcount)  # type: ignore[attr-defined]
+            return await close_in(s, self._insert, ticket_id, actor=actor, now=now)
 
     async def messages(self, ticket_id: int) -> list[FeedbackMessage]:
         q = (
@@ -510,7 +538,7 @@ class FeedbackRepo(Repo):
                 return None
             ticket.delivery_error = reason[:500]
             if ticket.status == TicketState.ANSWERED:
-                ticket.status = TicketState.OPEN
+                ticket.status = TicketState.IN_PROGRESS
             await s.flush()
             return _feedback(ticket)
 
@@ -536,6 +564,74 @@ class FeedbackRepo(Repo):
                 .where(FeedbackMessageRow.id == answer_id)
                 .values(delivery_noticed_at=now)
             )
+
+
+@dataclass(frozen=True)
+class CaseIntake:
+    """What the guided step adds to a citizen's words: the category (its unit routes the
+    case unless `unit_id` says otherwise), the due time in working time, a place."""
+
+    category_id: int | None = None
+    unit_id: int | None = None
+    due_at: datetime | None = None
+    priority: str = "normal"
+    place_lat: float | None = None
+    place_lon: float | None = None
+    place_label: str | None = None
+
+
+async def default_unit_id(s: AsyncSession) -> int:
+    """The default unit (today's staff chat), created if a database has none."""
+    q = select(UnitRow.id).where(UnitRow.is_default.is_(True)).order_by(UnitRow.id).limit(1)
+    found = (await s.execute(q)).scalar_one_or_none()
+    if found is not None:
+        return int(found)
+    row = UnitRow(name="Mặc định", is_default=True, created_at=utcnow())
+    s.add(row)
+    await s.flush()
+    return row.id
+
+
+async def _opened(s: AsyncSession, row: FeedbackRow) -> Feedback:
+    """Insert a new case with its code, unit and 'created' history line."""
+    if row.unit_id is None:
+        row.unit_id = await default_unit_id(s)
+    row.updated_at = row.created_at
+    s.add(row)
+    await s.flush()
+    row.code = case_code(row.id)
+    s.add(
+        CaseEventRow(
+            case_id=row.id,
+            at=row.created_at,
+            actor="citizen",
+            kind=CaseEventKind.CREATED,
+            to_state=TicketState.NEW,
+            unit_id=row.unit_id,
+        )
+    )
+    await s.flush()
+    return _feedback(row)
+
+
+async def _citizen_wrote(s: AsyncSession, ticket: FeedbackRow, now: datetime) -> None:
+    """The citizen wrote again on their case: an answered case is back in progress for staff
+    (a closed one too: they have more to say); new and accepted cases keep their state."""
+    before = ticket.status
+    if before in (TicketState.ANSWERED, TicketState.CLOSED):
+        ticket.status = TicketState.IN_PROGRESS
+        ticket.closed_at = None
+    ticket.updated_at = now
+    s.add(
+        CaseEventRow(
+            case_id=ticket.id,
+            at=now,
+            actor="citizen",
+            kind=CaseEventKind.CITIZEN_WROTE,
+            from_state=before,
+            to_state=ticket.status,
+        )
+    )
 
 
 def _card_refused() -> ColumnElement[bool]:

@@ -19,6 +19,8 @@ class OutboxKind(StrEnum):
     DIGEST = "digest"  # digests.id: several articles gathered for one subscriber
     ANNOUNCEMENT = "announcement"  # announcements.id: a staff broadcast
     ANSWER = "answer"  # feedback_messages.id: a staff answer to a citizen
+    CASE_NOTICE = "case_notice"  # case_events.id: a case's change of state, told to its citizen
+    CASE_REMINDER = "case_reminder"  # case_events.id: a deadline reminder or escalation to staff
 
 
 class DeliveryStatus(StrEnum):
@@ -30,6 +32,7 @@ class DeliveryStatus(StrEnum):
     DEAD = "dead"  # given up on: retries exhausted or refused by the platform
     BLOCKED = "blocked"  # the recipient is gone (blocked the bot, deleted the chat)
     CANCELLED = "cancelled"  # withdrawn before sending (unsubscribed, broadcast cancelled...)
+    HELD = "held"  # Zalo OA: outside the 7-day window; released when the citizen next writes
 
 
 class DigestMode(StrEnum):
@@ -58,11 +61,62 @@ class AnnouncementStatus(StrEnum):
 
 
 class TicketState(StrEnum):
-    """Where a citizen's feedback stands (`feedback.status`)."""
+    """Where a citizen's case stands (`feedback.status`): mới → đã tiếp nhận → đang xử lý →
+    đã trả lời → đã đóng, or closed as «không thuộc thẩm quyền» or «trùng» (merged)."""
 
-    OPEN = "open"
+    NEW = "new"  # filed, no unit has taken it yet
+    ACCEPTED = "accepted"  # a unit took it (đã tiếp nhận)
+    IN_PROGRESS = "in_progress"  # being handled; also after the citizen wrote again
+    ANSWERED = "answered"  # staff answered (đã trả lời)
+    CLOSED = "closed"  # đã đóng
+    NOT_RESPONSIBLE = "not_responsible"  # closed: not this office's matter (with where to go)
+    DUPLICATE = "duplicate"  # merged into another case (`merged_into`)
+
+
+# A case still owed work: reminders, escalation and the staff queue count only these.
+OPEN_STATES: frozenset[str] = frozenset(
+    {TicketState.NEW, TicketState.ACCEPTED, TicketState.IN_PROGRESS}
+)
+# A case that is over: a citizen's new words open a new case or reopen it (satisfaction).
+FINAL_STATES: frozenset[str] = frozenset(
+    {TicketState.CLOSED, TicketState.NOT_RESPONSIBLE, TicketState.DUPLICATE}
+)
+
+
+class CaseEventKind(StrEnum):
+    """One line of a case's history (`case_events.kind`)."""
+
+    CREATED = "created"
+    ACCEPTED = "accepted"  # a unit member took it (assignee set)
+    ASSIGNED = "assigned"  # given to someone else
+    STARTED = "started"  # moved to đang xử lý
     ANSWERED = "answered"
+    TRANSFERRED = "transferred"  # to another unit (unit_id = the new unit, detail = why)
+    MERGED = "merged"  # into another case (detail = its code)
+    NOT_RESPONSIBLE = "not_responsible"  # detail = the reason and where to go instead
     CLOSED = "closed"
+    REOPENED = "reopened"  # the citizen was not satisfied, or wrote again
+    SATISFACTION = "satisfaction"  # detail = 'satisfied' | 'unsatisfied'
+    CITIZEN_WROTE = "citizen_wrote"  # a later message from the citizen
+    REMINDER = "reminder"  # the due time is near (told to the unit's chat)
+    ESCALATION = "escalation"  # overdue (told to admins)
+    ERASED = "erased"  # the citizen's personal data was erased (/xoadulieu)
+
+
+class Satisfaction(StrEnum):
+    """The citizen's one-tap answer after a case is closed (`feedback.satisfaction`)."""
+
+    SATISFIED = "satisfied"
+    UNSATISFIED = "unsatisfied"
+
+
+class Priority(StrEnum):
+    """`feedback.priority`."""
+
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
 
 
 class Author(StrEnum):
@@ -70,6 +124,7 @@ class Author(StrEnum):
 
     CITIZEN = "citizen"
     STAFF = "staff"
+    NOTE = "note"  # an internal note between staff: never sent to the citizen, never shown them
 
 
 class FeedbackRefusal(StrEnum):

@@ -14,6 +14,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -26,6 +27,7 @@ from sqlalchemy import (
     func,
     literal_column,
     text,
+    true,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -142,6 +144,11 @@ class SubscriberRow(Base):
     dialog_ref: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Personal data kept only with consent (Decree 13/2023/NĐ-CP): when the citizen agreed to
+    # a phone number or a place being stored, the phone itself, and when /xoadulieu erased it.
+    consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    phone: Mapped[str | None] = mapped_column(String(30))
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class PreferenceRow(Base):
@@ -221,7 +228,7 @@ class FeedbackRow(Base):
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
     article_id: Mapped[int | None] = mapped_column(ForeignKey("articles.id", ondelete="SET NULL"))
     text: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(20), default=TicketState.OPEN)
+    status: Mapped[str] = mapped_column(String(20), default=TicketState.NEW)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     forwarded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     forwarded_message_id: Mapped[str | None] = mapped_column(String(100))
@@ -235,6 +242,33 @@ class FeedbackRow(Base):
     # blocks no later card), and why the latest answer could not reach the citizen.
     forward_error: Mapped[str | None] = mapped_column(String(500))
     delivery_error: Mapped[str | None] = mapped_column(String(500))
+    # -- the case (migration 0011): what the citizen is shown (code), where it is routed
+    # (category → unit), who holds it, its deadline in working time, the place, the case it
+    # was merged into, why it was closed as not responsible, the citizen's satisfaction, and
+    # when reminders and escalations went out (each once: a conditional UPDATE claims them).
+    code: Mapped[str | None] = mapped_column(String(20), unique=True)
+    category_id: Mapped[int | None] = mapped_column(
+        ForeignKey("categories.id", ondelete="SET NULL"), index=True
+    )
+    unit_id: Mapped[int | None] = mapped_column(
+        ForeignKey("units.id", ondelete="SET NULL"), index=True
+    )
+    assignee: Mapped[str | None] = mapped_column(String(100))  # "platform:user_id"
+    priority: Mapped[str] = mapped_column(String(10), default="normal", server_default="normal")
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    place_lat: Mapped[float | None] = mapped_column(Float)
+    place_lon: Mapped[float | None] = mapped_column(Float)
+    place_label: Mapped[str | None] = mapped_column(String(300))
+    merged_into: Mapped[int | None] = mapped_column(ForeignKey("feedback.id", ondelete="SET NULL"))
+    state_reason: Mapped[str | None] = mapped_column(Text)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    satisfaction: Mapped[str | None] = mapped_column(String(20))
+    satisfaction_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reopened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class StaffRow(Base):
@@ -469,7 +503,7 @@ class FeedbackMessageRow(Base):
     feedback_id: Mapped[int] = mapped_column(
         ForeignKey("feedback.id", ondelete="CASCADE"), index=True
     )
-    author: Mapped[str] = mapped_column(String(10))  # 'staff' | 'citizen'
+    author: Mapped[str] = mapped_column(String(10))  # 'staff' | 'citizen' | 'note'
     staff_user: Mapped[str | None] = mapped_column(String(100))  # "platform:user_id"
     text: Mapped[str] = mapped_column(Text)
     photo_file_id: Mapped[str | None] = mapped_column(String(300))
@@ -508,3 +542,158 @@ class AuditRow(Base):
     action: Mapped[str] = mapped_column(String(50))  # e.g. "broadcast.queue", "feedback.answer"
     target: Mapped[str | None] = mapped_column(String(100))  # e.g. "announcement:12"
     detail: Mapped[str | None] = mapped_column(Text)
+
+
+# -- cases: units, categories, history, photos (migration 0011) ------------------------------
+
+
+class UnitRow(Base):
+    """A responsible unit (đơn vị xử lý): the staff chat its cases go to and its members. A
+    unit without a chat posts to the configured staff chat, so a deployment that sets up no
+    units keeps one default unit that is today's staff chat."""
+
+    __tablename__ = "units"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    platform: Mapped[str | None] = mapped_column(String(20))
+    chat_id: Mapped[str | None] = mapped_column(String(100))
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class UnitMemberRow(Base):
+    __tablename__ = "unit_members"
+
+    unit_id: Mapped[int] = mapped_column(
+        ForeignKey("units.id", ondelete="CASCADE"), primary_key=True
+    )
+    staff_id: Mapped[int] = mapped_column(
+        ForeignKey("staff.id", ondelete="CASCADE"), primary_key=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CategoryRow(Base):
+    """A category (lĩnh vực) routes cases to a unit with a deadline in working days."""
+
+    __tablename__ = "categories"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id", ondelete="SET NULL"))
+    deadline_days: Mapped[int] = mapped_column(Integer, default=10, server_default="10")
+    position: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CannedAnswerRow(Base):
+    """An answer a unit keeps for common cases; placeholders such as {ma_phan_anh}."""
+
+    __tablename__ = "canned_answers"
+    __table_args__ = (UniqueConstraint("unit_id", "title"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(100))
+    text: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CaseEventRow(Base):
+    """One line of a case's history: who changed what, when and why. Events the citizen is
+    told about go out through the outbox (kind 'case_notice', item_id = this id); reminders
+    and escalations to staff likewise (kind 'case_reminder')."""
+
+    __tablename__ = "case_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("feedback.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(100))  # "telegram:123", "citizen", "system", "cli"
+    kind: Mapped[str] = mapped_column(String(30))
+    from_state: Mapped[str | None] = mapped_column(String(20))
+    to_state: Mapped[str | None] = mapped_column(String(20))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id", ondelete="SET NULL"))
+    detail: Mapped[str | None] = mapped_column(Text)
+
+
+class CasePhotoRow(Base):
+    """A photo of a case: the platform's reference first, our own re-encoded copy (EXIF
+    stripped) once fetched into the media store."""
+
+    __tablename__ = "case_photos"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("feedback.id", ondelete="CASCADE"), index=True)
+    message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("feedback_messages.id", ondelete="SET NULL")
+    )
+    platform: Mapped[str] = mapped_column(String(20))
+    file_ref: Mapped[str | None] = mapped_column(String(1000))
+    media_key: Mapped[str | None] = mapped_column(String(300))
+    content_type: Mapped[str | None] = mapped_column(String(50))
+    size: Mapped[int | None] = mapped_column(Integer)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    error: Mapped[str | None] = mapped_column(String(300))
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class WebLoginTokenRow(Base):
+    """A one-time sign-in link for the web console (bot/web): only its hash is kept, it is bound
+    to one staff identity, expires after minutes and is used at most once."""
+
+    __tablename__ = "web_login_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    user_id: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class WebSessionRow(Base):
+    """A signed-in browser: the cookie's hash, who, the role it was opened with (a changed role
+    ends it), idle and absolute expiry, and when it was ended (logout, removal, demotion)."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    user_id: Mapped[str] = mapped_column(String(100), index=True)
+    role: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# -- the console's case queue (migration 0018): keyset pages under common filters, and the
+# diacritic-free full-text index (PostgreSQL; `bantin_fold` is created by the migration).
+Index("ix_feedback_status_id", FeedbackRow.status, FeedbackRow.id)
+Index("ix_feedback_unit_id_id", FeedbackRow.unit_id, FeedbackRow.id)
+Index("ix_feedback_assignee_id", FeedbackRow.assignee, FeedbackRow.id)
+Index("ix_feedback_created_at", FeedbackRow.created_at)
+Index(
+    "ix_feedback_open_due",
+    FeedbackRow.due_at,
+    FeedbackRow.id,
+    postgresql_where=text("status IN ('accepted', 'in_progress', 'new')"),
+    sqlite_where=text("status IN ('accepted', 'in_progress', 'new')"),
+)
+Index(
+    "ix_feedback_search",
+    func.to_tsvector(literal_column("'simple'"), func.bantin_fold(FeedbackRow.__table__.c.text)),
+    postgresql_using="gin",
+    _table=FeedbackRow.__table__,  # type: ignore[arg-type]  # the expression hides the column
+).ddl_if(dialect="postgresql")

@@ -89,6 +89,10 @@ class Subscriber:
     dialog_state: str | None
     dialog_ref: str | None
     created_at: datetime
+    # personal data rules (storage/privacy.py): consent to keep a phone or a place, erasure
+    consent_at: datetime | None = None
+    phone: str | None = None
+    erased_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -145,6 +149,121 @@ class Feedback:
     closed_at: datetime | None = None
     forward_error: str | None = None  # the staff chat refused the card (a dead letter)
     delivery_error: str | None = None  # the latest answer could not reach the citizen
+    # the case (see storage/cases.py)
+    code: str | None = None  # the public code the citizen is shown: PA00042
+    category_id: int | None = None
+    unit_id: int | None = None
+    assignee: str | None = None  # "platform:user_id" of the staff member holding it
+    priority: str = "normal"
+    due_at: datetime | None = None
+    place_lat: float | None = None
+    place_lon: float | None = None
+    place_label: str | None = None
+    merged_into: int | None = None
+    state_reason: str | None = None
+    accepted_at: datetime | None = None
+    first_answered_at: datetime | None = None
+    satisfaction: str | None = None
+    satisfaction_at: datetime | None = None
+    reopened_at: datetime | None = None
+    reminded_at: datetime | None = None
+    escalated_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def shown_code(self) -> str:
+        """The code, or one made from the id for a row filed before codes existed."""
+        return self.code or case_code(self.id)
+
+    @property
+    def has_place(self) -> bool:
+        return self.place_lat is not None and self.place_lon is not None
+
+
+# Cases are the feedback rows of storage/feedback.py, seen as a whole by storage/cases.py.
+Case = Feedback
+
+
+def case_code(case_id: int) -> str:
+    """The public code of a case: 'PA' and its number, at least five digits (PA00042). Short,
+    typeable on a phone keyboard without letters in the number, and stable."""
+    return f"PA{case_id:05d}"
+
+
+def parse_case_code(text: str) -> int | None:
+    """The case number in what a citizen or staff member typed: 'PA00042', 'pa42', 'PA-42',
+    '#42' or '42'; None for anything else (so a code is never a database error)."""
+    raw = text.strip().upper().replace(" ", "").replace("-", "").lstrip("#")
+    if raw.startswith("PA"):
+        raw = raw[2:]
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 10:
+        return None
+    number = int(raw)
+    return number if 1 <= number <= 2**31 - 1 else None
+
+
+@dataclass(frozen=True)
+class CaseEvent:
+    """One line of a case's history (storage.kinds.CaseEventKind)."""
+
+    id: int
+    case_id: int
+    at: datetime
+    actor: str
+    kind: str
+    from_state: str | None = None
+    to_state: str | None = None
+    unit_id: int | None = None
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class Unit:
+    id: int
+    name: str
+    platform: str | None
+    chat_id: str | None
+    is_default: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Category:
+    id: int
+    name: str
+    unit_id: int | None
+    deadline_days: int
+    position: int
+    active: bool
+
+
+@dataclass(frozen=True)
+class CannedAnswer:
+    id: int
+    unit_id: int | None
+    title: str
+    text: str
+    created_by: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class CasePhoto:
+    id: int
+    case_id: int
+    message_id: int | None
+    platform: str
+    file_ref: str | None
+    media_key: str | None
+    content_type: str | None = None
+    size: int | None = None
+    width: int | None = None
+    height: int | None = None
+    attempts: int = 0
+    created_at: datetime | None = None
+    fetched_at: datetime | None = None
+    error: str | None = None
+    erased_at: datetime | None = None
 
 
 @dataclass(frozen=True)

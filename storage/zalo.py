@@ -83,6 +83,36 @@ class ZaloRepo(Repo):
             await self.prune_seen(now - SEEN_KEEP)
         return fresh
 
+    async def mark_seen_many(self, platform: str, message_ids: list[str], now: datetime) -> None:
+        """Record many ids in one statement (ids already recorded are left as they are): the
+        intake's handled updates, written in batches (bot/adapters/intake.py SeenMarks)."""
+        if not message_ids:
+            return
+        rows = [
+            {"platform": platform, "message_id": m[:100], "seen_at": now}
+            for m in dict.fromkeys(message_ids)
+        ]
+        stmt = self._insert(ZaloSeenRow).on_conflict_do_nothing(
+            index_elements=["platform", "message_id"]
+        )
+        async with self._once() as c:
+            await c.execute(stmt, rows)
+        before = self._inserts
+        self._inserts += len(rows)
+        if self._inserts // PRUNE_EVERY != before // PRUNE_EVERY:
+            await self.prune_seen(now - SEEN_KEEP)
+
+    async def seen_among(self, platform: str, message_ids: list[str]) -> set[str]:
+        """Which of these ids were recorded (one query for a whole getUpdates batch)."""
+        if not message_ids:
+            return set()
+        keys = [m[:100] for m in message_ids]
+        q = select(ZaloSeenRow.message_id).where(
+            ZaloSeenRow.platform == platform, ZaloSeenRow.message_id.in_(keys)
+        )
+        async with self._once() as c:
+            return {r[0] for r in (await c.execute(q)).all()}
+
     async def was_seen(self, platform: str, message_id: str) -> bool:
         """True if `mark_seen` recorded this id (webhooks check first, record after handling)."""
         q = select(ZaloSeenRow.message_id).where(

@@ -11,7 +11,7 @@ import httpx
 
 from bot.adapters import console
 from bot.app.settings import Settings
-from jobs.channel import Channel, Fatal
+from jobs.channel import Channel, Fatal, downloader
 from storage.store import Store
 
 
@@ -53,6 +53,7 @@ def _zalo_channels(
     """Zalo Bot and/or OA, each behind numbered menus (Zalo has no buttons)."""
     from bot.adapters.zalo import bot_platform as zalo_bot
     from bot.adapters.zalo import official_account as zalo_oa
+    from bot.adapters.zalo.files import ZaloPhotos
     from bot.adapters.zalo.menus import with_menus
 
     repo = store.zalo
@@ -77,4 +78,7 @@ def _zalo_channels(
             keeper, repo, http, api_url=settings.zalo_oa_api_url, clock=clock
         )
         out[zalo_oa.PLATFORM] = with_menus(oa, repo, clock=clock)
+    photos = ZaloPhotos(settings.zalo_photo_hosts, settings.allow_private_hosts)
+    for source in filter(None, map(downloader, out.values())):  # photo URLs: files.py
+        source.photos = photos  # type: ignore[attr-defined]
     return out

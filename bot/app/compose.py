@@ -17,33 +17,35 @@ from contextlib import suppress
 from dataclasses import replace
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import httpx
 
 from bot.adapters import console
 from bot.app.channels import build_channels
 from bot.app.settings import Settings
-from bot.dialog.events import Event
-from bot.dialog.respond import carry_out
-from bot.dialog.router import Dialog
 from jobs.channel import Channel, Fatal
 from jobs.i18n import t
 from jobs.ingest.decide import PollBounds
 from jobs.ingest.fetch import make_client
 from jobs.ingest.poll import Poller
+from jobs.media.store import MediaStore
 from jobs.ops.supervise import Loops, Run, supervised
 from jobs.route.fanout import fan_out_articles
-from jobs.send.deliverer import Deliverer
-from jobs.staff.feed_alerts import send_health_notices
-from jobs.staff.forward import current_staff_chat, forward_feedback
-from jobs.staff.progress import ProgressReporter
 from storage.budget import SendBudget
 from storage.db import safe_url
 from storage.feedback import RateLimit
 from storage.store import Store
 
+if TYPE_CHECKING:  # built on first use, imported there: `bantin poll` needs none of them
+    from bot.dialog.events import Event
+    from bot.dialog.router import Dialog
+    from jobs.send.deliverer import Deliverer
+    from jobs.staff.progress import ProgressReporter
+
 log = logging.getLogger(__name__)
+
+DATABASE_POOL = 20  # connections per process (as many again in overflow)
 
 
 def utcnow() -> datetime:
@@ -52,7 +54,9 @@ def utcnow() -> datetime:
 
 async def open_store(settings: Settings) -> Store:
     """Open and migrate the database; any failure becomes a Fatal with a one-line reason."""
-    store = Store.open(settings.database_url, pool_size=settings.send_concurrency + 4)
+    # Not sized by the send bound (200): sends hold no connection while on the wire, and
+    # several processes at 2 × 200 would exhaust PostgreSQL's default 100 connections.
+    store = Store.open(settings.database_url, pool_size=DATABASE_POOL)
     try:
         await store.migrate()
     except Exception as exc:  # the operator needs the reason, not a traceback
@@ -72,7 +76,7 @@ async def compose(
     return App(settings, await open_store(settings), out=out, clock=clock)
 
 
-_PARTS = ("dialog", "deliverer", "client", "poller", "staff_target", "progress")
+_PARTS = ("dialog", "deliverer", "client", "poller", "staff_target", "progress", "media")
 
 
 class App:
@@ -115,16 +119,30 @@ class App:
 
     @cached_property
     def dialog(self) -> Dialog:
+        from bot.dialog.router import Dialog
+
         caps = {name: ch.capabilities for name, ch in self.channels.items()}
-        return Dialog(
+        dialog = Dialog(
             self.store,
             capabilities=lambda p: caps[p],
             clock=self.clock,
             feedback_limit=RateLimit(*self.settings.feedback_rate_limit),
         )
+        dialog.ctx.calendar = self.settings.work_calendar()  # cases (#15): due times
+        dialog.ctx.max_photos = self.settings.case_max_photos
+        dialog.ctx.erase_photos = self._erase_photos
+        return dialog
+
+    async def _erase_photos(self, subscriber_id: int) -> int:
+        """/xoadulieu: a citizen's stored photos deleted from the media store."""
+        from jobs.media.fetcher import erase_subscriber_photos
+
+        return await erase_subscriber_photos(self.store, self.media, subscriber_id)
 
     @cached_property
     def deliverer(self) -> Deliverer:
+        from jobs.send.deliverer import Deliverer
+
         settings = self.settings
         return Deliverer(
             self.store,
@@ -134,6 +152,7 @@ class App:
             lease_seconds=settings.lease_seconds,
             clock=self.clock,
             budget=SendBudget(self.store.engine, settings.send_rate or None),
+            media=self.media,  # photos uploaded in the web console's composer
         )
 
     @cached_property
@@ -160,6 +179,7 @@ class App:
             bounds=PollBounds(settings.poll_min_interval, settings.poll_max_interval),
             parse_timeout=settings.feed_parse_timeout,
             article_hosts=settings.article_hosts,
+            summarize_unheard=not settings.console_mode,  # console: up to 100 a feed pushed
         )
 
     @cached_property
@@ -176,7 +196,45 @@ class App:
 
     @cached_property
     def progress(self) -> ProgressReporter:
+        from jobs.staff.progress import ProgressReporter
+
         return ProgressReporter(self.store, self.channels, self.clock)
+
+    @cached_property
+    def media(self) -> MediaStore:
+        """Where citizens' photos are kept: a folder or an S3 bucket (jobs/media/store.py)."""
+        from jobs.media.store import media_store
+
+        s = self.settings
+        return media_store(
+            directory=s.media_dir,
+            database_url=s.database_url,
+            s3_url=s.media_s3_url,
+            bucket=s.media_s3_bucket,
+            region=s.media_s3_region,
+            prefix=s.media_s3_prefix,
+            access_key=s.media_s3_access_key.get_secret_value() if s.media_s3_access_key else None,
+            secret_key=s.media_s3_secret_key.get_secret_value() if s.media_s3_secret_key else None,
+        )
+
+    async def fetch_photos(self) -> None:
+        """Download, re-encode and store the photos of cases (jobs/media/fetcher.py)."""
+        from jobs.media.fetcher import FetchPolicy, fetch_photos
+
+        s = self.settings
+        policy = FetchPolicy(
+            max_bytes=s.media_max_bytes,
+            max_pixels=s.media_max_pixels,
+            attempts=s.media_fetch_attempts,
+        )
+        await fetch_photos(self.store, self.channels, self.media, now=self.clock(), policy=policy)
+
+    async def prune_photos(self) -> None:
+        """Delete photos of cases closed long ago (BANTIN_RETENTION_PHOTO_DAYS)."""
+        from jobs.media.fetcher import prune_photos
+
+        days = self.settings.retention_photo_days
+        await prune_photos(self.store, self.media, now=self.clock(), days=days)
 
     @property
     def built(self) -> set[str]:
@@ -202,6 +260,8 @@ class App:
 
         async def respond() -> None:
             channel = self.channels[event.who.platform]
+            from bot.dialog.respond import carry_out
+
             await carry_out(channel, event, outcome, self.deliverer.pacer)
             if outcome.wake_outbox:
                 self.deliverer.wake()
@@ -236,6 +296,9 @@ class App:
         if self.staff_target is None:
             return
         channel, chat = self.staff_target
+        from jobs.staff.feed_alerts import send_health_notices
+        from jobs.staff.forward import current_staff_chat
+
         chat = await current_staff_chat(self.store, channel.platform, chat)  # a moved group
         await send_health_notices(
             self.store,
@@ -250,7 +313,17 @@ class App:
             return
         async with self._forward_lock:
             channel, chat = self.staff_target
-            await forward_feedback(self.store, channel, chat, clock=self.clock)
+            from jobs.staff.forward import forward_feedback
+
+            await forward_feedback(
+                self.store,
+                channel,
+                chat,
+                clock=self.clock,
+                channels=self.channels,  # units' own chats, on their platforms
+                media=self.media,  # photos re-uploaded to another platform
+                public_links=self.settings.media_public_links,
+            )
 
     async def report_progress(self) -> None:
         """Keep each running broadcast's staff message current (jobs/staff/progress.py)."""
@@ -280,6 +353,8 @@ class App:
             await self.poller.aclose()
         if "client" in built:
             await self.client.aclose()
+        if "media" in built:
+            await self.media.aclose()
         bot = self.bot if "channels" in built else None
         if bot is not None:
             with suppress(Exception):

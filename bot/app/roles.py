@@ -28,6 +28,7 @@ from bot.app.schedule import scheduler_jobs
 from bot.app.settings import Settings
 from bot.app.startup import prepare_dialog, telegram_poller
 from bot.app.zalo import serve_zalo_routes, start_zalo
+from bot.web import serve as web_console
 from jobs.i18n import t
 from jobs.ops.leader import LEADER_STATE_KEY, Leadership, describe, identity
 from jobs.ops.scheduler import build_scheduler
@@ -95,6 +96,7 @@ async def _everything(app: App, stop: asyncio.Event, running: Running) -> None:
         async with reaching_telegram(settings):
             await poller.prepare()
         running.intake.append(app.start_loop("telegram-updates", poller.run, stop))
+        running.drains.append(poller.replies.drain)  # replies promised before the stop
     zalo_server = await serve_zalo_routes(settings, await start_zalo(app, stop, running.intake))
     running.servers.append(zalo_server)
     await prepare_dialog(app)
@@ -102,7 +104,8 @@ async def _everything(app: App, stop: asyncio.Event, running: Running) -> None:
     running.scheduler = build_scheduler(scheduler_jobs(app), loops=app.loops)
     running.scheduler.start()
     running.sender = app.start_loop("deliverer", app.deliverer.run_forever, stop)
-    running.servers.append(await start_metrics(app))
+    out = app.channels[console.PLATFORM].out if settings.console_mode else None  # type: ignore[attr-defined]
+    running.servers.append(await web_console.start(app, fatal=False, out=out))
     mode = "console" if settings.console_mode else "+".join(sorted(app.channels))
     log.info("bantin running", extra={"mode": mode})
 
@@ -186,6 +189,7 @@ async def _serve(app: App, stop: asyncio.Event, running: Running) -> None:
             replies=replies,
             dead=app.store.dead_updates,
             clock=app.clock,
+            seen_log=seen,  # handled ids recorded in batches
         )
     elif bot is not None:
         log.warning("no BANTIN_TELEGRAM_WEBHOOK_URL: long polling (run one serve only)")
@@ -193,8 +197,9 @@ async def _serve(app: App, stop: asyncio.Event, running: Running) -> None:
         async with reaching_telegram(settings):
             await poller.prepare()
         running.intake.append(app.start_loop("telegram-updates", poller.run, stop))
+        running.drains.append(poller.replies.drain)  # replies promised before the stop
     routes.update(await start_zalo(app, stop, running.intake))
-    running.servers.append(await start_metrics(app, routes, judge_scheduler=False))
+    running.servers.append(await web_console.start(app, routes, judge_scheduler=False))
     if bot is not None and settings.telegram_webhook_url:
         secret = settings.telegram_webhook_secret
         assert secret is not None

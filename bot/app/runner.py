@@ -124,7 +124,11 @@ async def run_role(
 
 
 async def start_metrics(
-    app: App, extra_routes: dict[str, object] | None = None, *, judge_scheduler: bool = True
+    app: App,
+    extra_routes: dict[str, object] | None = None,
+    *,
+    judge_scheduler: bool = True,
+    console: bool = False,
 ) -> object | None:
     """/healthz and /metrics on BANTIN_METRICS_PORT if set (on BANTIN_LISTEN with routes):
     every role and `bantin run` can be scraped and health-checked. Workers and webhook servers
@@ -134,14 +138,14 @@ async def start_metrics(
     both set, /metrics leaves the public listener and is served only on the metrics port,
     which the operator keeps private (README, "Keeping /metrics private")."""
     port = app.settings.metrics_port
-    if port is None and not extra_routes:
+    if port is None and not extra_routes and not console:
         return None
     from aiohttp import web
 
     from bot.app.ops_http import ops_app, start_ops_server
 
     def build(routes: dict[str, object] | None, *, with_metrics: bool = True) -> web.Application:
-        return ops_app(
+        built = ops_app(
             app.store,
             clock=app.clock,
             extra_routes=routes,  # type: ignore[arg-type]
@@ -150,12 +154,22 @@ async def start_metrics(
             loops=app.loops,
             with_metrics=with_metrics,
         )
+        if console and routes is not None:  # the staff web console under /admin (bot/web)
+            from bot.web.serve import mount
 
-    if not extra_routes:
+            mount(built, app)
+        return built
+
+    listen = app.settings.listen
+    if console:
+        from bot.web.serve import listen_address
+
+        listen, extra_routes = listen_address(app), extra_routes or {}
+    if not extra_routes and not console:
         return await start_ops_server(f"0.0.0.0:{port}", build(None))
     if port is None:
-        return await start_ops_server(app.settings.listen, build(extra_routes))
-    public = await start_ops_server(app.settings.listen, build(extra_routes, with_metrics=False))
+        return await start_ops_server(listen, build(extra_routes))
+    public = await start_ops_server(listen, build(extra_routes, with_metrics=False))
     try:
         private = await start_ops_server(f"0.0.0.0:{port}", build(None))
     except BaseException:

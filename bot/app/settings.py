@@ -6,12 +6,15 @@ naming the variable, never a traceback (see `settings_errors`).
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.app import aio
+
+if TYPE_CHECKING:
+    from jobs.cases.worktime import Calendar
 
 PREFIX = "BANTIN_"
 FREE_RATE_LIMIT = 30  # messages/s Telegram allows a bot without paid broadcast
@@ -42,7 +45,9 @@ class Settings(BaseSettings):
     # How long a claimed outbox row stays reserved for its sender; after a crash the rows come
     # back this long after the claim.
     lease_seconds: int = Field(default=60, ge=5, le=3600)
-    send_concurrency: int = Field(default=8, ge=1, le=512)
+    # The most sends in flight at once (and the most a crash can repeat); below it the number
+    # follows rate × round trip (jobs/send/pacing.py: InFlight).
+    send_concurrency: int = Field(default=200, ge=1, le=512)
     backlog_limit: int = Field(default=1, ge=0, le=100)
     summary_chars: int = Field(default=400, ge=80, le=3000)
     # Politeness towards portals: whatever a feed asks for (Cache-Control max-age, Retry-After,
@@ -104,11 +109,50 @@ class Settings(BaseSettings):
     bot_username: str | None = None  # for invitation links when getMe is not at hand (bantin qr)
     # The split processes (`bantin serve|scheduler|worker`).
     listen: str = "0.0.0.0:8080"  # where `bantin serve` binds: webhooks, /healthz, /metrics
+    # The staff web console (/admin on BANTIN_LISTEN; console mode: on 127.0.0.1): the address
+    # staff reach it at (e.g. https://bantin.example.gov.vn behind the office's https proxy);
+    # sign-in links are built on it, else on BANTIN_LISTEN. https makes the cookie Secure.
+    public_url: str | None = None
+    web_console: bool = True
     telegram_webhook_url: str | None = None  # public https URL that reaches serve's /telegram
     telegram_webhook_secret: SecretStr | None = None  # X-Telegram-Bot-Api-Secret-Token
     leader_retry: float = Field(default=5.0, ge=0.5, le=60)  # standby scheduler's retry, s
     heartbeat_max_age: float = Field(default=120.0, ge=5, le=86400)  # /healthz: scheduler
     outbox_max_lag: float = Field(default=900.0, ge=5, le=7 * 86400)  # /healthz: oldest due row
+    # Cases (#15): the working calendar deadlines run on (Asia/Ho_Chi_Minh, Monday-Friday).
+    # Working periods of a day, "HH:MM-HH:MM,HH:MM-HH:MM" (jobs/cases/worktime.py).
+    work_hours: str = "07:30-11:30,13:00-17:00"
+    # Holidays: file paths (one YYYY-MM-DD a line, "+YYYY-MM-DD" a make-up working day, "#"
+    # comments) and/or dates, comma-separated; unset: bot/data/holidays_vn.txt; "none": none.
+    holidays: str | None = None
+    # Working hours before a case's due time when its unit's chat is reminded (0: never).
+    case_remind_before: float = Field(default=8.0, ge=0, le=24 * 30)
+    case_check_interval: float = Field(default=300.0, ge=10, le=86400)  # the deadline job, s
+    default_unit_name: str = Field(default="Bộ phận một cửa", min_length=1, max_length=100)
+    case_max_photos: int = Field(default=3, ge=0, le=10)  # photos a citizen attaches to a case
+
+    # Media (#15): citizens' photos, downloaded from the platform, re-encoded without EXIF and
+    # kept in a folder (unset: "media" next to the SQLite file, else ./media) or, with
+    # BANTIN_MEDIA_S3_URL, in an S3-compatible bucket (needs `pip install 'bantin[s3]'`).
+    media_dir: str | None = None
+    media_max_bytes: int = Field(default=10_000_000, ge=10_000, le=50_000_000)
+    media_max_pixels: int = Field(default=50_000_000, ge=10_000, le=200_000_000)
+    media_fetch_attempts: int = Field(default=5, ge=1, le=50)  # then the photo is marked failed
+    media_s3_url: str | None = None  # the S3 endpoint, e.g. https://s3.example.vn
+    media_s3_bucket: str | None = None
+    media_s3_region: str = "us-east-1"
+    media_s3_prefix: str = "bantin/"
+    media_s3_access_key: SecretStr | None = None
+    media_s3_secret_key: SecretStr | None = None
+    # The bucket's endpoint is reachable from the internet: Zalo Bot recipients (no upload API)
+    # get another platform's photo as a link valid for an hour instead of a note.
+    media_public_links: bool = False
+    # Hosts Zalo photo URLs may be downloaded from ("*.domain", "host", "host:port").
+    zalo_photo_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["*.zdn.vn", "*.zadn.vn", "*.zalo.me", "*.zaloapp.com"]
+    )
+    # Photos of cases closed this many days ago are deleted (0 keeps them).
+    retention_photo_days: int = Field(default=365, ge=0, le=36500)
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -206,6 +250,17 @@ class Settings(BaseSettings):
             return None
         return value.strip() if isinstance(value, str) else value
 
+    @field_validator("public_url", mode="before")
+    @classmethod
+    def _public_url(cls, value: object) -> object:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        if not str(value).strip().startswith(("http://", "https://")):
+            raise ValueError(
+                "must start with https:// (or http://), e.g. https://bantin.example.vn"
+            )
+        return str(value).strip().rstrip("/")
+
     @field_validator("zalo_webhook_listen", "listen")
     @classmethod
     def _listen(cls, value: str | None) -> str | None:
@@ -256,6 +311,73 @@ class Settings(BaseSettings):
         if value == "uvloop" and not aio.uvloop_available():
             raise ValueError("uvloop is not installed (pip install uvloop), or use auto")
         return value
+
+    @field_validator("work_hours")
+    @classmethod
+    def _work_hours(cls, value: str) -> str:
+        from jobs.cases.worktime import format_hours, parse_work_hours
+
+        return format_hours(parse_work_hours(value))  # ValueError names the bad period
+
+    @field_validator("holidays")
+    @classmethod
+    def _holidays(cls, value: str | None) -> str | None:
+        from jobs.cases.worktime import load_holidays
+
+        load_holidays(value)  # a missing file or a bad date stops the start with its line
+        return value
+
+    def work_calendar(self) -> Calendar:
+        """The working calendar of cases (hours and holidays checked when settings loaded)."""
+        from jobs.cases.worktime import Calendar
+
+        return Calendar.from_settings(self.work_hours, self.holidays)
+
+    @field_validator(
+        "media_dir",
+        "media_s3_url",
+        "media_s3_bucket",
+        "media_s3_access_key",
+        "media_s3_secret_key",
+        mode="before",
+    )
+    @classmethod
+    def _media_blank(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("zalo_photo_hosts", mode="before")
+    @classmethod
+    def _zalo_photo_hosts(cls, value: object) -> list[str]:
+        from jobs.ingest.address_guard import parse_entry
+
+        hosts = _split_csv(value)
+        for host in hosts:
+            try:
+                parse_entry(host)
+            except ValueError:
+                raise ValueError(f"'{host}' is not a host name (examples: *.zdn.vn)") from None
+        return hosts
+
+    @model_validator(mode="after")
+    def _media_s3(self) -> Settings:
+        if self.media_s3_url is None:
+            return self
+        if not self.media_s3_url.startswith(("http://", "https://")):
+            raise ValueError("BANTIN_MEDIA_S3_URL must start with http:// or https://")
+        if not self.media_s3_bucket:
+            raise ValueError("BANTIN_MEDIA_S3_URL needs BANTIN_MEDIA_S3_BUCKET")
+        if (self.media_s3_access_key is None) != (self.media_s3_secret_key is None):
+            raise ValueError(
+                "BANTIN_MEDIA_S3_ACCESS_KEY and BANTIN_MEDIA_S3_SECRET_KEY go together "
+                "(or neither, to use the server's own credentials)"
+            )
+        from jobs.media.store import S3_MISSING, s3_available
+
+        if not s3_available():
+            raise ValueError(S3_MISSING)
+        return self
 
     def secrets(self) -> list[str]:
         """Every secret setting's value, for the log scrubber (tokens, webhook secrets, keys)."""

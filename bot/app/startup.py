@@ -31,6 +31,7 @@ async def bootstrap(settings: Settings, store: Store) -> None:
         await store.staff.ensure("telegram", str(admin), role=ADMIN, added_by="settings")
     for url in settings.feeds:
         await store.feeds.add(url)
+    await store.units.ensure_default(settings.default_unit_name)  # no units set up: the staff chat
     if settings.console_mode:
         if not settings.feeds and not await store.feeds.all():
             await store.feeds.add(sample_feed_url(), name="Cổng TTĐT huyện Chiêm Hóa (mẫu)")
@@ -63,4 +64,5 @@ def telegram_poller(app: App) -> UpdatePoller:
         dead=app.store.dead_updates,
         clock=app.clock,
         loops=app.loops,
+        seen=app.store.zalo,  # handled update ids: a redelivered one is answered once
     )

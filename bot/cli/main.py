@@ -14,12 +14,14 @@ import httpx
 import typer
 
 from bot.app.compose import App
+from bot.cli.cases import register as register_cases
 from bot.cli.common import err, run_sync, settings_or_exit, with_app, with_store
 from bot.cli.feeds import feeds_app
-from bot.cli.outbox import broadcasts, deliveries_app
+from bot.cli.outbox import ShortfallNotice, broadcasts, deliveries_app
 from bot.cli.staff import audit, feedback_csv, parse_since, staff_app, write_feedback_xlsx
 from bot.cli.subscribers import qr, topics_app
 from bot.cli.summarize import summarize_cmd
+from bot.cli.web import web_login
 from jobs.i18n import t
 from jobs.route.announce import submit
 from jobs.route.fanout import fan_out_articles
@@ -44,6 +46,8 @@ app.command("audit")(audit)
 app.command("broadcasts")(broadcasts)
 app.add_typer(topics_app, name="topics")
 app.command("qr")(qr)
+app.command("web-login")(web_login)
+register_cases(app)  # units, categories, canned, cases (bot/cli/cases.py)
 
 
 # -- run ---------------------------------------------------------------------------------------
@@ -209,11 +213,14 @@ def deliver(
 
 async def _progress(deliverer: Any) -> None:
     last = -1
+    notice = ShortfallNotice()  # the rate out of reach, and why (bot/cli/outbox.py)
     while True:
         await asyncio.sleep(2.0)
         if deliverer.sent != last:
             last = deliverer.sent
             err(t("cli_deliver_progress", handled=last, sent=last))
+        if line := notice.line(deliverer.shortfall, asyncio.get_running_loop().time()):
+            err(line)
 
 
 # -- broadcast ------------------------------------------------------------------------------------

@@ -16,10 +16,39 @@ from bot.cli.common import err, run_sync, settings_or_exit, with_store
 from jobs.i18n import DEFAULT_LANGUAGE, t
 from jobs.render.cards import progress_params
 from jobs.render.markup import format_date
+from jobs.send.pacing import Shortfall
 from jobs.staff.progress import Progress, broadcast_progress
 from storage.kinds import DeliveryStatus
 from storage.records import Announcement, Delivery
 from storage.store import Store
+
+NOTICE_EVERY = 30.0  # seconds between two notices while the rate stays out of reach
+
+
+class ShortfallNotice:
+    """`bantin deliver`'s line when the configured rate cannot be reached and why (the round
+    trip times the rate needs more sends in flight than BANTIN_SEND_CONCURRENCY): once when it
+    appears, then at most every NOTICE_EVERY seconds while it lasts."""
+
+    def __init__(self) -> None:
+        self._last: float | None = None
+
+    def line(self, shortfall: Shortfall | None, now: float) -> str | None:
+        if shortfall is None:
+            self._last = None
+            return None
+        if self._last is not None and now - self._last < NOTICE_EVERY:
+            return None
+        self._last = now
+        return t(
+            "send_tuning_shortfall",
+            rate=f"{shortfall.rate:g}",
+            round_trip_ms=round(shortfall.round_trip * 1000),
+            needed=shortfall.needed,
+            bound=shortfall.bound,
+            reachable=round(shortfall.reachable),
+        )
+
 
 deliveries_app = typer.Typer(help="The outbox: dead letters and retries.", no_args_is_help=True)
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.dialog.events import Who
+from jobs.cases.worktime import Calendar
 from jobs.channel import Capabilities, OutMessage
 from jobs.i18n import t
 from jobs.render.markup import plain
@@ -63,16 +64,24 @@ class FlowContext:
     # Per platform, how to ask whether a user administers a group (bot/dialog/groups.py);
     # filled by the composition root once the platform's channel exists.
     admin_checks: dict[str, AdminCheck] = field(default_factory=dict)
+    # Cases (#15), set by the composition root: the working calendar due times run on (None:
+    # the default one, jobs/cases/intake.py), the photos a case takes, and how a citizen's
+    # stored photos are deleted from the media store (None: only marked erased).
+    calendar: Calendar | None = None
+    max_photos: int = 3
+    erase_photos: Callable[[int], Awaitable[int]] | None = None
 
     async def subscriber(self, who: Who) -> Subscriber:
         """The chat's subscriber row, created (inactive) the first time the chat is seen, with
         `dialog_state`/`dialog_ref` set to the step of the person who wrote (in a group, each
         member has their own)."""
-        sub = await self.store.subscribers.ensure(
-            who.platform, who.chat_id, chat_type=who.chat_type, display_name=who.display_name
+        return await self.store.subscribers.with_dialog(
+            who.platform,
+            who.chat_id,
+            who.user_id,
+            chat_type=who.chat_type,
+            display_name=who.display_name,
         )
-        state, ref = await self.store.subscribers.dialog_of(sub.id, who.user_id)
-        return replace(sub, dialog_state=state, dialog_ref=ref)
 
     async def set_dialog(
         self, sub: Subscriber, who: Who, state: str | None, ref: str | None

@@ -25,12 +25,22 @@ class Command:
 
 
 @dataclass(frozen=True)
+class Place:
+    """A place a user shared (Telegram location or venue, a Zalo location event)."""
+
+    latitude: float
+    longitude: float
+    label: str | None = None  # a venue's name or address, when the platform gives one
+
+
+@dataclass(frozen=True)
 class Text:
     who: Who
     text: str  # the message's text, or a photo's caption ("" when it has none)
     reply_to: str | None = None  # the platform message id this text replies to
     message_id: str | None = None
     photo: str | None = None  # the platform's file id of an attached photo (never downloaded)
+    place: Place | None = None  # a shared location (then `text` is usually "")
 
 
 @dataclass(frozen=True)

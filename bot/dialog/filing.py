@@ -1,10 +1,12 @@
-"""Filing a citizen's feedback: the one way the dialog stores it.
+"""Filing a citizen's feedback: the one way the dialog stores it (`take`, `file_case`).
 
 The "Gửi phản hồi" button, a reply to a push and the "PH <id>" reply code (two flows:
 bot/dialog/flows/feedback.py and zalo_codes.py) all end in `take`, so they share the waiting
 state, the length check and the polite refusals. Over-long feedback is refused whole, never
 stored cut; the ban and the rate limit are checked by storage in the insert's transaction
-(`FeedbackRepo.file` / `file_reply`), so no path can skip them.
+(`FeedbackRepo.file` / `file_reply`), so no path can skip them. Every case gets its due
+time in working days (jobs/cases/intake.py), its photos as case_photos rows, and a reply with
+its code and due date.
 """
 
 from __future__ import annotations
@@ -13,11 +15,12 @@ import logging
 import math
 
 from bot.dialog.context import FlowContext, Outcome
-from bot.dialog.events import Text, photo_of
+from bot.dialog.events import Press, Text, photo_of
+from jobs.cases.intake import case_intake, local_date
 from jobs.i18n import t
 from storage.feedback import RateLimit, Refused
 from storage.kinds import FeedbackRefusal
-from storage.records import Subscriber
+from storage.records import Case, Subscriber
 
 log = logging.getLogger(__name__)
 
@@ -45,18 +48,56 @@ def checked_text(ctx: FlowContext, msg: Text, sub: Subscriber) -> tuple[str, Out
 
 
 async def take(ctx: FlowContext, msg: Text, sub: Subscriber, article_id: int | None) -> Outcome:
-    """File `msg` as a new ticket under the context's rate limit, and clear the writer's step."""
+    """File `msg` as a new case («không rõ»: the default unit) under the context's rate limit,
+    and clear the writer's step. The guided step (/guiphananh) files through `file_case`."""
     text, problem = checked_text(ctx, msg, sub)
     if problem is not None:
         return problem
-    limit = ctx.feedback_limit
-    filed = await ctx.store.feedback.file(
-        sub.id, article_id, text, limit=limit, now=ctx.clock(), photo_file_id=photo_of(msg)
+    photo = photo_of(msg)
+    outcome = await file_case(
+        ctx, msg, sub, text, article_id=article_id, photos=[photo] if photo else []
     )
     await ctx.set_dialog(sub, msg.who, None, None)
+    return outcome
+
+
+async def file_case(
+    ctx: FlowContext,
+    msg: Text | Press,
+    sub: Subscriber,
+    text: str,
+    *,
+    article_id: int | None = None,
+    category_id: int | None = None,
+    photos: list[str] | None = None,
+    place: tuple[float, float, str | None] | None = None,
+) -> Outcome:
+    """The one way the dialog files a case: its due time in working days (jobs/cases/intake),
+    its photos as case_photos rows, and the reply that carries its code and due date."""
+    limit, now, photos = ctx.feedback_limit, ctx.clock(), photos or []
+    intake = await case_intake(
+        ctx.store, now=now, category_id=category_id, calendar=ctx.calendar, place=place
+    )
+    filed = await ctx.store.feedback.file(
+        sub.id,
+        article_id,
+        text,
+        limit=limit,
+        now=now,
+        photo_file_id=photos[0] if photos else None,
+        intake=intake,
+    )
     if isinstance(filed, Refused):
         log.info("feedback refused", extra={"subscriber": sub.id, "reason": filed.reason})
         return Outcome([ctx.say(msg.who, refusal_text(filed, sub.language, limit))])
+    for ref in photos:
+        await ctx.store.photos.record(filed.id, msg.who.platform, ref, now=now)
     log.info("feedback stored", extra={"ticket": filed.id, "subscriber": sub.id})
-    thanks = t("feedback_thanks", sub.language, ticket=filed.id)
-    return Outcome([ctx.say(msg.who, thanks)], wake_feedback=True)
+    return Outcome([ctx.say(msg.who, received_text(filed, sub.language))], wake_feedback=True)
+
+
+def received_text(case: Case, lang: str) -> str:
+    """The immediate answer to a filed case: its number, its code, the date an answer is due
+    (later changes reach the citizen through the outbox: jobs/render/case_notices.py)."""
+    due = local_date(case.due_at)
+    return t("cz_received", lang, ticket=case.id, code=case.shown_code, due=due)

@@ -22,16 +22,22 @@ from bot.dialog.context import DEFAULT_RATE_LIMIT, AdminCheck, FlowContext, Outc
 from bot.dialog.events import Command, Event, Press
 from bot.dialog.flows import (
     broadcast,
+    case_staff,
+    cases_citizen,
     feedback,
     inbox,
     keywords,
     preferences,
+    privacy,
     reading,
     staff,
     subscription,
+    units,
+    weblogin,
     zalo_codes,
 )
 from bot.dialog.routes import CommandHandler, FlowRouter, PressHandler, TextHandler
+from bot.dialog.screens import typed
 from jobs.channel import Capabilities
 from jobs.i18n import t
 from storage.feedback import RateLimit
@@ -46,6 +52,7 @@ __all__ = ["Dialog", "Outcome", "install_admin_check"]
 # before a "PH 12" code is read, and both before a reply to a staff card).
 FLOWS = (
     subscription,
+    case_staff,  # staff's typed case commands ("PA00042 dong") before citizens' words
     feedback,
     broadcast,
     zalo_codes,
@@ -54,6 +61,10 @@ FLOWS = (
     preferences,
     keywords,
     reading,
+    weblogin,
+    units,  # /donvi, /linhvuc: admins set up units and categories
+    privacy,  # /xoadulieu
+    cases_citizen,  # /guiphananh, /phananh; its plain-message offer is tried last
 )
 
 
@@ -112,7 +123,8 @@ class Dialog:
             outcome = await fallback(event, sub)
             if outcome is not None:
                 return outcome
-        return Outcome([self.ctx.say(event.who, t("plain_text_hint", sub.language))])
+        hint = typed("plain_text_hint", self.ctx.capabilities(event.who.platform))  # Zalo: type
+        return Outcome([self.ctx.say(event.who, t(hint, sub.language))])
 
 
 def _merge(table: dict[str, H], routes: dict[str, H], flow: str) -> None:

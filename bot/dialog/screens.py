@@ -1,4 +1,5 @@
-"""Screens the dialog shows: the /broadcast wizard, /broadcasts, /caidat, /staff, article lists.
+"""Screens the dialog shows: the /broadcast wizard, /broadcasts, /caidat, /staff, article lists,
+and the citizen's cases (/guiphananh, /phananh, consent, /xoadulieu).
 
 A screen is an answer to someone in the chat, never a pushed message, so it lives with the
 dialog; the pipeline (jobs) renders only what it pushes (jobs.render.messages, .cards).
@@ -9,6 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Protocol
 
+from jobs.cases.intake import local_date
 from jobs.channel import HTML, Button, Capabilities, OutMessage
 from jobs.i18n import t, tn
 from jobs.render.callbacks import broadcast_data, settings_data, wizard_data
@@ -22,8 +24,15 @@ from jobs.render.markup import (
     visible_length,
 )
 from jobs.render.messages import render_announcement, render_digest
-from storage.kinds import AnnouncementStatus, DeliveryStatus, DigestMode
-from storage.records import Announcement, Article, BroadcastSummary, StaffMember
+from storage.kinds import AnnouncementStatus, Author, DeliveryStatus, DigestMode, TicketState
+from storage.records import (
+    Announcement,
+    Article,
+    BroadcastSummary,
+    Case,
+    FeedbackMessage,
+    StaffMember,
+)
 
 
 def render_broadcast_preview(
@@ -286,3 +295,154 @@ def render_choices(
     rows.append((Button(t("btn_back", lang), settings_data("home")),))
     out = plain(text, caps)
     return replace(out, buttons=tuple(rows) if caps.buttons else ())
+
+
+# -- citizens' cases (#15): the guided intake, /phananh, consent, erasure ---------------------
+
+
+def typed(key: str, caps: Capabilities) -> str:
+    """The catalog key for this platform: where buttons are drawn as numbered menus (Zalo),
+    the "_typed" variant, which says what to type instead of what to press."""
+    return f"{key}_typed" if caps.menus else key
+
+
+def with_buttons(
+    message: OutMessage, rows: tuple[tuple[Button, ...], ...], caps: Capabilities
+) -> OutMessage:
+    return replace(message, buttons=rows) if caps.buttons else message
+
+
+def render_category_choice(
+    categories: list[tuple[int, str]], lang: str, caps: Capabilities
+) -> OutMessage:
+    """Step 1 of /guiphananh: one button a category, «Không rõ» (data 0), «Hủy»."""
+    rows = [(Button(shorten(name, 60), f"ci:cat:{ident}"),) for ident, name in categories]
+    rows.append((Button(t("cz_unknown_category", lang), "ci:cat:0"),))
+    rows.append((Button(t("cz_btn_cancel", lang), "ci:x"),))
+    return with_buttons(plain(t(typed("cz_choose_category", caps), lang), caps), tuple(rows), caps)
+
+
+def intake_buttons(lang: str) -> tuple[tuple[Button, ...], ...]:
+    return ((Button(t("cz_btn_send", lang), "ci:send"), Button(t("cz_btn_cancel", lang), "ci:x")),)
+
+
+def render_intake_prompt(
+    category: str, max_photos: int, lang: str, caps: Capabilities
+) -> OutMessage:
+    text = t(typed("cz_write", caps), lang, category=category, photos=max_photos)
+    return with_buttons(plain(text, caps), intake_buttons(lang), caps)
+
+
+def render_intake_status(
+    chars: int, photos: int, max_photos: int, has_place: bool, lang: str, caps: Capabilities
+) -> OutMessage:
+    place = t("cz_status_place", lang) if has_place else ""
+    text = t(
+        typed("cz_status", caps), lang, chars=chars, photos=photos, max=max_photos, place=place
+    )
+    return with_buttons(plain(text, caps), intake_buttons(lang), caps)
+
+
+def render_consent_question(what: str, lang: str, caps: Capabilities) -> OutMessage:
+    rows = (
+        (
+            Button(t("cz_btn_agree", lang), "ci:ok"),
+            Button(t("cz_btn_disagree", lang), "ci:no"),
+        ),
+    )
+    return with_buttons(plain(t("cz_consent_ask", lang, what=what), caps), rows, caps)
+
+
+def render_offer(lang: str, caps: Capabilities, open_case: Case | None = None) -> OutMessage:
+    """Words nothing else took: a new case, or (when the citizen has one still open) added
+    to that case — on Zalo, where a message cannot be a reply, the way to write more."""
+    rows: list[tuple[Button, ...]] = [(Button(t("cz_btn_offer_yes", lang), "ci:new"),)]
+    key = "cz_offer"
+    if open_case is not None:
+        label = t("cz_btn_offer_add", lang, code=open_case.shown_code)
+        rows.append((Button(label, f"ci:add:{open_case.id}"),))
+        key = "cz_offer_or_add"
+    rows.append((Button(t("cz_btn_offer_no", lang), "ci:x"),))
+    text = t(key, lang, code=open_case.shown_code if open_case else "")
+    return with_buttons(plain(text, caps), tuple(rows), caps)
+
+
+def render_erase_question(lang: str, caps: Capabilities) -> OutMessage:
+    rows = ((Button(t("cz_btn_erase", lang), "xd:ok"), Button(t("cz_btn_keep", lang), "xd:no")),)
+    return with_buttons(plain(t("cz_erase_ask", lang), caps), rows, caps)
+
+
+def case_state(state: str, lang: str) -> str:
+    return t(f"case_state_{state}", lang) if state in _CASE_STATES else state
+
+
+_CASE_STATES = frozenset(TicketState)
+
+
+def render_case_list(cases: list[Case], lang: str, caps: Capabilities) -> OutMessage:
+    """/phananh: the citizen's cases, newest first, with code, date and state."""
+    if not cases:
+        return plain(t("cz_list_none", lang), caps)
+    lines = [t("cz_list_title", lang)]
+    for case in cases:
+        lines.append(
+            t(
+                "cz_list_line",
+                lang,
+                code=case.shown_code,
+                date=local_date(case.created_at),
+                state=case_state(case.status, lang),
+                text=shorten(" ".join(case.text.split()), 60) or "—",
+            )
+        )
+    lines.append(t("cz_list_hint", lang, code=cases[0].shown_code))
+    return plain("\n".join(lines), caps)
+
+
+def render_case_thread(
+    case: Case,
+    messages: list[FeedbackMessage],
+    *,
+    category: str,
+    photos: int,
+    followed: Case | None,
+    lang: str,
+    caps: Capabilities,
+) -> OutMessage:
+    """/phananh <code>: one case as its citizen sees it — their words and the office's
+    answers; internal notes are never passed in (storage/cases.py thread(notes=False))."""
+    lines = [
+        t(
+            "cz_thread_head",
+            lang,
+            code=case.shown_code,
+            state=case_state(case.status, lang),
+            date=format_date(case.created_at) or "—",
+            category=category,
+            due=local_date(case.due_at),
+        )
+    ]
+    if photos or case.has_place:
+        place = t("cz_status_place", lang) if case.has_place else ""
+        lines.append(t("cz_thread_extras", lang, photos=photos, place=place))
+    if case.state_reason and case.status == TicketState.NOT_RESPONSIBLE:
+        lines.append(t("cz_thread_reason", lang, reason=case.state_reason))
+    if followed is not None and followed.id != case.id:
+        lines.append(
+            t(
+                "cz_thread_merged",
+                lang,
+                code=followed.shown_code,
+                state=case_state(followed.status, lang),
+            )
+        )
+    lines.append("")
+    lines.append(
+        t("cz_thread_first", lang, date=format_date(case.created_at) or "—", text=case.text)
+    )
+    for message in messages:
+        key = "cz_thread_staff" if message.author == Author.STAFF else "cz_thread_you"
+        when = format_date(message.created_at) or "—"
+        lines.append(t(key, lang, date=when, text=shorten(message.text, 1000)))
+    text = "\n".join(lines)
+    return split_message(plain(text, replace(caps, max_text=10**6)), caps.max_text)[0]

@@ -46,6 +46,7 @@ import httpx
 
 from jobs.enrich.pagemeta import page_published
 from jobs.enrich.summarize import is_chrome, syllables
+from jobs.enrich.teaser import is_teaser
 from jobs.enrich.text import html_to_text, normalize
 from jobs.ingest.address_guard import STRICT, AddressPolicy, AddressRefused, IPAddress, is_public
 from jobs.ingest.address_guard import resolve as _resolve_addresses
@@ -66,41 +67,6 @@ log = logging.getLogger(__name__)
 
 ACCEPT_HTML = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 DEFAULT_PORTS = {"http": 80, "https": 443}
-
-# --- teasers ---------------------------------------------------------------------------------
-
-TEASER_MAX_SYLLABLES = 60  # one lead sentence runs 25-45 syllables; an article has hundreds
-TEASER_MIN_SENTENCES = 2
-_TRUNCATION = re.compile(
-    r"(?:\.{3}|…|\[\s*(?:…|\.{3})\s*\]|\(\s*(?:…|\.{3})\s*\))\s*$|"
-    r"(?:xem (?:tiếp|thêm|chi tiết)|đọc (?:tiếp|thêm)|read more|continue reading)"
-    r"\s*(?:»|>>|→|\.{3}|…)?\s*$",
-    re.IGNORECASE,
-)
-_SENTENCE_END = re.compile(r"[.!?…]+[”\"’'»)\]]*(?=\s|$)")
-TRUNCATION_MAX_CHARS = 1500  # a cut-off mark after this much text is the article's own "…"
-
-
-def is_teaser(entry_text: str, title: str) -> bool:
-    """Whether a feed item's own text is only a teaser, so the article page is worth fetching.
-
-    A teaser is: nothing at all; the title again; text cut off with "...", "…", "[…]" or a
-    "Xem tiếp" link (CMS auto-excerpts); or fewer than ~60 syllables or 2 sentences, which is a
-    lead line rather than an article. ``entry_text`` is plain text (see ``jobs.enrich.text``).
-    """
-    text = normalize(entry_text)
-    if not text:
-        return True
-    words = syllables(text)
-    title_key = " ".join(syllables(normalize(title)))
-    if title_key and f" {' '.join(words)} " in f" {title_key} ":
-        return True
-    if len(text) <= TRUNCATION_MAX_CHARS and _TRUNCATION.search(text):
-        return True
-    if len(words) < TEASER_MAX_SYLLABLES:
-        return True
-    return len(_SENTENCE_END.findall(text)) < TEASER_MIN_SENTENCES
-
 
 # --- extraction -----------------------------------------------------------------------------
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from jobs.enrich.summarize import summarize
+from jobs.enrich.teaser import is_teaser
 from jobs.enrich.text import html_to_text
 from jobs.ingest.decide import backlog_flags, normalize_link
 from jobs.ingest.parse import FeedParseError, ParsedEntry, ParsedFeed, parse_feed
@@ -71,6 +72,9 @@ class PreparedFeed:
     # First poll only: summaries of the entries expected to be pushed, made here rather than on
     # the poller's event loop (valid while no article page replaces the feed's text).
     summaries: Mapping[str, str] = field(default_factory=dict)
+    # Guids (among those with texts) whose feed text is only a teaser of a linked page
+    # (jobs.enrich.teaser): decided here, beside the text, rather than on the poller's loop.
+    teasers: frozenset[str] = frozenset()
 
 
 def entry_texts(entry: ParsedEntry) -> tuple[str, str]:
@@ -78,6 +82,14 @@ def entry_texts(entry: ParsedEntry) -> tuple[str, str]:
     content = html_to_text(entry.content_html) if entry.content_html else ""
     teaser = html_to_text(entry.summary_html) if entry.summary_html else ""
     return content, teaser
+
+
+def teaser_of(entry: ParsedEntry, texts: tuple[str, str]) -> bool:
+    """Whether the feed carries only a teaser of this entry (and a link to its page)."""
+    if not entry.link:
+        return False
+    content, teaser = texts
+    return is_teaser(content or teaser, entry.title)
 
 
 def parse_job(
@@ -95,7 +107,8 @@ def parse_job(
     its HTML and gets none, since it is stored as seen and never summarized or pushed (the poller
     makes the text itself in the rare case an older entry is pushed instead of a newer one
     already stored from another feed). With ``summary_chars`` too, those entries come back
-    summarized from the feed's own text.
+    summarized from the feed's own text. Entries with texts are also judged teasers or not
+    (``PreparedFeed.teasers``).
     """
     try:
         parsed = parse_feed(body, url=url, headers=headers)
@@ -122,13 +135,14 @@ def parse_job(
         )
         for e, old in pairs
     )
+    teasers = frozenset(e.guid for e in entries if e.guid in texts and teaser_of(e, texts[e.guid]))
     summaries = {}
     if backlog_keep is not None and summary_chars is not None:
         titles = {e.guid: e.title for e in parsed.entries}
         for guid, (content, teaser) in texts.items():
             source, sapo = summary_source(content, teaser)
             summaries[guid] = summarize(titles[guid], source, sapo=sapo, max_chars=summary_chars)
-    return PreparedFeed(replace(parsed, entries=entries), texts, summaries)
+    return PreparedFeed(replace(parsed, entries=entries), texts, summaries, teasers)
 
 
 def parse_many(

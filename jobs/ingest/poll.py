@@ -9,11 +9,13 @@ of a feed's CPU work except summaries: those are needed only for the few entries
 to be new and pushed, are made after the database said which ones that is, and are made on the
 event loop when the text is short (cheaper than a trip to a worker) or in the pool when it is
 long. Backlog marked seen on a feed's first poll is never pushed, so it gets no
-summary.
+summary; nor, in console mode (``summarize_unheard=False``), does a first poll made while
+nobody is subscribed (bench/README.md, "Poll figures").
 
-Article pages: a new, pushed entry whose feed carries only a teaser (jobs.enrich.page.is_teaser)
-has its page fetched (the feed's host or BANTIN_ARTICLE_HOSTS only, under the same per-host
-limit as feeds) and the page's main text becomes the article body and the summary's source.
+Article pages: a new, pushed entry whose feed carries only a teaser (jobs.enrich.teaser, judged
+in the parse worker beside the entry's text) has its page fetched (the feed's host or
+BANTIN_ARTICLE_HOSTS only, under the same per-host limit as feeds) and the page's main text
+becomes the article body and the summary's source.
 
 Politeness: at most ``concurrency`` feeds in flight overall and ``per_host`` per host name, feeds
 taken in an order that interleaves hosts (so one big portal does not hold every slot), and the
@@ -31,14 +33,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from jobs import metrics
-from jobs.enrich.page import fetch_article_text, is_teaser
+from jobs.enrich.page import fetch_article_text
 from jobs.enrich.workers import (
     CpuDeadline,
     CpuPool,
@@ -47,6 +49,7 @@ from jobs.enrich.workers import (
     entry_texts,
     summarize_job,
     summary_source,
+    teaser_of,
 )
 from jobs.ingest.batch import GroupRunner
 from jobs.ingest.decide import (
@@ -132,7 +135,13 @@ class Poller:
         parse_timeout: float = 20.0,
         fetch_timeout: float = 30.0,
         article_hosts: Sequence[str] = (),
+        summarize_unheard: bool = True,
     ) -> None:
+        """``summarize_unheard=False`` (console mode, which pushes up to 100 entries of every
+        new feed): a first poll made while no subscriber is active stores its entries without
+        summaries, like backlog, since nobody can be pushed them; with ``bantin poll --once``
+        over hundreds of new feeds that is most of the poll's CPU (bench/README.md). Later
+        polls, and any poll once someone subscribed, summarize as usual."""
         self._store = store
         self._client = client
         self._clock = clock
@@ -147,6 +156,8 @@ class Poller:
         self._bounds = bounds
         self._fetch_timeout = fetch_timeout
         self._article_hosts = tuple(article_hosts)
+        self._summarize_unheard = summarize_unheard
+        self._summarize_first = True  # first polls summarize what they push (see __init__)
         n_workers = (os.cpu_count() or 1) if workers is None else workers
         self._cpu = CpuPool(n_workers, parse_timeout)
         self._parser = ParseQueue(self._cpu, n_workers)
@@ -225,6 +236,9 @@ class Poller:
                 slots, i, feed = job
                 slots[i] = await self._guarded(feed)
 
+        if not self._summarize_unheard and not self._active:
+            counts = await self._store.subscribers.counts()
+            self._summarize_first = counts["active"] > 0
         self._active += 1
         producer = asyncio.ensure_future(produce())
         try:
@@ -298,7 +312,7 @@ class Poller:
                 result.url,
                 dict(result.headers),
                 self._backlog if first_poll else None,
-                self._summary_chars if first_poll else None,
+                self._summary_chars if first_poll and self._summarize_first else None,
             )
         except CpuDeadline as err:
             metrics.fetch_error("parse")
@@ -356,7 +370,8 @@ class Poller:
             return 0
         try:
             seen = backlog_flags(fresh, first_poll=feed.last_success_at is None, keep=self._backlog)
-            items = await self._new_articles(feed, fresh, parsed, seen)
+            summarize = self._summarize_first or feed.last_success_at is not None
+            items = await self._new_articles(feed, fresh, parsed, seen, summarize=summarize)
             stored = await self._add.submit(NewBatch(feed.id, items, now, seen))
         finally:
             self._claimed.difference_update(claims)
@@ -368,16 +383,33 @@ class Poller:
         fresh: Sequence[ParsedEntry],
         parsed: PreparedFeed,
         seen: Sequence[bool],
+        *,
+        summarize: bool = True,
     ) -> list[NewArticle]:
         """NewArticles for ``fresh``: pushed entries get a summary (from their article page
-        when the feed has only a teaser), backlog entries their text when the worker made it
-        (not on a first poll: that backlog is never read, see jobs.enrich.workers.parse_job)."""
+        when the feed has only a teaser) unless ``summarize`` is off, backlog entries their text
+        when the worker made it (not on a first poll: that backlog is never read, see
+        jobs.enrich.workers.parse_job)."""
         texts = parsed.texts
         pushed = [i for i, is_seen in enumerate(seen) if not is_seen]
         missing = [fresh[i] for i in pushed if fresh[i].guid not in texts]
         if missing:  # pushed in place of a newer entry stored already: its HTML is still here
             texts = {**texts, **{e.guid: entry_texts(e) for e in missing}}
-        pages = await asyncio.gather(*(self._article_page(feed, fresh[i], texts) for i in pushed))
+        # Only teasers fetch their page: decided here first, so a first poll of thousands of
+        # pushed entries (console mode pushes 100 a feed) makes a task only for those few.
+        judged = parsed.teasers  # by the worker, for the entries it made texts of
+        teasers = [
+            i
+            for i in pushed
+            if (
+                fresh[i].guid in judged
+                if fresh[i].guid in parsed.texts
+                else teaser_of(fresh[i], texts[fresh[i].guid])
+            )
+        ]
+        fetched = await asyncio.gather(*(self._article_page(feed, fresh[i]) for i in teasers))
+        by_index = dict(zip(teasers, fetched, strict=True))
+        pages = [by_index.get(i) for i in pushed]
         no_text = ("", "")
         bodies = [summary_source(*texts.get(e.guid, no_text))[0] for e in fresh]
         made: dict[int, str | None] = {}  # summaries the worker made from the same text
@@ -388,7 +420,7 @@ class Poller:
             bodies[i] = body
             if page is None and fresh[i].guid in parsed.summaries:
                 made[i] = parsed.summaries[fresh[i].guid]
-            else:
+            elif summarize:
                 to_make.append(i)
                 sources.append((fresh[i].title, body, sapo))
         summaries = {
@@ -409,13 +441,9 @@ class Poller:
             for i, e in enumerate(fresh)
         ]
 
-    async def _article_page(
-        self, feed: Feed, entry: ParsedEntry, texts: Mapping[str, tuple[str, str]]
-    ) -> str | None:
-        """The article page's main text when the feed carries only a teaser, else None."""
-        content, teaser = texts.get(entry.guid, ("", ""))
-        if not entry.link or not is_teaser(content or teaser, entry.title):
-            return None
+    async def _article_page(self, feed: Feed, entry: ParsedEntry) -> str | None:
+        """The main text of a teaser entry's article page, or None."""
+        assert entry.link
         async with self._host_gate(entry.link):
             return await fetch_article_text(
                 self._client,

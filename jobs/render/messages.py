@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from jobs.channel import HTML, Button, Capabilities, OutMessage
+from jobs.channel import HTML, Button, Capabilities, OutMessage, PhotoUpload
 from jobs.i18n import t
 from jobs.render.callbacks import feedback_data
 from jobs.render.markup import (
@@ -93,8 +93,11 @@ def announcement_limit(caps: Capabilities) -> int:
     return caps.max_text - 40
 
 
+MEDIA_PHOTO = "media:"  # announcements.photo_file_id of a photo uploaded in the web console
+
+
 def render_staff_announcement(
-    announcement: Announcement, lang: str, caps: Capabilities
+    announcement: Announcement, lang: str, caps: Capabilities, upload: PhotoUpload | None = None
 ) -> OutMessage:
     """An announcement as recipients get it, staff formatting and photo included; a plain
     announcement (the one-line /broadcast, the CLI) renders exactly as render_announcement."""
@@ -106,6 +109,8 @@ def render_staff_announcement(
         else:
             text = f"{t('announcement_header', lang)}\n\n{staff_plain(body)}"
         base = replace(base, text=text)
+    if (announcement.photo_file_id or "").startswith(MEDIA_PHOTO):  # our stored copy
+        return replace(base, photo_upload=upload)
     if announcement.photo_file_id:  # a file id of the platform the draft was written on
         origin = announcement.origin_platform or "unknown"
         base = replace(base, photo_url=announcement.photo_file_id, photo_platform=origin)
@@ -113,19 +118,22 @@ def render_staff_announcement(
 
 
 def render_answer(context: AnswerContext, lang: str, caps: Capabilities) -> OutMessage:
-    """A staff answer as the citizen gets it: the ticket, their words quoted, the answer."""
+    """A staff answer as the citizen gets it: the case code, their words quoted, the answer."""
     quoted = shorten(" ".join(context.quoted.split()), 500)
     answer = context.answer.text.strip()
+    ticket, code = context.ticket.id, context.ticket.shown_code
     if caps.markup == HTML:
         text = t(
-            "answer_html",
+            "cz_answer_html",
             lang,
-            ticket=context.ticket.id,
+            ticket=ticket,
+            code=code,
             quoted=escape(quoted),
             answer=escape(answer),
         )
     else:
-        text = t("answer", lang, ticket=context.ticket.id, quoted=quoted, answer=answer)
+        key = "cz_answer_typed" if caps.menus else "cz_answer"
+        text = t(key, lang, ticket=ticket, code=code, quoted=quoted, answer=answer)
     return OutMessage(text=text, markup=caps.markup)
 
 

@@ -5,20 +5,22 @@ crash between queueing and marking) creates no second row for anyone.
 
 Who gets an article, and when, follows each subscriber's choices — topics, sources
 and keywords (jobs/route/match.py), instant or digest, quiet hours (jobs/route/digest.py). The
-decision is the pure `route`; the rest loads, calls it and writes.
+decision is pure (`audiences`, `route_batch`); storage/fanout.py writes a batch at a time.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from jobs.channel import Capabilities, OutMessage
 from jobs.render.messages import render_article_for, render_digest
 from jobs.route.announce import hold_for_quiet_hours
 from jobs.route.digest import digest_due, effective_quiet, release_time
-from jobs.route.match import Candidate, fold, wants
+from jobs.route.match import Candidate, Choice, fold, search_text
+from storage.fanout import PendingArticle
 from storage.kinds import DigestMode, OutboxKind
 from storage.preferences import QUIET_DEFAULT_KEY
 from storage.records import Article, Delivery, Recipient, Subscriber
@@ -29,34 +31,9 @@ log = logging.getLogger(__name__)
 __all__ = ["fan_out_articles", "queue_announcement"]
 
 
-@dataclass
-class Route:
-    """Where one article goes: outbox rows (subscriber, when) and digest waiting-list entries."""
-
-    instant: list[tuple[int, datetime]] = field(default_factory=list)
-    digest: list[int] = field(default_factory=list)
-
-
 def topics_of(categories: tuple[str, ...], category_map: dict[str, int]) -> frozenset[int]:
     """The operator's topics an article's feed categories map onto."""
     return frozenset(category_map[c] for c in map(fold, categories) if c in category_map)
-
-
-def route(
-    item: Candidate, recipients: list[Recipient], *, now: datetime, quiet_default: str | None
-) -> Route:
-    """Decide, for every active recipient, whether and how an article reaches them."""
-    out = Route()
-    for r in recipients:
-        prefs = r.preferences
-        if not r.subscriber.active or not wants(prefs, item):
-            continue
-        if prefs.mode == DigestMode.DIGEST:
-            out.digest.append(r.subscriber.id)
-            continue
-        window = effective_quiet(prefs.quiet_hours, quiet_default)
-        out.instant.append((r.subscriber.id, release_time(now, window)))
-    return out
 
 
 async def index_articles(store: Store, *, limit: int = 500) -> int:
@@ -67,7 +44,7 @@ async def index_articles(store: Store, *, limit: int = 500) -> int:
         batch = await search.unindexed(limit)
         if not batch:
             return done
-        await search.put([(i, fold(f"{title}\n{summary or ''}")) for i, title, summary in batch])
+        await search.put([(i, fold(search_text(title, summary))) for i, title, summary in batch])
         done += len(batch)
 
 
@@ -86,33 +63,106 @@ async def queue_announcement(store: Store, announcement_id: int, *, now: datetim
     return count
 
 
+# Articles per fan-out batch: one read and one transaction each (storage/fanout.py). Each read
+# sorts what is still pending, so fewer, larger batches cost less; 1,000 articles without their
+# bodies are well under a megabyte.
+BATCH_ARTICLES = 1000
+
+
+@dataclass(frozen=True, eq=False)  # a dictionary key by identity: built once per fan-out
+class Audience:
+    """Recipients with equal choices and one release time: asked once per article.
+
+    Why: most subscribers keep the defaults (all news, instant, the operator's quiet hours),
+    so a batch asks a handful of audiences rather than every subscriber about every article.
+    """
+
+    choice: Choice
+    digest: bool
+    at: datetime  # when an instant push made now may go out (quiet hours)
+    members: tuple[int, ...]
+
+
+def audiences(
+    recipients: Iterable[Recipient], *, now: datetime, quiet_default: str | None
+) -> list[Audience]:
+    """Group active recipients by what `route` decides for them (the same decision)."""
+    groups: dict[tuple[Choice, bool, datetime], list[int]] = {}
+    for r in recipients:
+        if not r.subscriber.active:
+            continue
+        prefs = r.preferences
+        digest = prefs.mode == DigestMode.DIGEST
+        at = now if digest else release_time(now, effective_quiet(prefs.quiet_hours, quiet_default))
+        groups.setdefault((Choice.of(prefs), digest, at), []).append(r.subscriber.id)
+    return [Audience(c, d, at, tuple(m)) for (c, d, at), m in groups.items()]
+
+
+def route_batch(
+    articles: Sequence[PendingArticle],
+    folded: Sequence[str],
+    groups: Sequence[Audience],
+    category_map: dict[str, int],
+) -> dict[Audience, list[int]]:
+    """The ids of the articles each audience wants, in the batch's order; ``folded[i]`` is
+    ``fold(search_text(...))`` of ``articles[i]``."""
+    wanted: dict[Audience, list[int]] = {}
+    if not groups:
+        return wanted
+    for article, text in zip(articles, folded, strict=True):
+        item = Candidate.of_folded(
+            article.feed_id, topics_of(article.categories, category_map), text
+        )
+        for group in groups:
+            if group.choice.wants(item):
+                wanted.setdefault(group, []).append(article.id)
+    return wanted
+
+
 async def fan_out_articles(store: Store, *, now: datetime) -> int:
     """Queue every article not yet fanned out to the subscribers who want it; returns the
-    outbox rows plus digest entries queued."""
-    await index_articles(store)
+    outbox rows plus digest entries queued.
+
+    A batch of articles at a time: decided here (audiences, `Choice.wants`), written by
+    storage/fanout.py in one transaction (rows queued, search text stored and the batch marked
+    done together), so memory stays flat in the number of articles and a crash between batches
+    repeats nothing. Backlog marked seen at insert (jobs/ingest/poll.py) is never read here;
+    `index_articles` indexes it after the batches (each article is folded once).
+    """
     queued = 0
+    groups: list[Audience] | None = None  # read once there is something to fan out
+    category_map: dict[str, int] = {}
     while True:
-        pending = await store.articles.pending_fanout(limit=200)
+        pending = await store.fanout.pending(limit=BATCH_ARTICLES)
         if not pending:
-            return queued
-        recipients = await store.preferences.recipients()
-        category_map = await store.topics.category_map()
-        default = await store.state.get(QUIET_DEFAULT_KEY)
-        for article in pending:
-            item = Candidate.of(
-                article.feed_id,
-                topics_of(article.categories, category_map),
-                article.title,
-                article.summary,
-            )
-            plan = route(item, recipients, now=now, quiet_default=default)
-            n = await store.deliveries.enqueue_each(
-                OutboxKind.ARTICLE, article.id, plan.instant, now=now
-            )
-            n += await store.digests.add_items(((s, article.id) for s in plan.digest), now=now)
-            await store.articles.mark_fanned_out(article.id, now)
-            log.info("article fanned out", extra={"article": article.id, "recipients": n})
-            queued += n
+            break
+        if groups is None:
+            default = await store.state.get(QUIET_DEFAULT_KEY)
+            category_map = await store.topics.category_map()
+            recipients = await store.preferences.recipients()
+            groups = audiences(recipients, now=now, quiet_default=default)
+            del recipients
+        folded = [fold(search_text(a.title, a.summary)) for a in pending]
+        wanted = route_batch(pending, folded, groups, category_map)
+        done = await store.fanout.commit_batch(
+            [a.id for a in pending],
+            [(g.members, g.at, ids) for g, ids in wanted.items() if not g.digest],
+            [(g.members, ids) for g, ids in wanted.items() if g.digest],
+            search=zip((a.id for a in pending), folded, strict=True),
+            now=now,
+        )
+        log.info(
+            "articles fanned out",
+            extra={
+                "articles": len(pending),
+                "marked": done.marked,
+                "queued": done.queued,
+                "waiting": done.waiting,
+            },
+        )
+        queued += done.queued + done.waiting
+    await index_articles(store)  # what no batch indexed: backlog, articles added meanwhile
+    return queued
 
 
 async def queue_due_digests(store: Store, *, now: datetime) -> int:

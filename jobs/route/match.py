@@ -20,11 +20,40 @@ _WORD = re.compile(r"\w+")
 MAX_KEYWORD_CHARS = 60
 
 
+class _Unmarked(dict[int, int | None]):
+    """A ``str.translate`` table: combining marks to nothing, any other code point to itself,
+    each decided once when first met (at most ``_UNMARKED_MAX`` kept: hostile text full of rare
+    code points costs time, never memory)."""
+
+    def __missing__(self, code: int) -> int | None:
+        value = None if unicodedata.combining(chr(code)) else code
+        if len(self) < _UNMARKED_MAX:
+            self[code] = value
+        return value
+
+
+_UNMARKED_MAX = 8192
+_UNMARK = _Unmarked()
+# The combining marks Vietnamese (and Latin script generally) decomposes into: one regular
+# expression pass removes them; only text with other non-ASCII left goes through _UNMARK.
+_LATIN_MARKS = re.compile(
+    "[" + "".join(chr(c) for c in range(0x300, 0x370) if unicodedata.combining(chr(c))) + "]+"
+)
+
+
 def fold(text: str) -> str:
-    """Lower case without diacritics: "Đường Sắt" → "duong sat" (same on every database)."""
+    """Lower case without diacritics: "Đường Sắt" → "duong sat" (same on every database).
+
+    A regular expression (and a cached ``str.translate`` table for other scripts) rather than a
+    character-by-character generator: a first poll folds every new article twice (search index,
+    matching), and the generator was most of fan-out's CPU (issue #17).
+    """
     lowered = unicodedata.normalize("NFC", text).lower().replace("đ", "d")
     decomposed = unicodedata.normalize("NFD", lowered)
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
+    if decomposed.isascii():
+        return decomposed
+    stripped = _LATIN_MARKS.sub("", decomposed)
+    return stripped if stripped.isascii() else stripped.translate(_UNMARK)
 
 
 def words(text: str) -> tuple[str, ...]:
@@ -59,22 +88,57 @@ class Candidate:
 
     @classmethod
     def of(cls, feed_id: int, topics: Iterable[int], title: str, summary: str | None) -> Candidate:
-        return cls(feed_id, frozenset(topics), words(f"{title}\n{summary or ''}"))
+        return cls.of_folded(feed_id, topics, fold(search_text(title, summary)))
+
+    @classmethod
+    def of_folded(cls, feed_id: int, topics: Iterable[int], folded: str) -> Candidate:
+        """From ``fold(search_text(title, summary))``, which fan-out also stores for search:
+        each article is folded once."""
+        return cls(feed_id, frozenset(topics), tuple(_WORD.findall(folded.replace("_", " "))))
 
 
-def in_scope(prefs: Preferences, item: Candidate) -> bool:
-    """Everything (all_news), or any chosen source, or any chosen topic: a subscriber's mix."""
-    if prefs.all_news:
-        return True
-    return item.feed_id in prefs.feeds or bool(prefs.topics & item.topics)
+def search_text(title: str, summary: str | None) -> str:
+    """What is matched and searched of an article: its title and summary."""
+    return f"{title}\n{summary or ''}"
 
 
 def wants(prefs: Preferences, item: Candidate) -> bool:
     """In scope, at least one include keyword (when there are any), and no exclude keyword."""
-    if not in_scope(prefs, item):
-        return False
-    if any(contains(item.text, words(w)) for w in prefs.exclude):
-        return False
-    if prefs.include:
-        return any(contains(item.text, words(w)) for w in prefs.include)
-    return True
+    return Choice.of(prefs).wants(item)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What matching needs of one subscriber's preferences, keywords folded once.
+
+    Why: fan-out asks every article against every distinct choice; folding each keyword again
+    for every article was most of that work. Subscribers with equal choices share one Choice
+    (its fields are the grouping key, jobs/route/fanout.py), so each is asked once per article.
+    """
+
+    all_news: bool
+    topics: frozenset[int]
+    feeds: frozenset[int]
+    include: tuple[tuple[str, ...], ...]
+    exclude: tuple[tuple[str, ...], ...]
+
+    @classmethod
+    def of(cls, prefs: Preferences) -> Choice:
+        return cls(
+            prefs.all_news,
+            prefs.topics,
+            prefs.feeds,
+            tuple(words(w) for w in prefs.include),
+            tuple(words(w) for w in prefs.exclude),
+        )
+
+    def wants(self, item: Candidate) -> bool:
+        """Everything (all news), or any chosen source, or any chosen topic: a subscriber's mix;
+        then no exclude keyword, and at least one include keyword when there are any."""
+        if not (self.all_news or item.feed_id in self.feeds or self.topics & item.topics):
+            return False
+        if any(contains(item.text, w) for w in self.exclude):
+            return False
+        if self.include:
+            return any(contains(item.text, w) for w in self.include)
+        return True

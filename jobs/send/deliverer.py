@@ -5,7 +5,14 @@ by the pure jobs/send/verdict.py; this module only performs it on the outbox and
 
 Crash safety comes from the outbox: a row is leased before its send and marked sent with the
 platform's message id after; leases of a dead process expire and the rows are sent again, so
-at most the in-flight window (the concurrency) can be sent twice and nothing is lost.
+at most the sends not yet recorded (never more than `concurrency`) can be sent twice and
+nothing is lost.
+
+How many sends are on the wire follows the rate and the measured round trip (pacing.InFlight,
+bounded by `concurrency`); a send gives its place back when the platform answers, before its
+row is recorded (recording is batched: jobs/send/recorder.py). With several workers on
+PostgreSQL each batch is sent inside its own stretch of the shared schedule, slot by slot
+(storage/budget.py).
 """
 
 from __future__ import annotations
@@ -13,17 +20,25 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TypeVar
 
 from jobs import metrics
-from jobs.channel import PLAIN, Channel, ChannelError, OutMessage, Rejected
+from jobs.channel import PLAIN, Channel, ChannelError, OutMessage, PhotoUpload, Rejected
+from jobs.media.store import MediaError, MediaStore, content_type_of
+from jobs.render.case_notices import render_case_event
 from jobs.render.markup import split_message, strip_tags
-from jobs.render.messages import render_answer, render_article_for, render_staff_announcement
+from jobs.render.messages import (
+    MEDIA_PHOTO,
+    render_answer,
+    render_article_for,
+    render_staff_announcement,
+)
 from jobs.route.fanout import render_item
-from jobs.send.pacing import WIRE_SLOT, Pacer, Slot
+from jobs.send.pacing import WIRE_SLOT, InFlight, Pacer, Shortfall, Slot
 from jobs.send.recorder import SentRecorder
 from jobs.send.retry import MAX_ATTEMPTS, backoff
 from jobs.send.verdict import (
@@ -41,7 +56,8 @@ from jobs.send.verdict import (
     verdict,
 )
 from jobs.sleep import sleep_or_stop
-from storage.budget import SendBudget
+from storage.budget import SendBudget, Stretch
+from storage.deliveries import HELD_KINDS
 from storage.kinds import AnnouncementStatus, OutboxKind, RejectReason
 from storage.records import Announcement, Article, Delivery, Subscriber
 from storage.store import Store
@@ -50,9 +66,16 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 LEASE_SECONDS = 60.0
-# Shared budget: how late a send may be behind its slot. The schedule's slots are 5 % wider than
-# 1/rate (storage/budget.py), so 40 ms late still keeps any 1 s window within the rate.
-LATE = 0.04
+# Shared budget: how late a send may be behind its slot, checked in the send's own task just
+# before its call. storage/budget.py leaves a GAP after every stretch that covers this and the
+# way from the check to the socket, so a late tail never crowds the next worker's stretch.
+LATE = 0.02
+# A send is started only while this much of its LATE is left for its task to reach the check.
+DISPATCH_LATE = LATE / 2
+# Seconds between two reports that the rate is out of reach (while it stays so).
+REPORT_EVERY = 60.0
+SHORT_WAIT = 0.25  # seconds: a wait this short is not cut short by a stop
+SETTLE_AT_ONCE = 8  # failed sends settled (or digests rendered) in the database at once
 LONG_PAUSE = 5.0  # seconds of global pause beyond which claimed rows are handed back
 IDLE_HORIZON = timedelta(seconds=30)
 # Rows in the first claim after idling: the first send waits for the claim and its reads
@@ -75,6 +98,60 @@ def as_plain(message: OutMessage) -> OutMessage:
     return replace(message, text=strip_tags(message.text), markup=PLAIN)
 
 
+class Gate:
+    """A semaphore whose size can change while it is held: the tuned number of sends on the
+    wire. Shrinking never interrupts a send; it only makes the next ones wait."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = max(1, limit)
+        self.used = 0
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    async def acquire(self) -> None:
+        if self.used < self.limit and not self._waiters:
+            self.used += 1
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(future)
+        try:
+            await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled():
+                self.release()  # granted just as we were cancelled: pass it on
+            else:
+                future.cancel()
+            raise
+
+    def release(self) -> None:
+        self.used -= 1
+        self._wake()
+
+    def resize(self, limit: int) -> None:
+        self.limit = max(1, limit)
+        self._wake()
+
+    def _wake(self) -> None:
+        while self._waiters and self.used < self.limit:
+            future = self._waiters.popleft()
+            if not future.done():
+                self.used += 1
+                future.set_result(None)
+
+
+class Hold:
+    """One send's place in the gate, given back once (by whichever comes first)."""
+
+    __slots__ = ("_gate",)
+
+    def __init__(self, gate: Gate) -> None:
+        self._gate: Gate | None = gate
+
+    def release(self) -> None:
+        if self._gate is not None:
+            self._gate.release()
+            self._gate = None
+
+
 class Deliverer:
     def __init__(
         self,
@@ -82,12 +159,13 @@ class Deliverer:
         channels: Mapping[str, Channel],
         *,
         rate: float | None,
-        concurrency: int = 8,
+        concurrency: int = 200,
         clock: Callable[[], datetime],
         max_attempts: int = MAX_ATTEMPTS,
         lease_seconds: float = LEASE_SECONDS,
         budget: SendBudget | None = None,
         backoff: Callable[[int], float] = backoff,
+        media: MediaStore | None = None,
     ) -> None:
         self._store = store
         # Several workers on PostgreSQL share one rate (storage/budget.py); None: this
@@ -95,7 +173,12 @@ class Deliverer:
         self._budget = budget if budget is not None and budget.shared else None
         self._channels = channels
         self._pacer = Pacer(rate)
+        # `concurrency` is an upper bound: the sends in flight follow rate × round trip.
         self._concurrency = concurrency
+        self._inflight = InFlight(rate, concurrency)
+        self._shortfall: Shortfall | None = None
+        self._reported = -REPORT_EVERY  # monotonic time of the last shortfall report
+        self._checked = -REPORT_EVERY  # ... and of the last look at the round trip
         self._clock = clock
         self._max_attempts = max_attempts
         self._backoff = backoff  # seconds before retry number n
@@ -105,13 +188,26 @@ class Deliverer:
         # One read per item, shared by every send of it (see _once).
         self._articles: dict[int, asyncio.Future[Article | None]] = {}
         self._announcements: dict[int, asyncio.Future[Announcement | None]] = {}
+        # A photo uploaded in the web console ("media:<key>"), read once per announcement.
+        self._media = media
+        self._uploads: dict[int, asyncio.Future[PhotoUpload | None]] = {}
         self._ahead: asyncio.Task[Batch] | None = None  # the next batch, claimed early
         self._warm = False  # the last claim found rows: claim full batches
         # A broadcast's message is the same for every recipient with the same language,
         # platform and preview choice: rendered and split once (bench/README.md).
         self._rendered: dict[tuple[object, ...], tuple[OutMessage, list[OutMessage]]] = {}
-        self._gate = asyncio.Semaphore(concurrency)
+        # Sends on the wire (the tuned number); a send's place is given back when its answer
+        # comes, before its row is recorded: recording is batched and must not hold the rate.
+        self._gate = Gate(self._inflight.target(time.monotonic()))
+        # Sends not yet recorded, on the wire or waiting for the recorder: after a crash at most
+        # this many can go out twice (the upper bound, BANTIN_SEND_CONCURRENCY).
+        self._room = asyncio.Semaphore(concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._missed: list[Delivery] = []  # rows whose stretch slot passed before their call
+        # Settling a failed send takes a database connection; hundreds in flight failing at
+        # once (a flood 429) must not ask the pool for hundreds at once.
+        self._writes = asyncio.Semaphore(SETTLE_AT_ONCE)
+        self._reads = asyncio.Semaphore(SETTLE_AT_ONCE)  # the same for per-recipient renders
         self._recorder = SentRecorder(
             store, clock, max_batch=max(1, concurrency // 2), in_flight=lambda: len(self._tasks)
         )
@@ -130,6 +226,42 @@ class Deliverer:
     @property
     def in_flight(self) -> int:
         return len(self._tasks)
+
+    @property
+    def in_flight_target(self) -> int:
+        """How many sends may be on the wire now (rate × round trip, bounded)."""
+        return self._gate.limit
+
+    @property
+    def shortfall(self) -> Shortfall | None:
+        """Why the configured rate is out of reach, while it is (None otherwise)."""
+        return self._shortfall
+
+    def _tune(self, now: float) -> None:
+        """Follow the round trip: resize the gate; say once a minute while the rate cannot be
+        reached and why (and once when it can again)."""
+        self._gate.resize(self._inflight.target(now))
+        if now - self._checked < 1.0:
+            return
+        self._checked = now
+        shortfall = self._inflight.shortfall(now)
+        if shortfall is not None:
+            if self._shortfall is None or now - self._reported >= REPORT_EVERY:
+                self._reported = now
+                log.warning(
+                    "send rate out of reach: %s",
+                    shortfall,
+                    extra={
+                        "rate": shortfall.rate,
+                        "round_trip_ms": round(shortfall.round_trip * 1000),
+                        "needed": shortfall.needed,
+                        "bound": shortfall.bound,
+                        "reachable": round(shortfall.reachable),
+                    },
+                )
+        elif self._shortfall is not None:
+            log.info("send rate within reach again", extra={"rate": self._pacer.rate})
+        self._shortfall = shortfall
 
     # -- loops -------------------------------------------------------------------------------
 
@@ -198,16 +330,22 @@ class Deliverer:
         """Wait for every send in flight to finish and be recorded."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._give_back_missed()
+
+    async def _give_back_missed(self) -> None:
+        missed, self._missed = self._missed, []
+        if missed:
+            await self._hand_back(missed)
 
     def _claim_limit(self) -> int:
         # Claim no more than can be sent in about ten seconds, so leases never run out while
         # rows wait for the pacer.
         if self._pacer.rate is None:
             return self._concurrency * 4
-        # With a shared budget a batch waits for its turn among the workers: a second's worth
-        # keeps that wait (and the leases it holds) short.
-        seconds = 1 if self._budget is not None else 10
-        return max(1, min(self._concurrency * 4, int(self._pacer.rate * seconds) + 1))
+        if self._budget is not None:
+            # A batch is one stretch of the shared schedule: long stretches make its gaps cheap.
+            return self._budget.batch_limit()
+        return max(1, min(self._concurrency * 4, int(self._pacer.rate * 10) + 1))
 
     async def _claim(self) -> Batch:
         limit = self._claim_limit()
@@ -263,9 +401,7 @@ class Deliverer:
 
     async def _hand_back(self, rows: list[Delivery], at: datetime | None = None) -> None:
         """Unsent claimed rows back to pending (due `at`, else now), with no attempt counted."""
-        due = at or self._clock()
-        for row in rows:
-            await self._store.deliveries.reschedule(row.id, at=due, error=None, count_attempt=False)
+        await self._store.deliveries.hand_back([r.id for r in rows], at=at or self._clock())
 
     def _ahead_at(self, n: int) -> int:
         """Index of the row from which the next batch is claimed: about 0.1 s of sends
@@ -273,7 +409,11 @@ class Deliverer:
         when sends go as fast as they can."""
         if self._pacer.rate is None:
             return n - max(1, n // 4)
-        return n - max(1, min(n // 2, int(self._pacer.rate * 0.1)))
+        # A batch of the shared schedule is seconds of sends, and claiming it (with its
+        # subscribers) holds the loop for a while: claim before the stretch's last second,
+        # where sends may still catch up (storage/budget.py: Stretch.may_catch_up).
+        lead = 2.0 if self._budget is not None else 0.1
+        return n - max(1, min(n // 2, int(self._pacer.rate * lead)))
 
     async def run_batch(self, stop: asyncio.Event | None = None) -> int:
         """Claim one batch and start sending it; returns how many rows were claimed.
@@ -282,17 +422,21 @@ class Deliverer:
         overlaps the tail of this batch instead of waiting for its slowest send; when the
         batch was full the next one is claimed while its last rows are still being paced.
         """
+        await self._give_back_missed()
         batch = await self._next_batch()
         rows, subs = batch.rows, batch.subscribers
         if not rows:
             return 0
-        spacing = None  # with a shared budget: this batch's sends, evenly over its stretch
+        stretch: Stretch | None = None  # with a shared budget: this batch's share of time
         if self._budget is not None and self._pacer.rate is not None:
-            delay = await self._budget.reserve(len(rows))
-            if delay > 0:  # other workers' batches go first; a stop hands the rows back below
-                await sleep_or_stop(stop, delay)
-            spacing = (time.monotonic(), self._budget.interval)
-        ahead_at = self._ahead_at(len(rows)) if batch.full and self._budget is None else -1
+            stretch = await self._budget.reserve_stretch(len(rows))
+            if stretch is not None:
+                ends_in = stretch.start + stretch.slots * stretch.interval - time.monotonic()
+                if ends_in > self._lease / 2:  # many workers queued ahead: keep the rows ours
+                    until = self._clock() + timedelta(seconds=ends_in + self._lease)
+                    await self._store.deliveries.extend_lease([r.id for r in rows], until=until)
+        ahead_at = self._ahead_at(len(rows)) if batch.full else -1
+        k = 0  # the stretch's next free slot
         for i, row in enumerate(rows):
             if i == ahead_at and (stop is None or not stop.is_set()):
                 self._claim_ahead()
@@ -309,33 +453,35 @@ class Deliverer:
             chat_key = f"{sub.platform}:{sub.chat_id}"
             if await self._chat_waits(row, chat_key):
                 continue
-            if spacing is not None:
-                # The local pacer alone would send a batch's first second at once; another
-                # worker's stretch starts right after ours, so keep to ours, slot by slot.
-                ahead = spacing[0] + i * spacing[1] - time.monotonic()
-                if ahead > 0:
-                    await sleep_or_stop(stop, ahead)
-            if not await self._wait_for_pacer():
+            deadline = None
+            if stretch is None:
+                placed = await self._wait_for_pacer()
+            else:
+                k, placed = await self._wait_for_slot(stretch, k, stop)
+                # Late for its slot is fine inside the stretch, not in its last second.
+                deadline = max(stretch.latest(k, LATE), stretch.end_zone())
+                k += 1
+                if k > stretch.slots or (stop is not None and stop.is_set()):
+                    # The stretch is over (or a stop): the rest goes back at once; the next
+                    # claim reserves a new stretch.
+                    if placed:
+                        self._leave()
+                    await self._hand_back(rows[i:])
+                    break
+            if not placed:
                 # A flood pause (429): hand the rest back for after the pause instead of
                 # holding leases through it.
                 at = self._clock() + timedelta(seconds=self._pacer.global_delay(time.monotonic()))
                 await self._hand_back(rows[i:], at)
                 break
             if await self._chat_waits(row, chat_key):  # a 429 for this chat came meanwhile
-                self._gate.release()
+                self._leave()
                 continue
-            if spacing is not None and time.monotonic() > spacing[0] + i * spacing[1] + LATE:
-                # Later than this row's slot by more than the schedule's slack (a stall, a busy
-                # CPU): sending now could crowd another worker's stretch past the rate. Hand the
-                # rest back; the next claim reserves a new stretch.
-                self._gate.release()
-                await self._hand_back(rows[i:])
-                break
             mono = time.monotonic()
             slot = self._pacer.reserve(mono)
             self._pacer.take_chat(chat_key, sub.chat_type, mono)
             preview = batch.previews.get(sub.id, False)
-            task = asyncio.create_task(self._send_released(row, sub, slot, preview))
+            task = asyncio.create_task(self._send_released(row, sub, slot, preview, deadline))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         return len(rows)
@@ -350,37 +496,89 @@ class Deliverer:
         await self._store.deliveries.reschedule(row.id, at=at, error=None, count_attempt=False)
         return True
 
+    async def _wait_for_slot(
+        self, stretch: Stretch, k: int, stop: asyncio.Event | None
+    ) -> tuple[int, bool]:
+        """Wait for the first slot of `stretch` from `k` on that this send can still make, and
+        for the pacer; returns (the slot, placed as `_wait_for_pacer`). The local pacer alone
+        would send a batch's first second at once, but other workers' stretches end right
+        before ours and start right after: keep to ours, slot by slot, never early. In its
+        last second a send late for its slot skips to a later one (a stall's slots are lost);
+        before that it takes the next slot however late, so the local pacer catches up after
+        a stall as it does without a shared budget (Stretch.may_catch_up)."""
+        while True:
+            now = time.monotonic()
+            if not stretch.may_catch_up(now):
+                k = stretch.next_slot(now, k, DISPATCH_LATE)
+            if k >= stretch.slots:
+                return k, False
+            ahead = stretch.earliest(k) - time.monotonic()
+            if ahead > 0:  # other workers' stretches go first; a stop ends the wait
+                if ahead < SHORT_WAIT:  # between two slots: a plain timer, no stop watcher
+                    await asyncio.sleep(ahead)
+                else:
+                    await sleep_or_stop(stop, ahead)
+                if stop is not None and stop.is_set():
+                    return k, False
+            if not await self._wait_for_pacer():
+                return k, False
+            now = time.monotonic()
+            if stretch.may_catch_up(now) or now <= stretch.latest(k, DISPATCH_LATE):
+                return k, True
+            self._leave()  # the pacer or the gate held us past the slot: try a later one
+
     async def _wait_for_pacer(self) -> bool:
         """Take a place among the sends in flight and wait for the pacer; False (holding no
         place) when a flood pause longer than LONG_PAUSE stands in the way."""
         if self._pacer.global_delay(time.monotonic()) > LONG_PAUSE:
             return False
+        await self._room.acquire()
+        self._tune(time.monotonic())
         await self._gate.acquire()
         delay = self._pacer.global_delay(time.monotonic())
         while delay > 0:
             if delay > LONG_PAUSE:  # a 429 arrived while we waited
-                self._gate.release()
+                self._leave()
                 return False
             await asyncio.sleep(delay)
             delay = self._pacer.global_delay(time.monotonic())
         return True
 
+    def _leave(self) -> None:
+        """Give back the places `_wait_for_pacer` took, for a row that will not be sent."""
+        self._gate.release()
+        self._room.release()
+
     # -- one row -----------------------------------------------------------------------------
 
     async def _send_released(
-        self, row: Delivery, sub: Subscriber, slot: Slot, preview: bool
+        self, row: Delivery, sub: Subscriber, slot: Slot, preview: bool, deadline: float | None
     ) -> None:
+        hold = Hold(self._gate)
         try:
-            await self._send(row, sub, slot, preview)
+            await self._send(row, sub, slot, preview, hold, deadline)
         except Exception:  # never let one row kill the loop; it returns via its lease
             log.exception("delivery crashed", extra={"delivery": row.id})
+            hold.release()
             crash = after_crash(row.attempts, now=self._clock(), delay=self._backoff)
             await self._settle(row, None, crash, quiet=True)
         finally:
             slot.release()  # a no-op once started: only sends that never went out free it
-            self._gate.release()
+            hold.release()
+            self._room.release()
 
-    async def _send(self, row: Delivery, sub: Subscriber, slot: Slot, preview: bool) -> None:
+    async def _send(
+        self,
+        row: Delivery,
+        sub: Subscriber,
+        slot: Slot,
+        preview: bool,
+        hold: Hold,
+        deadline: float | None = None,
+    ) -> None:
+        """Send one row; `hold` (its place on the wire) is given back once the platform has
+        answered, before the row is recorded; `deadline`: its slot's latest moment in a
+        shared stretch, after which it goes back unsent."""
         store = self._store
         channel = self._channels.get(sub.platform)
         if channel is None:
@@ -392,6 +590,13 @@ class Deliverer:
             metrics.delivery("failed", sub.platform)
             return
         message, parts = rendered
+        if deadline is not None and time.monotonic() > deadline:
+            # Checked here, the last moment before the call: the task may have waited for
+            # the CPU since it was started (storage/budget.py: GAP). Such rows go back
+            # together (`_give_back_missed`): one write each, after a stall, would ask the
+            # database for hundreds of connections at once.
+            self._missed.append(row)
+            return
         platform = sub.platform
         started = time.monotonic()
         chat_id = sub.chat_id
@@ -426,11 +631,13 @@ class Deliverer:
                     continue
                 if isinstance(decision, Retry) and decision.retry_after is not None:
                     self._rate_limited(row, sub, chat_id, slot, decision)
+                hold.release()
                 status = await self._settle(row, sub, decision)
                 metrics.delivery(status, platform, time.monotonic() - started)
                 return
             if slot.started_at is not None:
                 self._pacer.succeeded(f"{sub.platform}:{chat_id}", slot.started_at)
+            hold.release()
             await self._recorder.record(row.id, message_id)
             self.sent += 1
             metrics.delivery("sent", platform, time.monotonic() - started)
@@ -468,6 +675,12 @@ class Deliverer:
     ) -> str:
         """Carry out a verdict that ends this send; returns its metrics status. `quiet`: the
         caller has logged the cause already."""
+        async with self._writes:
+            return await self._settle_now(row, sub, decision, quiet=quiet)
+
+    async def _settle_now(
+        self, row: Delivery, sub: Subscriber | None, decision: Verdict, *, quiet: bool
+    ) -> str:
         deliveries = self._store.deliveries
         if isinstance(decision, Retry):
             await deliveries.reschedule(
@@ -498,6 +711,9 @@ class Deliverer:
             log.info("recipient gone", extra={"subscriber": sub.id, "error": decision.reason})
             return "blocked"
         if isinstance(decision, Cancel):
+            if decision.window and row.kind in HELD_KINDS:  # sent when the citizen next writes
+                await deliveries.hold(row.id, reason=decision.reason)
+                return "held"
             await deliveries.cancel(row.id, reason=decision.reason)
             await self._owed_lost(row, decision.reason)
             return "failed"
@@ -515,8 +731,10 @@ class Deliverer:
             return await self._send_parts(channel, chat_id, parts)
         finally:
             WIRE_SLOT.reset(token)
+            returned = time.monotonic()
+            self._inflight.observe(returned - called, returned)
             if slot.started_at is None:  # the HTTP layer did not report the write
-                slot.start(self._pacer.written_by(called, time.monotonic()))
+                slot.start(self._pacer.written_by(called, returned))
 
     async def _send_parts(
         self, channel: Channel, chat_id: str, parts: list[OutMessage], limit: int | None = None
@@ -564,7 +782,8 @@ class Deliverer:
         recipient of the same article or announcement in the same language, platform and
         preview choice (the renderers are pure); digests and answers are per recipient."""
         if row.kind not in (OutboxKind.ARTICLE, OutboxKind.ANNOUNCEMENT):
-            message = await self._render(row, sub, channel, preview)
+            async with self._reads:  # per-recipient reads: a few at a time, not all in flight
+                message = await self._render(row, sub, channel, preview)
             return None if message is None else (message, self._split(message, channel))
         key = (row.kind, row.item_id, sub.language, sub.platform, preview)
         rendered = self._rendered.get(key)
@@ -596,12 +815,28 @@ class Deliverer:
             ann = await self._once(self._announcements, row.item_id, self._store.announcements.get)
             if ann is None or ann.status != AnnouncementStatus.QUEUED:
                 return None
-            return render_staff_announcement(ann, sub.language, caps)
+            upload = None
+            if self._media is not None and (ann.photo_file_id or "").startswith(MEDIA_PHOTO):
+                upload = await self._once(self._uploads, ann.id, self._read_upload)
+            return render_staff_announcement(ann, sub.language, caps, upload)
         if row.kind == OutboxKind.ANSWER:  # a staff answer to a citizen's feedback, quoting it
             answer = await self._store.feedback.answer_context(row.item_id)
             return render_answer(answer, sub.language, caps) if answer else None
+        if row.kind in (OutboxKind.CASE_NOTICE, OutboxKind.CASE_REMINDER):
+            return await render_case_event(self._store, row, sub, caps)
         log.error("unknown outbox kind", extra={"delivery": row.id, "kind": row.kind})
         return None
+
+    async def _read_upload(self, announcement_id: int) -> PhotoUpload | None:
+        """The stored photo of a console announcement; None (text only) when it is gone."""
+        ann = await self._once(self._announcements, announcement_id, self._store.announcements.get)
+        key = (ann.photo_file_id or "")[len(MEDIA_PHOTO) :] if ann else ""
+        assert self._media is not None
+        try:
+            return PhotoUpload(await self._media.get(key), content_type_of(key))
+        except MediaError as err:
+            log.warning("announcement photo unavailable", extra={"error": str(err)})
+            return None
 
     @staticmethod
     async def _once(

@@ -23,6 +23,12 @@ Inside that cap the sends are spread:
 
 Per chat, Telegram tolerates about one message a second to a private chat and twenty a minute
 to a group. A 429 pauses one chat or everyone: see `rate_limited`.
+
+How many sends are in flight at once is `InFlight`'s: about rate × the measured round trip
+(Little's law), with headroom, never more than the configured upper bound
+(BANTIN_SEND_CONCURRENCY). A fixed number either undercut the rate the operator set (8 in
+flight gave a quarter of 1000/s, silently: issue 17) or held hundreds of sends for a rate that
+needs twenty; when the bound is too low for the round trip, `Shortfall` says so with figures.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ import bisect
 import math
 from collections import deque
 from contextvars import ContextVar
+from dataclasses import dataclass
 
 PRIVATE_INTERVAL = 1.0
 GROUP_INTERVAL = 3.0  # 20 per minute
@@ -257,3 +264,113 @@ class Pacer:
 
     def _forget(self, now: float) -> None:
         self._chat_next = {c: t for c, t in self._chat_next.items() if t > now}
+
+
+# -- how many sends in flight ----------------------------------------------------------------
+
+# A rate of r sends a second, each taking a round trip of t seconds, needs about r × t sends in
+# flight (Little's law): 1,000/s over a 20 ms loopback needs 20, over a 300 ms path to Telegram
+# 300. A fixed number undercuts one or wastes the other (8 in flight gave 247/s of 1,000/s at
+# 20 ms plus a busy CPU: bench/README.md), so the number follows the measured round trip.
+RTT_HORIZON = 3.0  # seconds of recent round trips the target follows
+RTT_MIN_SAMPLES = 16  # fewer than this inside the horizon: the latest this many count
+RTT_KEEP = 4096  # round trips remembered at most
+HEADROOM = 2.0  # in flight beyond rate × round trip: jitter, a slow answer
+# From FAST_RATE the pacer catches up at up to PEAK times the rate after a stall, and those
+# sends need their places too: a catch-up held back by too few places is rate lost for good.
+SPARE = 4  # and a few more: at low rates rate × round trip rounds to almost nothing
+INITIAL_RTT = 0.25  # assumed before the first answer (Telegram is 50-300 ms away)
+RETUNE = 0.1  # seconds between two computations of the target
+
+
+@dataclass(frozen=True)
+class Shortfall:
+    """Why the configured rate cannot be reached: the round trip times the rate needs more
+    sends in flight than the upper bound (BANTIN_SEND_CONCURRENCY) allows."""
+
+    rate: float
+    round_trip: float  # seconds
+    needed: int
+    bound: int
+
+    @property
+    def reachable(self) -> float:
+        """About the most a second the bound allows at this round trip."""
+        return self.bound / self.round_trip if self.round_trip > 0 else self.rate
+
+    def __str__(self) -> str:
+        return (
+            f"round trip {self.round_trip * 1000:.0f} ms × rate {self.rate:g}/s needs "
+            f"{self.needed} in flight, upper bound {self.bound} (BANTIN_SEND_CONCURRENCY): "
+            f"about {self.reachable:.0f}/s reachable"
+        )
+
+
+class InFlight:
+    """The number of sends to keep in flight: about rate × round trip (with headroom), never
+    more than `bound`; `bound` itself when there is no overall rate. Pure: `now` is passed in.
+
+    The round trip is what a send holds its place for (from the call to the answer), over the
+    last RTT_HORIZON seconds, so the target follows latency up and down within seconds."""
+
+    def __init__(self, rate: float | None, bound: int) -> None:
+        if bound < 1:
+            raise ValueError("bound must be at least 1")
+        self.rate = rate
+        self.bound = bound
+        self._samples: deque[tuple[float, float]] = deque(maxlen=RTT_KEEP)  # (when, seconds)
+        self._at = -math.inf  # when the target was last computed
+        self._rtt: float | None = None
+        self._rtt_at = -math.inf  # when `_rtt` was computed
+        self._target = bound if rate is None else self._for(INITIAL_RTT)
+
+    def observe(self, round_trip: float, now: float) -> None:
+        """One send took `round_trip` seconds from its call to its answer."""
+        self._samples.append((now, max(0.0, round_trip)))
+
+    def target(self, now: float) -> int:
+        """Sends to allow in flight now."""
+        if self.rate is not None and now - self._at >= RETUNE:
+            self._at = now
+            rtt = self.round_trip(now)
+            if rtt is not None:
+                self._target = self._for(rtt)
+        return self._target
+
+    def round_trip(self, now: float) -> float | None:
+        """The recent round trip the target is computed from, None before the first answer:
+        the mean of the samples in the horizon, as Little's law has it (sends in flight =
+        rate × mean time in flight). A high percentile would follow the slow tail, which on
+        a starved CPU is mostly the answers waiting for this process, which more sends in
+        flight do not shorten."""
+        samples = self._samples
+        while len(samples) > RTT_MIN_SAMPLES and samples[0][0] < now - RTT_HORIZON:
+            samples.popleft()
+        if not samples:
+            return None
+        if now - self._rtt_at < RETUNE and self._rtt is not None:
+            return self._rtt
+        self._rtt_at = now
+        self._rtt = round(sum(s for _, s in samples) / len(samples), 6)  # to the microsecond
+        return self._rtt
+
+    def needed(self, round_trip: float) -> int:
+        """Sends in flight the rate needs at this round trip, without headroom."""
+        return math.ceil((self.rate or 0.0) * round_trip)
+
+    def shortfall(self, now: float) -> Shortfall | None:
+        """Why the rate is out of reach at the current round trip, or None when it is not (or
+        there is no overall rate, or no answer yet)."""
+        if self.rate is None:
+            return None
+        rtt = self.round_trip(now)
+        if rtt is None:
+            return None
+        needed = self.needed(rtt)
+        return Shortfall(self.rate, rtt, needed, self.bound) if needed > self.bound else None
+
+    def _for(self, round_trip: float) -> int:
+        rate = self.rate or 0.0
+        headroom = max(HEADROOM, PEAK) if rate >= FAST_RATE else HEADROOM
+        want = math.ceil(rate * round_trip * headroom) + SPARE
+        return max(1, min(self.bound, want))

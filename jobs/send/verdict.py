@@ -9,7 +9,7 @@ interleaved with database writes. The deliverer only performs what the verdict s
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from jobs.channel import ChannelError, ChatMoved, RateLimited, RecipientGone, Rejected
@@ -57,6 +57,7 @@ class Cancel:
     window)."""
 
     reason: str
+    window: bool = field(default=False, compare=False)  # Zalo OA: owed notices are held
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,7 @@ def verdict(
         if error.reason == RejectReason.WINDOW:
             # Outside the platform's messaging window (Zalo OA: 7 days since the citizen last
             # wrote): not a failure to retry, and not the citizen's fault.
-            return Cancel(error.description)
+            return Cancel(error.description, window=True)
         if error.reason == RejectReason.PARSE and not fallback_used:
             return Plain(error.description)
         return Dead(error.description, refused=True)

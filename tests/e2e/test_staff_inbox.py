@@ -80,7 +80,7 @@ async def _round_trip(store: Store, tg: FakeTelegram, push_id: int) -> None:
     await _sent(store, "article", 2)
     tg.user_sends(CITIZEN, "Mặt đường có ổ gà <lớn> & nguy hiểm.", reply_to_message_id=push_id)
     await tg.async_wait_for(lambda m: m.chat_id == CITIZEN and "Mã phản hồi #" in m.plain_text)
-    [ticket] = await store.feedback.by_status("open")
+    [ticket] = await store.feedback.by_status("new")
     card = await tg.async_wait_for(lambda m: m.chat_id == STAFF_CHAT)
     assert f"#{ticket.id}" in card.plain_text and "ổ gà <lớn> & nguy hiểm" in card.plain_text
     assert "ĐT.188" in card.plain_text  # the article's title (linked)
@@ -95,7 +95,7 @@ async def _round_trip(store: Store, tg: FakeTelegram, push_id: int) -> None:
     tg.user_sends(OTHER, "/inbox")
     await tg.async_wait_for(lambda m: m.chat_id == OTHER and "cán bộ" in m.plain_text)
     assert not await store.feedback.is_banned(ticket.subscriber_id)
-    assert (await store.feedback.get(ticket.id)).status == "open"  # type: ignore[union-attr]
+    assert (await store.feedback.get(ticket.id)).status == "new"  # type: ignore[union-attr]
     assert await store.audit.recent() == []
 
     # 3. Staff reply to the card: the citizen gets the answer through the outbox, quoted.
@@ -126,7 +126,7 @@ async def _round_trip(store: Store, tg: FakeTelegram, push_id: int) -> None:
     )
     assert f"#{ticket.id}" in reply_card.plain_text
     assert await store.feedback.count() == 1  # no second ticket
-    assert (await store.feedback.get(ticket.id)).status == "open"  # type: ignore[union-attr]
+    assert (await store.feedback.get(ticket.id)).status == "in_progress"  # type: ignore[union-attr]
     thread = await store.feedback.messages(ticket.id)
     assert [m.author for m in thread] == ["staff", "citizen"]
 
@@ -146,7 +146,7 @@ async def _round_trip(store: Store, tg: FakeTelegram, push_id: int) -> None:
     # 6. "Đã xử lý" closes the ticket; "Chặn" bans the citizen; both are audited.
     tg.user_presses(STAFF_CHAT, card.message_id, data["Đã xử lý"], user_id=ADMIN)
     await tg.async_wait_until(
-        lambda: any("đã xử lý" in (e.text or "") for e in tg.edits if e.chat_id == STAFF_CHAT)
+        lambda: any("đã đóng" in (e.text or "") for e in tg.edits if e.chat_id == STAFF_CHAT)
     )
     assert (await store.feedback.get(ticket.id)).status == "closed"  # type: ignore[union-attr]
     tg.user_presses(STAFF_CHAT, card.message_id, data["Chặn"], user_id=ADMIN)

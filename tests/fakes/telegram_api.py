@@ -530,6 +530,23 @@ class FakeTelegram:
             self._state.messages[(chat_id, message["message_id"])] = message
             return self._queue("message", copy.deepcopy(message))
 
+    def user_shares_location(
+        self, chat_id: int, latitude: float, longitude: float, first_name: str = "Dân"
+    ) -> int:
+        """Queue a location message (the paperclip's «Location»); return its update_id."""
+        user = self._user(chat_id, None, first_name)
+        with self._cond:
+            chat = self._remember_chat(chat_id, "private", first_name)
+            message: JSON = {
+                "message_id": self._next_message_id(chat_id),
+                "date": int(time.time()),
+                "chat": chat,
+                "from": user,
+                "location": {"latitude": latitude, "longitude": longitude},
+            }
+            self._state.messages[(chat_id, message["message_id"])] = message
+            return self._queue("message", copy.deepcopy(message))
+
     def user_presses(
         self,
         chat_id: int,
@@ -1209,3 +1226,89 @@ def _photo_sizes(photo: str) -> list[JSON]:
             "file_size": 48000,
         },
     ]
+
+
+# -- files: getFile, the file download URL, photo uploads (media, issue #15) -----------------
+# Appended as functions bound onto FakeTelegram so the class above stays as it was.
+_FILE_PATH = re.compile(r"^/file/bot([^/]+)/(.+)$")
+
+
+def _files(self: FakeTelegram) -> dict[str, JSON]:
+    """file_id -> {"path", "data", "failures"} (created on first use)."""
+    return self.__dict__.setdefault("_files_state", {})
+
+
+def put_file(self: FakeTelegram, file_id: str, data: bytes, *, failures: int = 0) -> str:
+    """Make `file_id` downloadable (getFile, then GET /file/bot<token>/<path>); the first
+    `failures` downloads answer 500. Returns the file's path."""
+    with self._cond:
+        files = _files(self)
+        path = f"photos/file_{len(files) + 1}.jpg"
+        files[file_id] = {"path": path, "data": data, "failures": failures}
+        return path
+
+
+def file_downloads(self: FakeTelegram) -> int:
+    """How many file downloads were answered with the file."""
+    with self._cond:
+        return int(self.__dict__.get("_file_downloads", 0))
+
+
+def uploads(self: FakeTelegram) -> list[tuple[int | str, bytes, str]]:
+    """Photos uploaded with sendPhoto as multipart: (chat_id, bytes, filename)."""
+    with self._cond:
+        return list(self.__dict__.get("_uploads", []))
+
+
+def _m_getfile(self: FakeTelegram, params: JSON) -> JSON:
+    file_id = params.get("file_id")
+    entry = _files(self).get(str(file_id or ""))
+    if entry is None:
+        raise _bad("invalid file_id")
+    return {
+        "file_id": file_id,
+        "file_unique_id": f"u{abs(hash(file_id)) % 10**8}",
+        "file_size": len(entry["data"]),
+        "file_path": entry["path"],
+    }
+
+
+_plain_sendphoto = FakeTelegram._m_sendphoto
+_plain_handle = FakeTelegram._handle
+
+
+def _m_sendphoto_recording(self: FakeTelegram, params: JSON) -> JSON:
+    photo = params.get("photo")
+    if isinstance(photo, web.FileField):
+        data = photo.file.read()
+        photo.file.seek(0)
+        self.__dict__.setdefault("_uploads", []).append(
+            (params.get("chat_id"), data, photo.filename)
+        )
+    return _plain_sendphoto(self, params)
+
+
+async def _handle_with_files(self: FakeTelegram, request: web.Request) -> web.Response:
+    match = _FILE_PATH.match(request.path)
+    if match is None:
+        return await _plain_handle(self, request)
+    if match.group(1) != self.token:
+        return _error(ApiError(401, "Unauthorized"))
+    with self._cond:
+        entry = next((e for e in _files(self).values() if e["path"] == match.group(2)), None)
+        if entry is not None and entry["failures"] > 0:
+            entry["failures"] -= 1
+            return web.Response(status=500, text="Internal Server Error")
+        if entry is not None:
+            self.__dict__["_file_downloads"] = self.__dict__.get("_file_downloads", 0) + 1
+    if entry is None:
+        return web.Response(status=404, text="Not Found")
+    return web.Response(body=entry["data"], content_type="application/octet-stream")
+
+
+FakeTelegram.put_file = put_file  # type: ignore[attr-defined]
+FakeTelegram.file_downloads = property(file_downloads)  # type: ignore[attr-defined]
+FakeTelegram.uploads = property(uploads)  # type: ignore[attr-defined]
+FakeTelegram._m_getfile = _m_getfile  # type: ignore[attr-defined]
+FakeTelegram._m_sendphoto = _m_sendphoto_recording  # type: ignore[method-assign]
+FakeTelegram._handle = _handle_with_files  # type: ignore[method-assign]

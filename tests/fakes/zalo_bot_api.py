@@ -399,3 +399,93 @@ def _ok(result: Any) -> web.Response:
 def _error(code: int, description: str) -> web.Response:
     body = {"ok": False, "error_code": code, "description": description}
     return web.Response(text=json.dumps(body), status=code, content_type="application/json")
+
+
+# -- photo URLs (media, issue #15) -----------------------------------------------------------
+
+
+class FakeZaloCdn:
+    """Zalo's photo CDN stand-in on 127.0.0.1: `put(name, data)` returns the photo's URL, as a
+    Zalo event (Bot Platform or OA) would carry it. `failures` makes the first downloads of
+    that photo answer 500; `downloads` counts the answered ones.
+
+    `with FakeZaloCdn() as cdn:`; its `host` ("127.0.0.1:<port>") goes in both
+    BANTIN_ZALO_PHOTO_HOSTS and BANTIN_ALLOW_PRIVATE_HOSTS (it is loopback)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._photos: dict[str, list[Any]] = {}  # name -> [data, failures left]
+        self.downloads = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def put(self, name: str, data: bytes, *, failures: int = 0) -> str:
+        with self._lock:
+            self._photos[name] = [data, failures]
+        return f"http://{self.host}/photos/{name}"
+
+    async def _serve(self, request: web.Request) -> web.Response:
+        with self._lock:
+            entry = self._photos.get(request.match_info["name"])
+            if entry is not None and entry[1] > 0:
+                entry[1] -= 1
+                return web.Response(status=500, text="Internal Server Error")
+            if entry is not None:
+                self.downloads += 1
+        if entry is None:
+            return web.Response(status=404, text="Not Found")
+        return web.Response(body=entry[0], content_type="image/jpeg")
+
+    def start(self) -> FakeZaloCdn:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        self.port = sock.getsockname()[1]
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        ready = threading.Event()
+
+        async def boot() -> None:
+            app = web.Application()
+            app.router.add_get("/photos/{name}", self._serve)
+            self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
+            await self._runner.setup()
+            await web.SockSite(self._runner, sock).start()
+
+        def run() -> None:
+            asyncio.set_event_loop(loop)
+            loop.run_until_complete(boot())
+            ready.set()
+            loop.run_forever()
+            loop.close()
+
+        self._thread = threading.Thread(target=run, name=f"FakeZaloCdn:{self.port}", daemon=True)
+        self._thread.start()
+        ready.wait(10)
+        return self
+
+    def stop(self) -> None:
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+
+        async def shutdown() -> None:
+            if self._runner is not None:
+                await self._runner.cleanup()
+
+        asyncio.run_coroutine_threadsafe(shutdown(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        self._thread = self._loop = None
+
+    def __enter__(self) -> FakeZaloCdn:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()

@@ -310,3 +310,86 @@ _MESSAGES = {
 
 def _fail(code: int) -> web.Response:
     return web.json_response({"error": code, "message": _MESSAGES.get(code, "error")})
+
+
+# -- photo uploads (media, issue #15) --------------------------------------------------------
+
+
+class FakeZaloOAMedia(FakeZaloOA):
+    """FakeZaloOA that also takes image uploads (POST /v2.0/oa/upload/image, multipart `file`,
+    JPEG/PNG up to 1 MB → `{"data": {"attachment_id": ...}}`) and records the attachment of each
+    message sent (`attachments`: (user_id, attachment_id); `uploaded`: attachment_id → bytes)."""
+
+    MAX_UPLOAD = 1024 * 1024
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.uploaded: dict[str, bytes] = {}
+        self.attachments: list[tuple[str, str]] = []
+
+    def start(self) -> FakeZaloOAMedia:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        self.port = sock.getsockname()[1]
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        ready = threading.Event()
+
+        async def boot() -> None:
+            app = web.Application(client_max_size=5 * 1024 * 1024)
+            app.router.add_post("/v4/oa/access_token", self._token)
+            app.router.add_get("/v2.0/oa/getoa", self._getoa)
+            app.router.add_post("/v3.0/oa/message/cs", self._message_with_attachment)
+            app.router.add_post("/v2.0/oa/upload/image", self._upload)
+            self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
+            await self._runner.setup()
+            await web.SockSite(self._runner, sock).start()
+
+        def run() -> None:
+            asyncio.set_event_loop(loop)
+            loop.run_until_complete(boot())
+            ready.set()
+            loop.run_forever()
+            loop.close()
+
+        self._thread = threading.Thread(target=run, name=f"FakeZaloOA:{self.port}", daemon=True)
+        self._thread.start()
+        ready.wait(10)
+        return self
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        upload = form.get("file")
+        with self._lock:
+            code = self._check_token(request)
+            self._state.calls.append((request.path, code))
+        if code:
+            return _fail(code)
+        if not isinstance(upload, web.FileField):
+            return web.json_response({"error": -201, "message": "file is required"})
+        data = upload.file.read()
+        if len(data) > self.MAX_UPLOAD or upload.content_type not in ("image/jpeg", "image/png"):
+            return web.json_response({"error": -210, "message": "image is too large or invalid"})
+        attachment_id = secrets.token_hex(12)
+        with self._lock:
+            self.uploaded[attachment_id] = data
+        return web.json_response(
+            {"error": 0, "message": "Success", "data": {"attachment_id": attachment_id}}
+        )
+
+    async def _message_with_attachment(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        attachment = ((body.get("message") or {}).get("attachment") or {}).get("payload") or {}
+        elements = attachment.get("elements") or []
+        ids = [str(e.get("attachment_id")) for e in elements if isinstance(e, dict)]
+        with self._lock:
+            unknown = [i for i in ids if i not in self.uploaded]
+        if unknown:
+            return web.json_response({"error": -201, "message": "attachment_id is invalid"})
+        response = await self._message(request)
+        if b'"error": 0' in (response.body or b"") or b'"error":0' in (response.body or b""):
+            user = str((body.get("recipient") or {}).get("user_id") or "")
+            with self._lock:
+                self.attachments.extend((user, i) for i in ids)
+        return response

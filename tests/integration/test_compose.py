@@ -44,7 +44,7 @@ async def test_delivering_builds_the_deliverer_and_its_channels_only(tmp_path: P
     try:
         assert app.deliverer is app.deliverer
         assert set(app.channels) == {"telegram"} and app.bot is not None
-        assert app.built == {"channels", "deliverer"}
+        assert app.built == {"channels", "deliverer", "media"}  # media: composer photos
     finally:
         await app.aclose()
 
@@ -57,6 +57,13 @@ async def test_the_parts_share_one_set_of_channels(tmp_path: Path) -> None:
             del part  # each built on first use, over the channels already built
         assert app.channels is channels and app.bot is app.bot
         assert app.staff_target is None  # no staff chat configured
-        assert app.built == {"channels", "deliverer", "dialog", "progress", "staff_target"}
+        assert app.built == {
+            "channels",
+            "deliverer",
+            "dialog",
+            "media",
+            "progress",
+            "staff_target",
+        }
     finally:
         await app.aclose()

@@ -97,7 +97,8 @@ async def test_blocked_citizen_answer_is_marked_and_staff_are_told(
     assert row.status == DeliveryStatus.BLOCKED
     ticket = await store.feedback.get(ticket_id)
     assert ticket is not None
-    assert ticket.status == TicketState.OPEN  # no longer «answered»: the citizen never got it
+    # no longer «answered»: the citizen never got it
+    assert ticket.status == TicketState.IN_PROGRESS
     assert ticket.delivery_error and "blocked" in ticket.delivery_error
     answer = await store.feedback.message(answer_id)
     assert answer is not None and answer.delivery_error

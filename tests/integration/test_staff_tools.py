@@ -79,7 +79,7 @@ async def test_forged_staff_data_and_commands_from_a_citizen(
         out = await dialog.handle(Command(CITIZEN, name, ""))
         assert "cán bộ" in out.replies[0].text or "quản trị" in out.replies[0].text
     assert not await store.feedback.is_banned(sub.id)
-    assert (await store.feedback.get(ticket.id)).status == "open"  # type: ignore[union-attr]
+    assert (await store.feedback.get(ticket.id)).status == "new"  # type: ignore[union-attr]
     assert (await store.announcements.get(draft.id)).status == "draft"  # type: ignore[union-attr]
     assert await store.deliveries.counts() == {}
     assert await store.audit.recent() == []
@@ -192,7 +192,7 @@ async def test_feedback_rate_limit_and_ban(dialog: Dialog, any_store: Store) -> 
     assert await store.feedback.count() == 5
     sub = await store.subscribers.ensure("telegram", "501")
     assert sub is not None and sub.dialog_state is None
-    [first, *_] = await store.feedback.by_status("open")
+    [first, *_] = await store.feedback.by_status("new")
     banned = await dialog.handle(Press(ADMIN, f"ib:b:{first.id}"))
     assert banned.toast and "chặn" in banned.toast
     refused = await dialog.handle(Press(CITIZEN, f"fb:{art.id}"))

@@ -17,7 +17,14 @@ from storage.kinds import (
 
 def test_each_vocabulary_keeps_its_stored_strings() -> None:
     """Renaming a value here would strand every row written with the old one."""
-    assert {k.value for k in OutboxKind} == {"article", "digest", "announcement", "answer"}
+    assert {k.value for k in OutboxKind} == {
+        "article",
+        "digest",
+        "announcement",
+        "answer",
+        "case_notice",
+        "case_reminder",
+    }
     assert {s.value for s in DeliveryStatus} == {
         "pending",
         "sending",
@@ -25,12 +32,21 @@ def test_each_vocabulary_keeps_its_stored_strings() -> None:
         "dead",
         "blocked",
         "cancelled",
+        "held",
     }
     assert {m.value for m in DigestMode} == {"instant", "digest"}
     assert {a.value for a in Audience} == {"all", "topic", "feed"}
     assert {s.value for s in AnnouncementStatus} == {"draft", "scheduled", "queued", "cancelled"}
-    assert {s.value for s in TicketState} == {"open", "answered", "closed"}
-    assert {a.value for a in Author} == {"citizen", "staff"}
+    assert {s.value for s in TicketState} == {
+        "new",
+        "accepted",
+        "in_progress",
+        "answered",
+        "closed",
+        "not_responsible",
+        "duplicate",
+    }
+    assert {a.value for a in Author} == {"citizen", "staff", "note"}
     assert {r.value for r in FeedbackRefusal} == {"banned", "rate_limited"}
     assert {r.value for r in RejectReason} == {"parse", "too_long", "window", "other"}
 

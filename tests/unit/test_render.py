@@ -101,7 +101,7 @@ def test_feedback_card_escapes_citizen_text() -> None:
         subscriber_id=1,
         article_id=12,
         text="<i>ổ gà</i> & nước",
-        status="open",
+        status="new",
         created_at=NOW,
         forwarded_at=None,
         forwarded_message_id=None,

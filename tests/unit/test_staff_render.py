@@ -63,7 +63,7 @@ def _ticket(**kw: object) -> Feedback:
         subscriber_id=1,
         article_id=None,
         text="Đường <ĐT.188> & cầu",
-        status="open",
+        status="new",
         created_at=NOW,
         forwarded_at=None,
         forwarded_message_id=None,
@@ -75,7 +75,7 @@ def _ticket(**kw: object) -> Feedback:
 def test_ticket_card_buttons_and_status() -> None:
     card = render_ticket_card(_ticket(), None, None, "vi", Capabilities(markup=HTML))
     assert [b.data for row in card.buttons for b in row] == ["ib:r:12", "ib:c:12", "ib:b:12"]
-    assert "chưa xử lý" in card.text and "&lt;ĐT.188&gt; &amp; cầu" in card.text
+    assert "mới" in card.text and "&lt;ĐT.188&gt; &amp; cầu" in card.text
     parse_html(card.text)
     banned = render_ticket_card(
         _ticket(status="closed", photo_file_id="AgAD"),
@@ -86,7 +86,7 @@ def test_ticket_card_buttons_and_status() -> None:
         banned=True,
     )
     assert banned.buttons[0][2].data == "ib:u:12" and banned.photo_url == "AgAD"
-    assert "đã xử lý" in banned.text
+    assert "đã đóng" in banned.text
 
 
 def test_answer_quotes_the_citizen() -> None:

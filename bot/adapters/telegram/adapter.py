@@ -10,8 +10,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import warnings
-from collections.abc import Awaitable, Callable, Sequence
+from collections import deque
+from collections.abc import Awaitable, Callable
+from contextlib import suppress
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from telegram import (
@@ -34,9 +37,10 @@ from telegram.error import (
     TimedOut,
 )
 
-from bot.adapters.intake import DeadLetters, UpdateGuard
+from bot.adapters.intake import ChatLanes, DeadLetters, SeenLog, SeenMarks, UpdateGuard
+from bot.adapters.telegram import files
 from bot.adapters.telegram.http import AiohttpRequest
-from bot.dialog.events import Command, Event, Press, Text, Who, parse_command
+from bot.dialog.events import Command, Event, Place, Press, Text, Who, parse_command
 from jobs.channel import (
     HTML,
     Capabilities,
@@ -63,6 +67,8 @@ COMMANDS = [
     ("start", "Đăng ký nhận tin"),
     ("stop", "Ngừng nhận tin"),
     ("help", "Hướng dẫn"),
+    ("guiphananh", "Gửi phản ánh"),
+    ("phananh", "Phản ánh của tôi"),
     ("huy", "Hủy thao tác đang làm"),
 ]
 
@@ -154,7 +160,7 @@ class TelegramChannel:
     async def send(self, chat_id: str, message: OutMessage) -> str:
         """sendMessage (see `_api`): the answer stays a dict, skipping the cost of
         building a Message object we never use (a fifth of the client's CPU per send)."""
-        message = without_foreign_photo(message, self.platform)
+        message = without_foreign_photo(message, self.platform, can_upload=True)
         params: dict[str, object] = {
             "chat_id": _chat(chat_id),
             "text": message.text,
@@ -171,6 +177,8 @@ class TelegramChannel:
             }
         if self.paid_broadcast:
             params["allow_paid_broadcast"] = True
+        if message.photo_upload is not None and not message.photo_url:
+            return await self._upload(params, message)  # our stored copy (files.py)
         if message.photo_url:
             photo = await self._send_photo(params, message.photo_url)
             if photo is not None:
@@ -209,6 +217,21 @@ class TelegramChannel:
                 return None
             raise mapped from None
         return str(sent["message_id"])
+
+    async def _upload(self, params: dict[str, object], message: OutMessage) -> str:
+        assert message.photo_upload is not None
+        try:
+            sent = await files.send_upload(self.bot, params, message, message.photo_upload)
+        except TelegramError as err:
+            raise translate(err) from None
+        return str(sent["message_id"])
+
+    async def download(self, file_ref: str, *, max_bytes: int, timeout: float = 30.0) -> bytes:
+        """A file a user sent, by its file id (bot/adapters/telegram/files.py)."""
+        try:
+            return await files.download(self.bot, file_ref, max_bytes=max_bytes, timeout=timeout)
+        except TelegramError as err:
+            raise translate(err) from None
 
     async def is_admin(self, chat_id: str, user_id: str) -> bool:
         """Whether the user administers the chat, asked of Telegram now (getChatMember)."""
@@ -271,7 +294,8 @@ def to_event(update: Update) -> Event | None:
         return None
     photo = message.photo[-1].file_id if message.photo else None  # the largest size
     text = message.text if message.text is not None else (message.caption or "")
-    if message.text is None and photo is None:
+    place = _place(message)
+    if message.text is None and photo is None and place is None:
         return None
     user = message.from_user
     who = _who(
@@ -291,7 +315,19 @@ def to_event(update: Update) -> Event | None:
         reply_to=str(reply_to.message_id) if reply_to is not None else None,
         message_id=str(message.message_id),
         photo=photo,
+        place=place,
     )
+
+
+def _place(message: Message) -> Place | None:
+    """A shared location (or a venue: its title and address as the label)."""
+    venue, location = message.venue, message.location
+    if venue is not None:
+        label = ", ".join(p for p in (venue.title, venue.address) if p) or None
+        return Place(venue.location.latitude, venue.location.longitude, label)
+    if location is not None:
+        return Place(location.latitude, location.longitude)
+    return None
 
 
 def _membership(update: Update) -> Event | None:
@@ -319,16 +355,57 @@ def _membership(update: Update) -> Event | None:
 Handle = Callable[[Event], Awaitable[object]]
 """Does one event's work; may return the reply step to run afterwards (App.take does)."""
 REPLIES_LOOP = "telegram-replies"
+SEEN_KIND = "telegram-update"  # the seen log's kind for handled Telegram update ids
+PARALLEL = 64  # updates handled at once (different chats); one chat's always one at a time
+REPLY_PARALLEL = 64  # replies in flight at once (the pacer sets the rate)
+REFETCH_PAUSE = 0.1  # s: the longest wait for handled updates before asking for more
+UPDATES_LIMIT = 100  # Telegram's most per getUpdates
 
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def _chat_key(data: dict[str, Any]) -> str:
+    """The chat an update belongs to, read from the raw update (no Update object needed): the
+    key of its lane. Kinds without a chat share one lane."""
+    for kind in ("message", "edited_message", "channel_post", "edited_channel_post"):
+        body = data.get(kind)
+        if isinstance(body, dict):
+            return str((body.get("chat") or {}).get("id", ""))
+    query = data.get("callback_query")
+    if isinstance(query, dict):
+        message = query.get("message")
+        if isinstance(message, dict):
+            return str((message.get("chat") or {}).get("id", ""))
+        return "u" + str((query.get("from") or {}).get("id", ""))
+    member = data.get("my_chat_member") or data.get("chat_member")
+    if isinstance(member, dict):
+        return str((member.get("chat") or {}).get("id", ""))
+    return ""
+
+
 class UpdatePoller:
-    """Long polling with getUpdates: an update is confirmed (offset) only after it was handled
-    or, after bounded retries, kept as a dead update (bot/adapters/intake.py). When neither happened
-    (the database is down), the batch is not confirmed and Telegram sends it again."""
+    """Long polling with getUpdates, updates handled side by side across chats.
+
+    - Each chat's updates are handled one after another, in order; different chats in parallel,
+      at most `parallel` at once (bot/adapters/intake.py ChatLanes).
+    - The offset confirmed to Telegram never passes an update whose work is not stored: it is
+      the oldest update still being handled (a watermark). An update is stored once it was
+      handled or, after bounded retries, kept as a dead update (intake.UpdateGuard). When one
+      could be neither (the database is down), fetching stops, the chats in flight finish, and
+      `run` raises: nothing past it is confirmed, Telegram sends it again (the supervisor
+      restarts the loop).
+    - With a seen log, each handled update id is recorded (in batches, intake.SeenMarks), and
+      a redelivered update that was handled already (a crash before the offset reached
+      Telegram) is skipped: it is answered once. Its reply is sent only after the id is
+      recorded, so a crash before that is handled and answered again, never answered twice.
+    - Replies go to their own per-chat queues (`replies`), paced there: the intake does not wait
+      for them.
+
+    Telegram returns at most 100 updates from the offset, so one slow update holds back
+    fetching beyond the 100 after it (other chats within those go on).
+    """
 
     def __init__(
         self,
@@ -336,12 +413,14 @@ class UpdatePoller:
         handle: Handle,
         *,
         timeout: int = 25,
-        parallel: int = 16,
+        parallel: int = PARALLEL,
         dead: DeadLetters | None = None,
         clock: Callable[[], datetime] = _utcnow,
         attempts: int | None = None,
         first_pause: float | None = None,
         loops: Loops | None = None,
+        seen: SeenLog | None = None,
+        replies: ChatLanes | None = None,
     ) -> None:
         self._bot = bot
         self._handle = handle
@@ -351,6 +430,11 @@ class UpdatePoller:
             dead, platform=PLATFORM, clock=clock, attempts=attempts, first_pause=first_pause
         )
         self._loops = loops
+        self._seen = seen
+        self._marks = SeenMarks(seen, SEEN_KIND, clock=clock) if seen is not None else None
+        self.replies = replies or ChatLanes(REPLY_PARALLEL, name="telegram-replies")
+        if loops is not None:
+            loops.register(REPLIES_LOOP)
 
     async def prepare(self) -> None:
         await self._bot.delete_webhook(drop_pending_updates=False)
@@ -359,64 +443,175 @@ class UpdatePoller:
         except TelegramError as err:  # cosmetic; never block start on it
             log.warning("could not set commands", extra={"error": err.message})
 
+    async def _fetch(self, offset: int | None, timeout: int) -> list[dict[str, Any]]:
+        """One getUpdates, as raw dicts: on our HTTP layer without building an Update for
+        each (the updates still being handled come back until the offset passes them, and
+        are skipped unread)."""
+        params: dict[str, object] = {"timeout": timeout, "allowed_updates": ALLOWED_UPDATES}
+        if offset is not None:
+            params["offset"] = offset
+        request = self._bot._request[0]  # python-telegram-bot's getUpdates request
+        if isinstance(request, AiohttpRequest):
+            url = f"{self._bot.base_url}/getUpdates"
+            got = await request.call(url, params, read_timeout=timeout + 10.0)
+            return [u for u in got if isinstance(u, dict) and isinstance(u.get("update_id"), int)]
+        updates = await self._bot.get_updates(
+            offset=offset, timeout=timeout, allowed_updates=ALLOWED_UPDATES
+        )
+        return [u.to_dict() for u in updates]
+
     async def run(self, stop: asyncio.Event) -> None:
-        offset: int | None = None
+        lanes = ChatLanes(self._parallel, name="telegram-updates")
+        state = _Intake()
         failures = 0
-        while not stop.is_set():
-            try:
-                updates = await self._bot.get_updates(
-                    offset=offset, timeout=self._timeout, allowed_updates=ALLOWED_UPDATES
-                )
-                failures = 0
-            except InvalidToken:
-                raise
-            except RetryAfter as err:
-                await sleep_or_stop(stop, _retry_after(err))
+        try:
+            while not stop.is_set() and state.failure is None:
+                waiting = state.waiting()
+                try:
+                    raw = await self._fetch(state.offset(), 0 if waiting else self._timeout)
+                    failures = 0
+                except InvalidToken:
+                    raise
+                except RetryAfter as err:
+                    await sleep_or_stop(stop, _retry_after(err))
+                    continue
+                except TelegramError as err:
+                    failures += 1
+                    log.warning("getUpdates failed", extra={"error": err.message})
+                    await sleep_or_stop(stop, min(30.0, 2.0**failures))
+                    continue
+                fresh = [u for u in raw if u["update_id"] > state.fetched]
+                if fresh:
+                    await self._dispatch(fresh, lanes, state)
+                if not state.waiting():
+                    continue
+                # Ask again once half of what is in hand is done (or nothing new came: once
+                # anything is), or after a short pause: what is in hand comes back until the
+                # offset passes it.
+                target = 0 if not fresh else state.waiting() // 2
+                await state.progress_to(target, REFETCH_PAUSE, stop)
+        except BaseException:
+            await lanes.cancel()
+            raise
+        if state.failure is not None:
+            await lanes.join()  # the other chats finish; nothing past the failure is confirmed
+            raise state.failure
+        await lanes.cancel()  # stopping: updates not stored come again from Telegram
+        if state.confirmable():
+            with suppress(TelegramError, OSError):  # confirm what was stored (best effort)
+                await self._fetch(state.offset(), 0)
+
+    async def _dispatch(
+        self, fresh: list[dict[str, Any]], lanes: ChatLanes, state: _Intake
+    ) -> None:
+        state.fetched = fresh[-1]["update_id"]
+        done: set[str] = set()
+        if self._seen is not None:
+            done = await self._seen.seen_among(SEEN_KIND, [str(u["update_id"]) for u in fresh])
+        for data in fresh:
+            update_id = data["update_id"]
+            state.taken(update_id)
+            if str(update_id) in done:
+                log.info("duplicate update ignored", extra={"update": update_id})
+                state.stored(update_id)
                 continue
-            except TelegramError as err:
-                failures += 1
-                log.warning("getUpdates failed", extra={"error": err.message})
-                await sleep_or_stop(stop, min(30.0, 2.0**failures))
-                continue
-            await self._handle_batch(updates)
-            if updates:
-                offset = updates[-1].update_id + 1
+            chat = _chat_key(data)
+            lanes.add(chat, partial(self._work, data, chat, state))
 
-    async def _handle_batch(self, updates: Sequence[Update]) -> None:
-        """Handle one getUpdates batch: chats in parallel, each chat's updates in order.
+    async def _work(self, data: dict[str, Any], chat: str, state: _Intake) -> None:
+        update_id = data["update_id"]
+        if chat in state.broken:
+            return  # an earlier update of this chat was neither handled nor kept: it comes again
+        try:
+            reply = await self._one(data, chat)
+        except Exception as exc:
+            state.broken.add(chat)
+            state.fail(exc)
+            return
 
-        The offset moves past the batch only once every update in it was handled or kept as
-        dead; if one could be neither, this raises after the other chats finished, and
-        Telegram delivers the batch again (handlers are idempotent), never losing it.
-        """
-        by_chat: dict[int, list[Update]] = {}
-        for update in updates:
-            chat = update.effective_chat
-            by_chat.setdefault(chat.id if chat else 0, []).append(update)
-        gate = asyncio.Semaphore(self._parallel)
+        def finish() -> None:
+            state.stored(update_id)
+            if callable(reply):
+                self.replies.add(chat, partial(self._reply, reply, chat))
 
-        async def one_chat(chat_updates: list[Update]) -> None:
-            async with gate:
-                for update in chat_updates:
-                    await self._one(update)
+        if self._marks is None:
+            finish()
+        else:
+            self._marks.mark_then(str(update_id), finish)
 
-        results = await asyncio.gather(
-            *(one_chat(u) for u in by_chat.values()), return_exceptions=True
+    async def _reply(self, reply: Callable[[], Awaitable[object]], chat: str) -> None:
+        await guarded(REPLIES_LOOP, reply, self._loops, extra={"chat": chat})
+
+    async def _one(self, data: dict[str, Any], chat: str) -> object:
+        """The update read and handled under the guard (one that cannot even be read is kept
+        as dead like one whose handling fails, never retried forever)."""
+        handle, bot = self._handle, self._bot
+
+        async def work() -> object:
+            event = to_event(Update.de_json(data, bot))
+            if event is None:
+                return None  # a kind bantin ignores: deliberately dropped
+            return await handle(event)
+
+        return await self._guard.run(
+            work, chat_id=chat or None, update_id=str(data["update_id"]), content=lambda: data
         )
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
 
-    async def _one(self, update: Update) -> None:
-        event = to_event(update)
-        if event is None:
-            return  # a kind bantin ignores: deliberately dropped
-        handle = self._handle
-        reply = await self._guard.run(
-            lambda: handle(event),
-            chat_id=event.who.chat_id,
-            update_id=str(update.update_id),
-            content=update.to_dict,
-        )
-        if callable(reply):
-            await guarded(REPLIES_LOOP, reply, self._loops, extra={"chat": event.who.chat_id})
+
+class _Intake:
+    """One run's bookkeeping: which fetched updates are not stored yet (the offset stays at the
+    oldest of them), what was fetched, the first update that could not be stored."""
+
+    def __init__(self) -> None:
+        self.fetched = -1
+        self._order: deque[int] = deque()  # taken update ids, ascending
+        self._stored: set[int] = set()
+        self.broken: set[str] = set()
+        self.failure: BaseException | None = None
+        self._progress = asyncio.Event()
+        self._confirmed = -1
+
+    def taken(self, update_id: int) -> None:
+        self._order.append(update_id)
+
+    def stored(self, update_id: int) -> None:
+        self._stored.add(update_id)
+        order = self._order
+        while order and order[0] in self._stored:
+            self._stored.discard(order.popleft())
+        self._progress.set()
+
+    def fail(self, exc: BaseException) -> None:
+        if self.failure is None:
+            self.failure = exc
+        self._progress.set()
+
+    def waiting(self) -> int:
+        return len(self._order)
+
+    def offset(self) -> int | None:
+        """The offset to confirm: the oldest update not stored, else past everything fetched."""
+        if self._order:
+            value = self._order[0]
+        elif self.fetched >= 0:
+            value = self.fetched + 1
+        else:
+            return None
+        self._confirmed = value
+        return value
+
+    def confirmable(self) -> bool:
+        """Whether stored updates lie past the last offset given to Telegram."""
+        head = self._order[0] if self._order else self.fetched + 1
+        return self.fetched >= 0 and head > self._confirmed
+
+    async def progress_to(self, target: int, pause: float, stop: asyncio.Event) -> None:
+        """Until at most `target` updates wait, a failure, a stop, or `pause` seconds."""
+        deadline = asyncio.get_running_loop().time() + pause
+        while len(self._order) > target and self.failure is None and not stop.is_set():
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                return
+            self._progress.clear()
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._progress.wait(), left)

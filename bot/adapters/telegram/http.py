@@ -223,15 +223,19 @@ class AiohttpRequest(BaseRequest):
                 headers = _HEADERS_JSON
         return await self._exchange(method, url, body, headers, timeout)
 
-    async def call(self, url: str, params: dict[str, Any]) -> Any:
+    async def call(
+        self, url: str, params: dict[str, Any], *, read_timeout: float | None = None
+    ) -> Any:
         """POST one Bot API method with `params` as a JSON body; its `result`, or the same
         TelegramError python-telegram-bot raises for that answer (`raise_for`).
 
         The outbox's path: `Bot.do_api_request` wraps every parameter in a RequestParameter
         and checks it for files, dates and Telegram objects first, CPU on every send that plain
-        dicts of str, int and bool do not need (bench/README.md)."""
+        dicts of str, int and bool do not need (bench/README.md). `read_timeout` (default the
+        request's own) lets a long poll wait longer than a send."""
         body = json.dumps(params, ensure_ascii=False).encode()
-        timeout = self._timeout(self._read, self._write, self._connect, self._pool)
+        read = self._read if read_timeout is None else read_timeout
+        timeout = self._timeout(read, self._write, self._connect, self._pool)
         code, payload = await self._exchange("POST", url, body, _HEADERS_JSON, timeout)
         if 200 <= code <= 299:
             data = parse_json(payload)

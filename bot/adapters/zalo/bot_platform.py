@@ -29,8 +29,9 @@ import httpx
 from aiohttp import web
 
 from bot.adapters.intake import DeadLetters, UpdateGuard
+from bot.adapters.zalo.files import ZaloPhotos
 from bot.app.logs import redact
-from bot.dialog.events import Command, Event, Text, Who, parse_command
+from bot.dialog.events import Command, Event, Place, Text, Who, parse_command
 from jobs.channel import (
     PLAIN,
     Capabilities,
@@ -249,6 +250,12 @@ class ZaloBotChannel:
             first = first or sent
         return first or ""
 
+    photos = ZaloPhotos()  # where photo URLs may be fetched from (BANTIN_ZALO_PHOTO_HOSTS)
+
+    async def download(self, file_ref: str, *, max_bytes: int, timeout: float = 30.0) -> bytes:
+        """A photo a user sent, by the URL its event carried (bot/adapters/zalo/files.py)."""
+        return await self.photos.download(file_ref, max_bytes=max_bytes, timeout=timeout)
+
     async def edit(self, chat_id: str, message_id: str, message: OutMessage) -> None:
         raise Rejected("Zalo Bot Platform cannot edit a sent message")
 
@@ -266,7 +273,10 @@ def to_event(update: dict[str, Any]) -> Event | None:
         return None
     event_name = str(update.get("event_name") or "message.text.received")
     text = message.get("text")
-    if event_name != "message.text.received" or not isinstance(text, str) or not text:
+    photo, place = media_of(event_name, message)  # a photo or a place: text is the caption
+    if photo or place:
+        text = str(message.get("caption") or "")
+    elif event_name != "message.text.received" or not isinstance(text, str) or not text:
         return None
     chat = _dict(message.get("chat"))
     sender = _dict(message.get("from"))
@@ -282,10 +292,35 @@ def to_event(update: dict[str, Any]) -> Event | None:
         display_name=str(name) if name else None,
     )
     message_id = str(message.get("message_id") or "") or None
+    if photo or place:
+        return Text(who=who, text=text, message_id=message_id, photo=photo, place=place)
     parsed = parse_command(text.strip())
     if parsed is not None:
         return Command(who=who, name=parsed[0], args=parsed[1], message_id=message_id)
     return Text(who=who, text=text, message_id=message_id)
+
+
+def media_of(event_name: str, message: dict[str, Any]) -> tuple[str | None, Place | None]:
+    """The photo URL of an image event, the place of a location event (issue #15)."""
+    if event_name == "message.image.received":
+        photo = message.get("photo") or message.get("photo_url")
+        return (photo if isinstance(photo, str) and photo else None), None
+    if event_name == "message.location.received":
+        return None, place_of(message.get("location"))
+    return None, None
+
+
+def place_of(value: object) -> Place | None:
+    """{"latitude": …, "longitude": …} (Zalo's coordinates) as a Place; None if malformed."""
+    data = _dict(value)
+    try:
+        lat, lon = float(data["latitude"]), float(data["longitude"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        return None
+    label = data.get("address") or data.get("name")
+    return Place(lat, lon, str(label)[:300] if label else None)
 
 
 class UpdateIntake:

@@ -52,7 +52,7 @@ class MenuChannel:
         repo: ZaloRepo,
         *,
         clock: Callable[[], datetime],
-        edit_gap: float = EDIT_GAP,
+        edit_gap: float | None = None,
     ) -> None:
         self.inner = inner
         self.platform = inner.platform
@@ -62,10 +62,12 @@ class MenuChannel:
             max_text=caps.max_text - MENU_RESERVE,
             max_caption=max(1, caps.max_caption - MENU_RESERVE),
             buttons=True,
+            menus=True,
         )
         self._repo = repo
         self._clock = clock
-        self._edit_gap = edit_gap
+        # Read when built, not when this module was imported (tests shorten EDIT_GAP).
+        self._edit_gap = EDIT_GAP if edit_gap is None else edit_gap
         self._edited: dict[tuple[str, str], float] = {}
         self._pending: dict[tuple[str, str], OutMessage] = {}
         self._flushers: dict[tuple[str, str], asyncio.Task[None]] = {}
@@ -81,14 +83,16 @@ class MenuChannel:
         combined = f"{message.text}\n\n{lines}" if message.text.strip() else lines
         limit = (
             self.inner.capabilities.max_caption
-            if message.photo_url
+            if message.photo_url or message.photo_upload
             else (self.inner.capabilities.max_text)
         )
         if len(combined) <= limit:
             sent = await self.inner.send(chat_id, replace(plain, text=combined))
         else:  # the text fills the message: the menu follows as its own message
             await self.inner.send(chat_id, plain)
-            sent = await self.inner.send(chat_id, replace(plain, text=lines, photo_url=None))
+            sent = await self.inner.send(
+                chat_id, replace(plain, text=lines, photo_url=None, photo_upload=None)
+            )
         if options:
             await self._repo.save_menu(
                 self.platform, chat_id, sent, options, self._clock(), user_id=_ASKER.get()

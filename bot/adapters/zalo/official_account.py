@@ -41,9 +41,11 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from aiohttp import web
 
-from bot.adapters.zalo.bot_platform import read_bounded, reply_queues
+from bot.adapters.zalo import files
+from bot.adapters.zalo.bot_platform import place_of, read_bounded, reply_queues
+from bot.adapters.zalo.files import ZaloPhotos
 from bot.app.logs import redact
-from bot.dialog.events import Command, Event, Text, Who, parse_command
+from bot.dialog.events import Command, Event, Place, Text, Who, parse_command
 from jobs.channel import (
     PLAIN,
     Capabilities,
@@ -285,12 +287,16 @@ class ZaloOAChannel:
         last = await self._repo.last_contact(PLATFORM, chat_id)
         if last is None or self._clock() - last > WINDOW:
             raise OutsideWindow(t("zalo_outside_window"))
-        # Text only: a public image URL is left out as before, but another platform's file id
-        # becomes a note saying where the photo can be seen, never a silent loss.
-        message = without_foreign_photo(message, self.platform)
+        # A public image URL is left out as before; another platform's photo goes as our stored
+        # copy when there is one (photo_upload), else as a note saying where it can be seen.
+        message = without_foreign_photo(message, self.platform, can_upload=True)
+        image = None
+        if message.photo_upload is not None:  # our stored copy of another platform's photo
+            image = await files.upload_oa_image(self, message.photo_upload)
         first: str | None = None
         for part in split_message(replace(message, buttons=(), markup=PLAIN), MAX_TEXT):
             payload = {"recipient": {"user_id": chat_id}, "message": {"text": part.text}}
+            payload = files.with_image(payload, image if first is None else None)
             data = await self.call("/v3.0/oa/message/cs", payload)
             sent = str(data.get("message_id", "")) if isinstance(data, dict) else ""
             first = first or sent
@@ -341,6 +347,12 @@ class ZaloOAChannel:
             (body.get("data")),
         )
 
+    photos = ZaloPhotos()  # where photo URLs may be fetched from (BANTIN_ZALO_PHOTO_HOSTS)
+
+    async def download(self, file_ref: str, *, max_bytes: int, timeout: float = 30.0) -> bytes:
+        """A photo a user sent, by the URL its event carried (bot/adapters/zalo/files.py)."""
+        return await self.photos.download(file_ref, max_bytes=max_bytes, timeout=timeout)
+
     async def edit(self, chat_id: str, message_id: str, message: OutMessage) -> None:
         raise Rejected("Zalo OA cannot edit a sent message")
 
@@ -349,6 +361,20 @@ class ZaloOAChannel:
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+
+def attachment_of(message: dict[str, Any]) -> tuple[str | None, Place | None]:
+    """The first image URL or location of a user_send_image / user_send_location event."""
+    attachments = message.get("attachments")
+    for item in attachments if isinstance(attachments, list) else []:
+        payload = _dict(_dict(item).get("payload"))
+        if _dict(item).get("type") == "image" and isinstance(payload.get("url"), str):
+            return payload["url"], None
+        if _dict(item).get("type") == "location":
+            place = place_of(payload.get("coordinates"))
+            if place is not None:
+                return None, place
+    return None, None
 
 
 def _dict(value: object) -> dict[str, Any]:
@@ -365,7 +391,9 @@ def signature(app_id: str, body: bytes, timestamp: str, secret: str) -> str:
 EVENT_MAX_AGE = 600  # seconds an event may be old (BANTIN_ZALO_OA_EVENT_MAX_AGE)
 EVENT_MAX_AHEAD = 120  # seconds an event's timestamp may be ahead of our clock (skew)
 MAX_EVENT_BYTES = 64 * 1024  # an event is a few hundred bytes; a 2,000-character text < 16 KB
-HANDLED_EVENTS = frozenset({"user_send_text", "follow", "unfollow"})
+HANDLED_EVENTS = frozenset(
+    {"user_send_text", "user_send_image", "user_send_location", "follow", "unfollow"}
+)
 _STAMP = re.compile(rb'"timestamp"\s*:\s*"?(\d{1,20})"?')
 _STAMPS = 4  # timestamp candidates tried
 
@@ -532,6 +560,7 @@ class OAWebhook:
             if not user or not isinstance(text, str) or not text.strip():
                 return
             await self._repo.touch_contact(PLATFORM, user, at)
+            await self._release_held(user, at)
             msg_id = str(message.get("msg_id") or "") or None
             who = Who(platform=PLATFORM, chat_id=user, user_id=user)
             parsed = parse_command(text.strip())
@@ -541,6 +570,18 @@ class OAWebhook:
                 )
             else:
                 await self._handle(Text(who=who, text=text, message_id=msg_id))
+        elif name in ("user_send_image", "user_send_location"):
+            message = _dict(data.get("message"))
+            user = str(_dict(data.get("sender")).get("id") or "")
+            photo, place = attachment_of(message)
+            if not user or not (photo or place):
+                return
+            await self._repo.touch_contact(PLATFORM, user, at)
+            await self._release_held(user, at)
+            who = Who(platform=PLATFORM, chat_id=user, user_id=user)
+            caption = str(message.get("text") or "")
+            msg_id = str(message.get("msg_id") or "") or None
+            await self._handle(Text(who, caption, message_id=msg_id, photo=photo, place=place))
         elif name in ("follow", "unfollow"):
             user = str(_dict(data.get("follower")).get("id") or "")
             if not user:
@@ -549,6 +590,7 @@ class OAWebhook:
                 await self._unfollow(user)
                 return
             await self._repo.touch_contact(PLATFORM, user, at)
+            await self._release_held(user, at)
             await self._handle(
                 Command(who=Who(platform=PLATFORM, chat_id=user, user_id=user), name="start")
             )
@@ -556,6 +598,12 @@ class OAWebhook:
     async def drain(self, timeout: float) -> None:
         """Wait (at most `timeout` seconds) for the replies still queued."""
         await self.replies.drain(timeout)
+
+    async def _release_held(self, user: str, at: datetime) -> None:
+        """The citizen wrote: notices the 7-day window held go out now (issue #15)."""
+        sub = await self._store.subscribers.get(PLATFORM, user)
+        if sub is not None:
+            await self._store.deliveries.release_held(sub.id, at)
 
     async def _unfollow(self, user: str) -> None:
         """An unfollower cannot be messaged: deactivate quietly (no goodbye is possible)."""

@@ -69,27 +69,35 @@ def router(ctx: FlowContext) -> FlowRouter:
         answer = await ctx.store.feedback.message(answer_id)
         if answer is None:
             return None
-        ticket = await ctx.store.feedback.get(answer.feedback_id)
-        if ticket is None or ticket.subscriber_id != sub.id:
+        own = await ctx.store.feedback.get(answer.feedback_id)
+        if own is None or own.subscriber_id != sub.id:
             return None
+        # A case merged into another: the citizen's words go to the case it follows.
+        ticket = await ctx.store.cases.followed(own.id) or own
         text, problem = checked_text(ctx, msg, sub)
         if problem is not None:
             return problem
+        now, photo = ctx.clock(), photo_of(msg)
         reply = await ctx.store.feedback.file_reply(
             ticket.id,
             sub.id,
             text,
             limit=rate,
-            now=ctx.clock(),
-            photo_file_id=photo_of(msg),
+            now=now,
+            photo_file_id=photo,
+            via=own.id if ticket.id != own.id else None,
         )
         if reply is None:
             return None
         if isinstance(reply, Refused):
             log.info("feedback refused", extra={"subscriber": sub.id, "reason": reply.reason})
             return Outcome([ctx.say(msg.who, refusal_text(reply, sub.language, rate))])
+        if photo:
+            await ctx.store.photos.record(
+                ticket.id, msg.who.platform, photo, message_id=reply.id, now=now
+            )
         log.info("feedback reply stored", extra={"ticket": ticket.id, "subscriber": sub.id})
-        thanks = t("feedback_reply_thanks", sub.language, ticket=ticket.id)
+        thanks = t("cz_followup_thanks", sub.language, ticket=ticket.id, code=ticket.shown_code)
         return Outcome([ctx.say(msg.who, thanks)], wake_feedback=True)
 
     routes.press("fb", press)

@@ -1,9 +1,14 @@
-"""The feedback inbox for staff: the buttons under each card ("Trả lời", "Đã xử lý", "Chặn" /
-"Bỏ chặn"), answers written as a reply to a card (or after "Trả lời"), and /inbox.
+"""The case inbox for staff: the first row of buttons under each card ("Trả lời", "Đã xử lý",
+"Chặn" / "Bỏ chặn": callback data ib:r|c|b|u:<id>, the same on cards sent before cases
+existed), answers written as a reply to a card (or after "Trả lời", which also offers the
+unit's canned answers), and /inbox: the open cases of the staff member's units, soonest due
+first.
 
-Callback data carries only the ticket number; who may act is read from the staff table at the
-moment of every press and every answer, so forged data from a citizen changes nothing. An answer
-goes to the citizen through the outbox (kind 'answer'): paced, retried, crash-safe.
+Callback data carries only the case number; who may act — the role, and the unit (an editor
+acts on cases of their units, or of a unit without members) — is read from the database at
+the moment of every press and every answer (CaseRepo.staff_access), so forged data from a
+citizen changes nothing. An answer goes to the citizen through the outbox (kind 'answer'):
+paced, retried, crash-safe. The other case actions are bot/dialog/flows/case_staff.py's.
 """
 
 from __future__ import annotations
@@ -15,15 +20,16 @@ from bot.dialog.events import Command, Press, Text, Who
 from bot.dialog.routes import FlowRouter
 from jobs.channel import OutMessage
 from jobs.i18n import t
-from jobs.render.cards import render_inbox, render_ticket_card
+from jobs.render.cards import render_answer_prompt, render_inbox
+from jobs.staff import casework
 from storage.audit import actor_of
-from storage.kinds import OutboxKind, TicketState
+from storage.cases import Changed
 from storage.records import Feedback, Subscriber
 
 log = logging.getLogger(__name__)
 
 ANSWERING = "answering"
-ANSWER_MAX_CHARS = 3000  # leaves room in one message for the quote and the header
+ANSWER_MAX_CHARS = casework.ANSWER_MAX_CHARS
 INBOX_LIMIT = 20
 
 
@@ -31,13 +37,12 @@ def router(ctx: FlowContext) -> FlowRouter:
     routes = FlowRouter("inbox")
     store = ctx.store
 
-    async def card(ticket: Feedback, lang: str, who: Who) -> OutMessage:
-        """The ticket's card as it should read now (status, ban button)."""
-        sub = await store.subscribers.get_by_id(ticket.subscriber_id)
-        article = await store.articles.get(ticket.article_id) if ticket.article_id else None
-        banned = await store.feedback.is_banned(ticket.subscriber_id)
-        caps = ctx.capabilities(who.platform)
-        return render_ticket_card(ticket, sub, article, lang, caps, banned=banned)
+    async def refused(who: Who, case_id: int, lang: str) -> str | None:
+        """Why this person may not act on this case now; None when they may."""
+        why = await casework.refusal(store, who.platform, who.user_id, case_id, lang)
+        if why is not None:
+            log.warning("refused case action", extra={"user": who.user_id, "ticket": case_id})
+        return why
 
     async def answer(who: Who, sub: Subscriber, ticket_id: int, text: str) -> Outcome:
         """Store the answer, queue it to the citizen, record who answered."""
@@ -48,19 +53,11 @@ def router(ctx: FlowContext) -> FlowRouter:
         if len(text) > ANSWER_MAX_CHARS:
             too_long = t("answer_too_long", lang, length=len(text), limit=ANSWER_MAX_CHARS)
             return Outcome([ctx.say(who, too_long)])
-        now = ctx.clock()
         actor = actor_of(who.platform, who.user_id)
-        message = await store.feedback.add_answer(ticket_id, staff_user=actor, text=text, now=now)
+        now = ctx.clock()
+        message = await casework.answer(store, ticket_id, actor=actor, text=text, now=now)
         if message is None:
             return Outcome([ctx.say(who, t("ticket_missing", lang, ticket=ticket_id))])
-        ticket = await store.feedback.get(ticket_id)
-        assert ticket is not None
-        await store.deliveries.enqueue_one(
-            ticket.subscriber_id, OutboxKind.ANSWER, message.id, now=now
-        )
-        await store.audit.record(
-            actor, "feedback.answer", f"feedback:{ticket_id}", text[:200], now=now
-        )
         if sub.dialog_state == ANSWERING:
             await ctx.set_dialog(sub, who, None, None)
         log.info("feedback answered", extra={"ticket": ticket_id, "answer": message.id})
@@ -68,15 +65,15 @@ def router(ctx: FlowContext) -> FlowRouter:
         return Outcome([ctx.say(who, done)], wake_outbox=True)
 
     async def reply_to_card(msg: Text, sub: Subscriber) -> Outcome | None:
-        """A reply to a feedback card in the chat it was posted to is an answer to it."""
+        """A reply to a case card in the chat it was posted to is an answer to it."""
         if not msg.reply_to:
             return None
         ticket = await store.feedback.ticket_by_card(msg.who.chat_id, msg.reply_to)
         if ticket is None:
             return None
-        if not await ctx.is_staff(msg.who):
-            log.warning("refused answer", extra={"user": msg.who.user_id, "ticket": ticket.id})
-            return Outcome([ctx.say(msg.who, t("staff_only", sub.language))])
+        why = await refused(msg.who, ticket.id, sub.language)
+        if why is not None:
+            return Outcome([ctx.say(msg.who, why)])
         return await answer(msg.who, sub, ticket.id, msg.text)
 
     async def answering(msg: Text, sub: Subscriber) -> Outcome | None:
@@ -88,14 +85,29 @@ def router(ctx: FlowContext) -> FlowRouter:
         ticket_id = parse_id(ticket_ref)
         if user != msg.who.user_id or ticket_id is None:
             return None  # a step that is not this member's (an older stored form)
-        if not await ctx.is_staff(msg.who):
+        if casework.parse_command(msg.text) is not None:
+            return None  # a typed command ("PA00042 dong") is a command, not the answer
+        why = await refused(msg.who, ticket_id, sub.language)
+        if why is not None:
             await ctx.set_dialog(sub, msg.who, None, None)
-            return Outcome([ctx.say(msg.who, t("staff_only", sub.language))])
+            return Outcome([ctx.say(msg.who, why)])
         if msg.reply_to:  # a reply to another ticket's card answers that ticket instead
             replied = await store.feedback.ticket_by_card(msg.who.chat_id, msg.reply_to)
             if replied is not None and replied.id != ticket_id:
                 return None
         return await answer(msg.who, sub, ticket_id, msg.text)
+
+    async def card_edit(event: Press, before: Feedback, lang: str) -> OutMessage | None:
+        return await casework.edited_card(
+            store,
+            before,
+            chat_id=event.who.chat_id,
+            message_id=event.message_id,
+            platform=event.who.platform,
+            caps=ctx.capabilities(event.who.platform),
+            lang=lang,
+            now=ctx.clock(),
+        )
 
     async def press(event: Press, rest: str) -> Outcome:
         action, _, ident = rest.partition(":")
@@ -109,34 +121,31 @@ def router(ctx: FlowContext) -> FlowRouter:
                 "refused staff button", extra={"user": event.who.user_id, "data": event.data}
             )
             return Outcome(toast=t("staff_only", lang))
+        why = await refused(event.who, ticket_id, lang)
+        if why is not None:
+            return Outcome(toast=why)
         ticket = await store.feedback.get(ticket_id)
         if ticket is None:
             return Outcome(toast=t("ticket_missing", lang, ticket=ticket_id))
         actor = actor_of(event.who.platform, event.who.user_id)
         now = ctx.clock()
-        target = f"feedback:{ticket.id}"
         if action == "r":
             ref = f"{ticket.id}:{event.who.user_id}"
             await ctx.set_dialog(sub, event.who, ANSWERING, ref)
-            return Outcome([ctx.say(event.who, t("answer_prompt", lang, ticket=ticket.id))])
+            canned = await casework.canned_for(store, ticket, lang)
+            caps = ctx.capabilities(event.who.platform)
+            return Outcome([render_answer_prompt(ticket, canned, lang, caps)])
         if action == "c":
-            if not await store.feedback.close(ticket.id, now=now):
+            done = await casework.act(store, "close", ticket.id, actor=actor, now=now)
+            if not isinstance(done, Changed):
                 return Outcome(toast=t("ticket_already_closed", lang, ticket=ticket.id))
-            await store.audit.record(actor, "feedback.close", target, now=now)
             note = t("ticket_closed", lang, ticket=ticket.id)
-        elif action == "b":
-            await store.feedback.ban(ticket.subscriber_id, by=actor, now=now, ticket=ticket.id)
-            detail = f"subscriber:{ticket.subscriber_id}"
-            await store.audit.record(actor, "citizen.ban", target, detail, now=now)
-            note = t("citizen_banned", lang, ticket=ticket.id)
         else:
-            await store.feedback.unban(ticket.subscriber_id)
-            detail = f"subscriber:{ticket.subscriber_id}"
-            await store.audit.record(actor, "citizen.unban", target, detail, now=now)
-            note = t("citizen_unbanned", lang, ticket=ticket.id)
-        fresh = await store.feedback.get(ticket.id) or ticket
-        edit = await card(fresh, lang, event.who) if _is_card(event, fresh) else None
-        return Outcome(edit=edit, toast=note)
+            await casework.ban(store, ticket, actor=actor, now=now, on=action == "b")
+            key = "citizen_banned" if action == "b" else "citizen_unbanned"
+            note = t(key, lang, ticket=ticket.id)
+        edit = await card_edit(event, ticket, lang)
+        return Outcome(edit=edit, toast=note, wake_outbox=action == "c")
 
     async def inbox(cmd: Command) -> Outcome:
         sub = await ctx.subscriber(cmd.who)
@@ -144,23 +153,15 @@ def router(ctx: FlowContext) -> FlowRouter:
         if not await ctx.is_staff(cmd.who):
             log.warning("refused staff command", extra={"user": cmd.who.user_id})
             return Outcome([ctx.say(cmd.who, t("staff_only", lang))])
-        tickets = await store.feedback.by_status(TicketState.OPEN, limit=INBOX_LIMIT)
-        total = (await store.feedback.count_by_status()).get(TicketState.OPEN, 0)
-        rows = [(item, await store.subscribers.get_by_id(item.subscriber_id)) for item in tickets]
-        return Outcome([render_inbox(rows, total, lang, ctx.capabilities(cmd.who.platform))])
+        cases, total = await store.cases.open_for_staff(
+            cmd.who.platform, cmd.who.user_id, limit=INBOX_LIMIT
+        )
+        rows = [(item, await store.subscribers.get_by_id(item.subscriber_id)) for item in cases]
+        caps = ctx.capabilities(cmd.who.platform)
+        return Outcome([render_inbox(rows, total, lang, caps, now=ctx.clock())])
 
     routes.command(inbox, "inbox")
     routes.press("ib", press)
     routes.state(ANSWERING, answering)
     routes.text(reply_to_card)
     return routes
-
-
-def _is_card(event: Press, ticket: Feedback) -> bool:
-    """Whether the pressed message is the ticket's first card (re-rendered in place); presses
-    under /inbox lists or reply cards get a toast only, the list is not rewritten as a card."""
-    return (
-        event.message_id is not None
-        and event.message_id == ticket.forwarded_message_id
-        and event.who.chat_id == ticket.forwarded_chat_id
-    )

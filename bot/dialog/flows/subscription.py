@@ -15,6 +15,7 @@ from bot.dialog.context import FlowContext, Outcome, parse_id
 from bot.dialog.events import Command
 from bot.dialog.groups import may_manage, refusal
 from bot.dialog.routes import FlowRouter
+from bot.dialog.screens import typed
 from jobs.channel import Button
 from jobs.i18n import t
 from jobs.render.callbacks import settings_data
@@ -67,13 +68,16 @@ def router(ctx: FlowContext) -> FlowRouter:
             if newly:
                 name = cmd.who.display_name or t("anonymous", lang)
                 portal = ctx.portal_name or t("portal_default", lang)
-                text = t("welcome_new", lang, name=name, portal=portal) + "\n\n" + text
+                welcome = typed("welcome_new", ctx.capabilities(cmd.who.platform))
+                text = t(welcome, lang, name=name, portal=portal) + "\n\n" + text
             return Outcome([ctx.say(cmd.who, text + "\n" + t("settings_hint", lang))])
         if not newly:
             return Outcome([ctx.say(cmd.who, t("welcome_back", lang))])
         name = cmd.who.display_name or t("anonymous", lang)
         portal = ctx.portal_name or t("portal_default", lang)
-        text = t("welcome_new", lang, name=name, portal=portal) + "\n\n" + t("onboard", lang)
+        caps = ctx.capabilities(cmd.who.platform)  # Zalo: say what to type (#15)
+        text = t(typed("welcome_new", caps), lang, name=name, portal=portal)
+        text += "\n\n" + t(typed("onboard", caps), lang)
         message = ctx.say(cmd.who, text)
         if ctx.capabilities(cmd.who.platform).buttons:
             message = replace(
@@ -100,9 +104,10 @@ def router(ctx: FlowContext) -> FlowRouter:
 
     async def help_(cmd: Command) -> Outcome:
         sub = await ctx.subscriber(cmd.who)
-        text = t("help", sub.language) + t("help_subscriber", sub.language)
+        text = t(typed("help", ctx.capabilities(cmd.who.platform)), sub.language)
+        text += t("help_subscriber", sub.language) + t("cz_help_cases", sub.language)
         if await ctx.is_staff(cmd.who):
-            text += t("help_staff", sub.language)
+            text += t("help_staff", sub.language) + t("cs_help", sub.language)
         return Outcome([ctx.say(cmd.who, text)])
 
     async def cancel(cmd: Command) -> Outcome:

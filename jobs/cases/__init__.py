@@ -1,0 +1,1 @@
+"""Cases (citizens' feedback handled by units): working time, canned answers, deadlines."""
