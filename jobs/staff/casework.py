@@ -245,13 +245,11 @@ async def edited_card(
     now: datetime,
 ) -> OutMessage | None:
     """The pressed card re-rendered as the case reads now, where that can be done: on a
-    platform that edits (not Zalo), on the case's own card (not an /inbox list or a prompt),
-    without a photo (a photo card's words are a caption, which a text edit cannot change)."""
+    platform that edits (not Zalo), on the case's own card (not an /inbox list or a prompt); a
+    photo card's words are its caption, which the channel's edit rewrites as well."""
     if platform in TYPED_PLATFORMS or message_id is None:
         return None
     if message_id != before.forwarded_message_id or chat_id != before.forwarded_chat_id:
-        return None
-    if before.photo_file_id or await store.photos.of_case(before.id):
         return None
     fresh = await store.feedback.get(before.id) or before
     return await case_card(store, fresh, lang, caps, platform=platform, now=now)

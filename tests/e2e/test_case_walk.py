@@ -149,6 +149,17 @@ async def _walk(app: App, tg: FakeTelegram) -> None:
         lambda m: m.chat_id == CITIZEN and "Phòng Quản lý đô thị" in m.plain_text, timeout=15
     )
 
+    # The card (a photo, its words the caption) now reads «đã tiếp nhận», edited in place.
+    await tg.async_wait_until(
+        lambda: any(
+            e.chat_id == ROADS_CHAT
+            and e.message_id == card.message_id
+            and e.method == "editMessageCaption"
+            and "đã tiếp nhận" in (e.text or "")
+            for e in tg.edits
+        )
+    )
+
     # 4. An internal note: stored, never sent to the citizen.
     tg.user_presses(ROADS_CHAT, card.message_id, f"cs:n:{case.id}", user_id=ADMIN)
     await tg.async_wait_for(lambda m: m.chat_id == ROADS_CHAT and "ghi chú" in m.plain_text.lower())

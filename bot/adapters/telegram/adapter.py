@@ -244,14 +244,28 @@ class TelegramChannel:
         return member.get("status") in ("creator", "administrator")
 
     async def edit(self, chat_id: str, message_id: str, message: OutMessage) -> None:
+        """Rewrite a message in place: its text, or — for a photo sent with the words as its
+        caption (a case card with its first photo) — its caption."""
+        parse_mode = ParseMode.HTML if message.markup == HTML else None
         try:
-            await self.bot.edit_message_text(
-                chat_id=_chat(chat_id),
-                message_id=int(message_id),
-                text=message.text,
-                parse_mode=ParseMode.HTML if message.markup == HTML else None,
-                reply_markup=_markup(message),
-            )
+            try:
+                await self.bot.edit_message_text(
+                    chat_id=_chat(chat_id),
+                    message_id=int(message_id),
+                    text=message.text,
+                    parse_mode=parse_mode,
+                    reply_markup=_markup(message),
+                )
+            except TelegramError as err:
+                if "there is no text in the message" not in err.message.lower():
+                    raise
+                await self.bot.edit_message_caption(
+                    chat_id=_chat(chat_id),
+                    message_id=int(message_id),
+                    caption=message.text,
+                    parse_mode=parse_mode,
+                    reply_markup=_markup(message),
+                )
         except TelegramError as err:
             if "message is not modified" in err.message.lower():
                 return
