@@ -84,10 +84,7 @@ class FakeZaloOA:
         ready = threading.Event()
 
         async def boot() -> None:
-            app = web.Application()
-            app.router.add_post("/v4/oa/access_token", self._token)
-            app.router.add_get("/v2.0/oa/getoa", self._getoa)
-            app.router.add_post("/v3.0/oa/message/cs", self._message)
+            app = self._app()
             self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
             await self._runner.setup()
             await web.SockSite(self._runner, sock).start()
@@ -103,6 +100,14 @@ class FakeZaloOA:
         self._thread.start()
         ready.wait(10)
         return self
+
+    def _app(self) -> web.Application:
+        """The API's routes (a subclass adds its own)."""
+        app = web.Application()
+        app.router.add_post("/v4/oa/access_token", self._token)
+        app.router.add_get("/v2.0/oa/getoa", self._getoa)
+        app.router.add_post("/v3.0/oa/message/cs", self._message)
+        return app
 
     def stop(self) -> None:
         loop, thread = self._loop, self._thread
@@ -327,35 +332,16 @@ class FakeZaloOAMedia(FakeZaloOA):
         self.uploaded: dict[str, bytes] = {}
         self.attachments: list[tuple[str, str]] = []
 
-    def start(self) -> FakeZaloOAMedia:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        ready = threading.Event()
+    def _app(self) -> web.Application:
+        app = web.Application(client_max_size=5 * 1024 * 1024)
+        app.router.add_post("/v4/oa/access_token", self._token)
+        app.router.add_get("/v2.0/oa/getoa", self._getoa)
+        app.router.add_post("/v3.0/oa/message/cs", self._message_with_attachment)
+        app.router.add_post("/v2.0/oa/upload/image", self._upload)
+        return app
 
-        async def boot() -> None:
-            app = web.Application(client_max_size=5 * 1024 * 1024)
-            app.router.add_post("/v4/oa/access_token", self._token)
-            app.router.add_get("/v2.0/oa/getoa", self._getoa)
-            app.router.add_post("/v3.0/oa/message/cs", self._message_with_attachment)
-            app.router.add_post("/v2.0/oa/upload/image", self._upload)
-            self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-            await self._runner.setup()
-            await web.SockSite(self._runner, sock).start()
-
-        def run() -> None:
-            asyncio.set_event_loop(loop)
-            loop.run_until_complete(boot())
-            ready.set()
-            loop.run_forever()
-            loop.close()
-
-        self._thread = threading.Thread(target=run, name=f"FakeZaloOA:{self.port}", daemon=True)
-        self._thread.start()
-        ready.wait(10)
+    def __enter__(self) -> FakeZaloOAMedia:
+        self.start()
         return self
 
     async def _upload(self, request: web.Request) -> web.Response:

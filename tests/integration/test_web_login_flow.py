@@ -3,9 +3,7 @@ on a real SQLite file: staff only, private chats only, used once, expires, bound
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -23,35 +21,11 @@ NOW = datetime(2026, 12, 4, 8, 0, tzinfo=UTC)
 BASE = "https://bantin.example.vn"
 
 
-PG_URL = os.environ.get("BANTIN_TEST_DATABASE_URL")
-
-
-@pytest.fixture(
-    params=[
-        "sqlite",
-        pytest.param(
-            "postgresql",
-            marks=pytest.mark.skipif(not PG_URL, reason="set BANTIN_TEST_DATABASE_URL to run it"),
-        ),
-    ]
-)
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    """A migrated store on a SQLite file, and on a scratch PostgreSQL database when configured."""
-    if request.param == "sqlite":
-        s = Store.open(f"sqlite:///{tmp_path}/web.db")
-        await s.migrate()
-        yield s
-        await s.aclose()
-        return
-    from bench.support import drop_pg_database, fresh_pg_database
-
-    assert PG_URL
-    url = await fresh_pg_database(PG_URL)
-    s = Store.open(url)
-    await s.migrate()
-    yield s
-    await s.aclose()
-    await drop_pg_database(url)
+@pytest.fixture
+def store(any_store: Store) -> Store:
+    """A migrated store on a SQLite file, and on a scratch PostgreSQL database when configured
+    (tests/integration/conftest.py)."""
+    return any_store
 
 
 def dialog(store: Store) -> Dialog:
