@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import multiprocessing
 import os
 import resource
@@ -213,6 +214,8 @@ async def _run_deliverer(
         clock=now,
         budget=SendBudget(store.engine, rate),  # as `bantin` builds it (shared on PostgreSQL)
     )
+    gc.collect()  # as `bantin`'s runner does before it starts sending (bot/app/runner.py)
+    gc.freeze()
     before_stats = server.stats()
     cpu0, t0 = cpu_seconds(), time.perf_counter()
     await deliverer.run_until_idle()

@@ -34,7 +34,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -50,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from aiohttp import ClientSession, ClientTimeout, TCPConnector, web
 from sqlalchemy import insert, select
 
-from bench.support import drop_pg_database, fresh_pg_database
+from bench.support import drop_pg_database, free_port, fresh_pg_database
 from storage.models import SubscriberRow, UserDialogStateRow
 from storage.store import Store
 
@@ -59,12 +58,6 @@ TOKEN = "123456:BENCHbenchBENCHbenchBENCHbench123"
 SECRET = "bench-secret-token"
 FIRST_CHAT = 700_000_000
 FEEDBACK_TEXT = "Đường liên xã đoạn qua thôn 3 bị sạt lở, đề nghị xã kiểm tra sớm."
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def update(update_id: int, chat: int, text: str) -> dict[str, Any]:

@@ -1,9 +1,10 @@
 """Throughput of `bantin worker` processes sharing one PostgreSQL outbox.
 
-For each setting and worker count: a fresh PostgreSQL database, N subscribers and one queued
-announcement, the fake Bot API in its own process with --latency per call, then that many
-`bantin worker` processes. Prints messages/s measured by the server (first to last arrival, so
-interpreter start-up is not counted) and its ratio to the first worker count of the setting,
+For each setting and worker count: a fresh PostgreSQL database with N subscribers, the fake Bot
+API in its own process with --latency per call, that many `bantin worker` processes, running
+and idle (each answers /healthz), then one announcement queued for everyone, as staff would
+queue it while the workers run; they find it by themselves. Prints messages/s measured by the
+server (first to last arrival) and its ratio to the first worker count of the setting,
 the share of --rate reached, the most arrivals in any 1 s window at the server, the workers'
 CPU seconds per 1,000 messages, wall time until the outbox is empty, and whether every
 recipient got the message exactly once; then the medians of --runs.
@@ -30,6 +31,8 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -37,7 +40,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.fake_botapi import FakeServer  # noqa: E402
-from bench.support import drop_pg_database, fresh_pg_database, seed_subscribers  # noqa: E402
+from bench.support import (  # noqa: E402
+    drop_pg_database,
+    free_port,
+    fresh_pg_database,
+    seed_subscribers,
+)
 from jobs.route.fanout import queue_announcement  # noqa: E402
 from storage.kinds import AnnouncementStatus  # noqa: E402
 from storage.store import Store  # noqa: E402
@@ -49,12 +57,21 @@ DEFAULT_URL = os.environ.get(
 
 
 async def fresh_database(admin_url: str, subscribers: int) -> str:
-    """A new database beside `admin_url`, migrated, with one announcement queued for all."""
+    """A new database beside `admin_url`, migrated, with `subscribers` subscribers."""
     url = await fresh_pg_database(admin_url)
     store = Store.open(url)
     try:
         await store.migrate()
         await seed_subscribers(store, subscribers)
+    finally:
+        await store.aclose()
+    return url
+
+
+async def queue_for_all(url: str) -> None:
+    """One announcement queued for every subscriber."""
+    store = Store.open(url)
+    try:
         ann = await store.announcements.create("Thông báo: lịch tiêm chủng", created_by="bench")
         now = datetime.now(UTC)
         await store.announcements.transition(
@@ -63,7 +80,24 @@ async def fresh_database(admin_url: str, subscribers: int) -> str:
         await queue_announcement(store, ann.id, now=now)
     finally:
         await store.aclose()
-    return url
+
+
+def wait_healthy(ports: list[int], procs: list[subprocess.Popen[bytes]]) -> None:
+    """Until every worker answers on its metrics port (started, connected, idle)."""
+    deadline = time.monotonic() + 60
+    for port in ports:
+        while True:
+            if any(p.poll() is not None for p in procs):
+                raise SystemExit("a worker exited early")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
+                    break
+            except urllib.error.HTTPError:
+                break  # it answers (unhealthy only because nothing was sent yet)
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise SystemExit("a worker did not start") from None
+                time.sleep(0.1)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -90,12 +124,20 @@ def run_once(workers: int, concurrency: str, args: argparse.Namespace) -> dict[s
     }
     if concurrency != "default":
         env["BANTIN_SEND_CONCURRENCY"] = concurrency
-    started = time.monotonic()
+    ports = [free_port() for _ in range(workers)]
     procs = [
-        subprocess.Popen([bantin, "worker"], env=env, stdin=subprocess.DEVNULL)
-        for _ in range(workers)
+        subprocess.Popen(
+            [bantin, "worker"],
+            env={**env, "BANTIN_METRICS_PORT": str(port)},
+            stdin=subprocess.DEVNULL,
+        )
+        for port in ports
     ]
     try:
+        wait_healthy(ports, procs)
+        cpu_idle = sum(cpu_seconds(p.pid) for p in procs)  # start-up is not the sends' cost
+        started = time.monotonic()
+        asyncio.run(queue_for_all(url))
         while True:
             stats = server.stats()
             if stats["sent"] >= args.subscribers:
@@ -108,7 +150,7 @@ def run_once(workers: int, concurrency: str, args: argparse.Namespace) -> dict[s
         wall = time.monotonic() - started
         time.sleep(1.0)  # a duplicate would arrive now
         stats = server.stats()
-        cpu = sum(cpu_seconds(p.pid) for p in procs)
+        cpu = sum(cpu_seconds(p.pid) for p in procs) - cpu_idle
     finally:
         for p in procs:
             p.terminate()

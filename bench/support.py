@@ -1,5 +1,5 @@
 """What the benchmarks and the tests share: bulk subscribers, throwaway PostgreSQL databases,
-and the one-second-window count that every rate figure uses.
+free loopback ports, and the one-second-window count that every rate figure uses.
 
 It lives in bench/ because the benchmarks are scripts that must run without the test suite;
 tests import it from here, bench never imports tests. It imports only storage (and the
@@ -9,6 +9,7 @@ database drivers), so it sits below everything it measures.
 from __future__ import annotations
 
 import os
+import socket
 import uuid
 from datetime import UTC, datetime
 
@@ -95,6 +96,13 @@ async def drop_pg_database(url: str, admin_url: str | None = None) -> None:
 
 
 # -- rates ---------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on right now (closed again on return)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def max_in_window(times: list[float], window: float = 1.0) -> int:

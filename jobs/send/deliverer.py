@@ -79,8 +79,17 @@ SETTLE_AT_ONCE = 8  # failed sends settled (or digests rendered) in the database
 LONG_PAUSE = 5.0  # seconds of global pause beyond which claimed rows are handed back
 IDLE_HORIZON = timedelta(seconds=30)
 # Rows in the first claim after idling: the first send waits for the claim and its reads
-# (bench/README.md), so start with a few and claim the rest while they go.
+# (bench/README.md), so start with a few and claim the rest while they go; each claim after
+# that may be GROWTH times the last, so it is read while the last one's sends go out. With a
+# shared budget every batch is a stretch of the schedule, and a short first one is a boundary
+# more where the next worker may come in: the first is FIRST_STRETCH seconds of sends at least.
 FIRST_CLAIM = 50
+FIRST_STRETCH = 0.5
+GROWTH = 16
+# Rows read per transaction in one claim: reading and building thousands of rows at once holds
+# the event loop for a tenth of a second, a stall the sends then catch up in bursts whose echo
+# (a sliding window reproduces every gap a window later) costs slots at a shared stretch's end.
+CLAIM_CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -91,6 +100,7 @@ class Batch:
     subscribers: dict[int, Subscriber]
     previews: dict[int, bool]  # subscriber id → link preview wanted (article pushes)
     full: bool  # as many rows as asked for: more are probably due
+    stretch: Stretch | None = None  # with a shared budget: the batch's share of the schedule
 
 
 def as_plain(message: OutMessage) -> OutMessage:
@@ -192,7 +202,8 @@ class Deliverer:
         self._media = media
         self._uploads: dict[int, asyncio.Future[PhotoUpload | None]] = {}
         self._ahead: asyncio.Task[Batch] | None = None  # the next batch, claimed early
-        self._warm = False  # the last claim found rows: claim full batches
+        self._claimed = 0  # rows the last claim found (0: idle, start small)
+        self._deferred = 0.0  # monotonic time until which another worker has the schedule
         # A broadcast's message is the same for every recipient with the same language,
         # platform and preview choice: rendered and split once (bench/README.md).
         self._rendered: dict[tuple[object, ...], tuple[OutMessage, list[OutMessage]]] = {}
@@ -203,7 +214,9 @@ class Deliverer:
         # this many can go out twice (the upper bound, BANTIN_SEND_CONCURRENCY).
         self._room = asyncio.Semaphore(concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
-        self._missed: list[Delivery] = []  # rows whose stretch slot passed before their call
+        # Rows whose stretch slot passed before their call, with their subscriber and preview
+        # choice: the next claim takes them first, or they go back (`_give_back_missed`).
+        self._missed: list[tuple[Delivery, Subscriber, bool]] = []
         # Settling a failed send takes a database connection; hundreds in flight failing at
         # once (a flood 429) must not ask the pool for hundreds at once.
         self._writes = asyncio.Semaphore(SETTLE_AT_ONCE)
@@ -280,6 +293,8 @@ class Deliverer:
                 timeout = idle
                 if nxt is not None:
                     timeout = min(idle, max(0.01, (nxt - self._clock()).total_seconds()))
+                # Due rows another worker's stretches will take: look again when they end.
+                timeout = max(timeout, min(idle, self._deferred - time.monotonic()))
                 waiter = asyncio.ensure_future(self._wake.wait())
                 stopper = asyncio.ensure_future(stop.wait())
                 await asyncio.wait(
@@ -320,7 +335,8 @@ class Deliverer:
                 nxt = min(due) if due else None
                 if nxt is None or nxt > now + self._idle_horizon:
                     return handled
-                await asyncio.sleep(min(1.0, max(0.05, (nxt - now).total_seconds())))
+                wait = max((nxt - now).total_seconds(), self._deferred - time.monotonic())
+                await asyncio.sleep(min(1.0, max(0.05, wait)))
         finally:
             await self.drain()
             await self._give_back_ahead()
@@ -335,7 +351,7 @@ class Deliverer:
     async def _give_back_missed(self) -> None:
         missed, self._missed = self._missed, []
         if missed:
-            await self._hand_back(missed)
+            await self._hand_back([row for row, _, _ in missed])
 
     def _claim_limit(self) -> int:
         # Claim no more than can be sent in about ten seconds, so leases never run out while
@@ -348,22 +364,72 @@ class Deliverer:
         return max(1, min(self._concurrency * 4, int(self._pacer.rate * 10) + 1))
 
     async def _claim(self) -> Batch:
-        limit = self._claim_limit()
-        if not self._warm:
-            limit = min(limit, FIRST_CLAIM)
-        rows = await self._store.deliveries.claim_due(
-            now=self._clock(), limit=limit, lease_seconds=self._lease
-        )
-        self._warm = bool(rows)
+        """Claim the next batch (in chunks, see CLAIM_CHUNK) with what sending it needs; with a
+        shared budget, reserve its stretch at once, so that a batch claimed ahead gets the
+        stretch right after this worker's current one when no other worker asked between."""
+        most = self._claim_limit()
+        first = not self._claimed
+        start = FIRST_CLAIM
+        if self._budget is not None and self._pacer.rate is not None:
+            start = max(start, int(self._pacer.rate * FIRST_STRETCH))
+        limit = min(most, start if first else self._claimed * GROWTH)
+        # Rows whose slots passed unsent (still leased by us) go first, in this batch's
+        # stretch, when it follows ours with no gap: handed back, the last stretch's would
+        # take a stretch of their own (and its gap) at the end of a broadcast. Behind other
+        # workers' stretches they go back, for the next claim's batch to take along.
+        carried, self._missed = self._missed, []
+        if carried and self._budget is not None and not await self._budget.ends_with_mine():
+            await self._hand_back([row for row, _, _ in carried])
+            carried = []
+        if first and not carried and self._budget is not None and self._pacer.rate is not None:
+            # While another worker's stretch of the shared schedule runs, an idle worker
+            # leaves the outbox to it: the schedule is the bottleneck (each stretch needs the
+            # whole rate from one worker anyway), a stretch of ours behind it would cost a
+            # gap (storage/budget.py), and that worker claims what is due, stragglers
+            # included, in stretches that follow its own with none. Once its stretches end
+            # (it stopped, died, or fell behind), the others claim again.
+            busy, mine = await self._budget.schedule()
+            if busy > 0 and not mine:
+                self._deferred = time.monotonic() + busy
+                return Batch([], {}, {}, full=False)
+        rows = [row for row, _, _ in carried]
+        subs = {sub.id: sub for _, sub, _ in carried}
+        previews = {sub.id: preview for _, sub, preview in carried}
+        if rows:
+            until = self._clock() + timedelta(seconds=self._lease)
+            await self._store.deliveries.extend_lease([r.id for r in rows], until=until)
+        limit = max(limit, len(rows))
+        while len(rows) < limit:
+            want = min(CLAIM_CHUNK, limit - len(rows))
+            chunk = await self._store.deliveries.claim_due(
+                now=self._clock(), limit=want, lease_seconds=self._lease
+            )
+            if not chunk:
+                break
+            rows += chunk
+            subs.update(await self._store.subscribers.get_many([r.subscriber_id for r in chunk]))
+            article_rows = [r.subscriber_id for r in chunk if r.kind == OutboxKind.ARTICLE]
+            if article_rows:  # one read per chunk for its link-preview choices
+                prefs = await self._store.preferences.get_many(article_rows)
+                previews.update({i: p.link_preview for i, p in prefs.items()})
+            if len(chunk) < want:
+                break
+        self._claimed = len(rows)
+        self._deferred = 0.0
         if not rows:
             return Batch([], {}, {}, full=False)
-        subs = await self._store.subscribers.get_many([r.subscriber_id for r in rows])
-        article_rows = [r.subscriber_id for r in rows if r.kind == OutboxKind.ARTICLE]
-        previews: dict[int, bool] = {}
-        if article_rows:  # one read for the batch's link-preview choices
-            prefs = await self._store.preferences.get_many(article_rows)
-            previews = {i: p.link_preview for i, p in prefs.items()}
-        return Batch(rows, subs, previews, full=len(rows) >= limit)
+        stretch: Stretch | None = None
+        if self._budget is not None and self._pacer.rate is not None:
+            stretch = await self._budget.reserve_stretch(len(rows), self._pacer.mean_interval)
+        return Batch(rows, subs, previews, full=len(rows) >= limit, stretch=stretch)
+
+    def _own_next(self) -> bool:
+        """Whether the batch claimed ahead has the stretch right after the current one."""
+        ahead = self._ahead
+        if ahead is None or not ahead.done() or ahead.cancelled() or ahead.exception():
+            return False
+        nxt = ahead.result().stretch
+        return nxt is not None and nxt.after_own
 
     def _claim_ahead(self) -> None:
         """Claim the next batch while this one's last sends go out: a claim and its reads
@@ -405,15 +471,18 @@ class Deliverer:
 
     def _ahead_at(self, n: int) -> int:
         """Index of the row from which the next batch is claimed: about 0.1 s of sends
-        before the end at a limited rate (the claim's own time), a quarter of the batch
-        when sends go as fast as they can."""
+        before the end at a limited rate (the claim's own time), 2 s with a shared budget,
+        a quarter of the batch when sends go as fast as they can."""
         if self._pacer.rate is None:
             return n - max(1, n // 4)
         # A batch of the shared schedule is seconds of sends, and claiming it (with its
         # subscribers) holds the loop for a while: claim before the stretch's last second,
         # where sends may still catch up (storage/budget.py: Stretch.may_catch_up).
-        lead = 2.0 if self._budget is not None else 0.1
-        return n - max(1, min(n // 2, int(self._pacer.rate * lead)))
+        if self._budget is not None:
+            # A batch shorter than that (the first ones after idling grow GROWTH times a
+            # claim): claim the next at its first row, so its stretch follows with no pause.
+            return n - max(1, min(n, int(self._pacer.rate * 2.0)))
+        return n - max(1, min(n // 2, int(self._pacer.rate * 0.1)))
 
     async def run_batch(self, stop: asyncio.Event | None = None) -> int:
         """Claim one batch and start sending it; returns how many rows were claimed.
@@ -422,24 +491,25 @@ class Deliverer:
         overlaps the tail of this batch instead of waiting for its slowest send; when the
         batch was full the next one is claimed while its last rows are still being paced.
         """
-        await self._give_back_missed()
+        if self._ahead is not None:  # the next batch is claimed: they cannot join it
+            await self._give_back_missed()
         batch = await self._next_batch()
         rows, subs = batch.rows, batch.subscribers
         if not rows:
             return 0
-        stretch: Stretch | None = None  # with a shared budget: this batch's share of time
-        if self._budget is not None and self._pacer.rate is not None:
-            stretch = await self._budget.reserve_stretch(len(rows))
-            if stretch is not None:
-                ends_in = stretch.start + stretch.slots * stretch.interval - time.monotonic()
-                if ends_in > self._lease / 2:  # many workers queued ahead: keep the rows ours
-                    until = self._clock() + timedelta(seconds=ends_in + self._lease)
-                    await self._store.deliveries.extend_lease([r.id for r in rows], until=until)
+        stretch = batch.stretch  # with a shared budget: this batch's share of time
+        if stretch is not None:
+            ends_in = stretch.start + stretch.slots * stretch.interval - time.monotonic()
+            if ends_in > self._lease / 2:  # many workers queued ahead: keep the rows ours
+                until = self._clock() + timedelta(seconds=ends_in + self._lease)
+                await self._store.deliveries.extend_lease([r.id for r in rows], until=until)
         ahead_at = self._ahead_at(len(rows)) if batch.full else -1
         k = 0  # the stretch's next free slot
         for i, row in enumerate(rows):
             if i == ahead_at and (stop is None or not stop.is_set()):
                 self._claim_ahead()
+            if stretch is not None and stretch.strict_end and self._own_next():
+                stretch = replace(stretch, strict_end=False)
             if stop is not None and stop.is_set():
                 # Stop claiming work: give the rest back right away instead of waiting on leases.
                 await self._hand_back(rows[i:])
@@ -459,14 +529,22 @@ class Deliverer:
             else:
                 k, placed = await self._wait_for_slot(stretch, k, stop)
                 # Late for its slot is fine inside the stretch, not in its last second.
-                deadline = max(stretch.latest(k, LATE), stretch.end_zone())
+                deadline = stretch.deadline(k, LATE)
                 k += 1
                 if k > stretch.slots or (stop is not None and stop.is_set()):
-                    # The stretch is over (or a stop): the rest goes back at once; the next
-                    # claim reserves a new stretch.
+                    # The stretch is over (or a stop): the rest goes back at once, or (the
+                    # stretch over) first into the next claim, which reserves a new stretch.
                     if placed:
                         self._leave()
-                    await self._hand_back(rows[i:])
+                    rest = rows[i:]
+                    if stop is None or not stop.is_set():
+                        kept = [r for r in rest if r.subscriber_id in subs]
+                        self._missed += [
+                            (r, subs[r.subscriber_id], batch.previews.get(r.subscriber_id, False))
+                            for r in kept
+                        ]
+                        rest = [r for r in rest if r.subscriber_id not in subs]
+                    await self._hand_back(rest)
                     break
             if not placed:
                 # A flood pause (429): hand the rest back for after the pause instead of
@@ -595,7 +673,7 @@ class Deliverer:
             # the CPU since it was started (storage/budget.py: GAP). Such rows go back
             # together (`_give_back_missed`): one write each, after a stall, would ask the
             # database for hundreds of connections at once.
-            self._missed.append(row)
+            self._missed.append((row, sub, preview))
             return
         platform = sub.platform
         started = time.monotonic()

@@ -132,6 +132,12 @@ class Pacer:
 
     # -- the overall rate --------------------------------------------------------------------
 
+    @property
+    def mean_interval(self) -> float:
+        """Seconds between sends at the most this pacer lets through for long (0: no rate):
+        its window over the sends it holds, a little wider than 1/rate."""
+        return self._window / self._n if self.rate else 0.0
+
     def global_delay(self, now: float) -> float:
         """Seconds to wait before the next send may be reserved."""
         wait = max(0.0, self._paused_until - now)

@@ -60,6 +60,14 @@ class Running:
     telegram: FakeTelegram
 
 
+@pytest.fixture(autouse=True)
+def _needs_chromium() -> None:
+    """Skip before anything starts: a `bantin run` started for a test that then skips would
+    be stopped the moment it came up."""
+    if chromium_path() is None:
+        pytest.skip("no Chromium found (apt-get install chromium): browser tests skipped")
+
+
 @pytest.fixture
 async def bantin(tmp_path: Path, telegram_api: FakeTelegram) -> AsyncIterator[Running]:
     """`bantin run` with a Telegram token (the fake Bot API), one admin, the console on a free

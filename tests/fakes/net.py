@@ -1,12 +1,7 @@
-"""Loopback ports for servers a test starts itself."""
+"""Loopback ports for servers a test starts itself (shared with the benchmarks)."""
 
 from __future__ import annotations
 
-import socket
+from bench.support import free_port
 
-
-def free_port() -> int:
-    """A port on 127.0.0.1 that nothing listens on right now (closed again on return)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+__all__ = ["free_port"]

@@ -15,7 +15,7 @@ from bench.support import drop_pg_database, fresh_pg_database, seed_subscribers
 from bot.adapters.telegram.adapter import TelegramChannel, make_bot
 from jobs.route.fanout import queue_announcement
 from jobs.send.deliverer import Deliverer
-from storage.budget import SendBudget
+from storage.budget import GAP, LEAD, SendBudget, Stretch
 from storage.kinds import AnnouncementStatus
 from storage.store import Store
 from tests.fakes.telegram_api import FakeTelegram
@@ -53,9 +53,10 @@ async def test_concurrent_reservations_queue_one_after_another() -> None:
         assert all(gap > 0.05 for gap in gaps), gaps
         assert starts[-1] - starts[0] > 1.0
         delays = [s - time.monotonic() for s in starts]
-        # once the schedule has passed, a new reservation starts now
+        # once the schedule has passed, a new reservation starts now (after the moment its
+        # worker needs to read the answer)
         await asyncio.sleep(max(delays) + 0.15)
-        assert await budgets[1].reserve(5) == 0.0
+        assert await budgets[1].reserve(5) == pytest.approx(LEAD, abs=0.005)
     finally:
         for s in stores:
             await s.aclose()
@@ -104,6 +105,46 @@ async def test_two_workers_together_keep_one_rate(telegram_api: FakeTelegram) ->
     finally:
         for bot in bots:
             await bot.shutdown()
+        for s in stores:
+            await s.aclose()
+        await drop_pg_database(url)
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not PG_URL, reason="PostgreSQL test: set BANTIN_TEST_DATABASE_URL")
+async def test_a_workers_own_next_stretch_follows_at_once_anothers_after_the_gap() -> None:
+    """Between two workers' stretches lies GAP (a late tail of one must not crowd the other);
+    a worker's next stretch right after its own needs none (one pacer paces both) and says so,
+    so the first one's last second may catch up too. Slots are as far apart as asked, never
+    closer than 1/rate."""
+    assert PG_URL
+    url = await fresh_pg_database(PG_URL)
+    stores = [Store.open(url) for _ in range(2)]
+    try:
+        await stores[0].migrate()
+        rate = 100.0
+        a, b = (SendBudget(s.engine, rate=rate) for s in stores)
+        a1 = await a.reserve_stretch(50)  # 0.5 s
+        a2 = await a.reserve_stretch(50, interval=0.012)  # 0.6 s at the asked spacing
+        b1 = await b.reserve_stretch(50, interval=0.001)  # closer than 1/rate: 1/rate
+        a3 = await a.reserve_stretch(10)
+        assert a1 and a2 and b1 and a3
+        assert (a2.interval, b1.interval) == (0.012, 0.01)
+
+        def end(s: Stretch) -> float:
+            return s.start + s.slots * s.interval
+
+        # Both budgets read PostgreSQL's clock onto this process's one monotonic clock, each
+        # within a few milliseconds.
+        assert a2.after_own and abs(a2.start - end(a1)) < 0.005
+        assert not b1.after_own and b1.start - end(a2) > GAP - 0.005
+        assert not a3.after_own and a3.start - end(b1) > GAP - 0.005
+        assert all(s.strict_end for s in (a1, a2, b1, a3))
+        # the schedule's end is a's (a missed row's retry follows it with no gap), busy for
+        # about as long as what was reserved
+        assert await a.ends_with_mine() and not await b.ends_with_mine()
+        assert await a.busy_for() == pytest.approx(end(a3) - time.monotonic(), abs=0.05)
+    finally:
         for s in stores:
             await s.aclose()
         await drop_pg_database(url)

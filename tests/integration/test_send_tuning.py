@@ -12,6 +12,7 @@ import logging
 import random
 import time
 from collections import Counter
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,8 +24,9 @@ from bench.support import drop_pg_database, fresh_pg_database, max_in_window, se
 from bot.adapters.telegram.adapter import TelegramChannel, make_bot
 from jobs.channel import OutMessage
 from jobs.route.fanout import queue_announcement
+from jobs.send import deliverer as module
 from jobs.send.deliverer import Deliverer
-from storage.budget import SendBudget
+from storage.budget import SendBudget, Stretch
 from storage.kinds import AnnouncementStatus
 from storage.store import Store
 from tests.fakes.channel import FakeChannel
@@ -62,6 +64,22 @@ async def announce_to(store: Store, n: int) -> None:
         ann.id, frm=AnnouncementStatus.DRAFT, to=AnnouncementStatus.QUEUED, now=now
     )
     assert await queue_announcement(store, ann.id, now=now) == n
+
+
+@pytest.fixture
+async def pg_announced() -> AsyncIterator[Store]:
+    """A fresh migrated PostgreSQL database with one announcement queued for 20 recipients."""
+    if not PG_URL:
+        pytest.skip("PostgreSQL test: set BANTIN_TEST_DATABASE_URL")
+    url = await fresh_pg_database(PG_URL)
+    store = Store.open(url)
+    try:
+        await store.migrate()
+        await announce_to(store, 20)
+        yield store
+    finally:
+        await store.aclose()
+        await drop_pg_database(url)
 
 
 @pytest.mark.parametrize("rate", [None, 1000.0])
@@ -170,41 +188,101 @@ async def test_workers_sharing_a_rate_never_exceed_it_in_any_second_at_the_serve
 
 @pytest.mark.postgres
 @pytest.mark.skipif(not PG_URL, reason="PostgreSQL test: set BANTIN_TEST_DATABASE_URL")
-async def test_a_batch_queued_behind_other_workers_keeps_its_lease() -> None:
+async def test_a_batch_queued_behind_other_workers_keeps_its_lease(pg_announced: Store) -> None:
     """Other workers hold the shared schedule for the next minute: a batch claimed now waits
     for its stretch longer than its lease, so its lease is extended past the stretch's end
     (else another worker would claim the rows again and send them twice)."""
-    assert PG_URL
-    url = await fresh_pg_database(PG_URL)
-    store = Store.open(url)
+    store = pg_announced
+    rate = 10.0
+    others = SendBudget(store.engine, rate)
+    ours = SendBudget(store.engine, rate)
+    reserve = ours.reserve_stretch
+
+    async def others_first(n: int, interval: float | None = None) -> Stretch | None:
+        """Between our claim and our reservation, another worker reserves the next
+        minute (an idle worker leaves a running schedule alone, so only such a race, or
+        our next batch behind theirs, queues a batch)."""
+        await others.reserve(600)
+        return await reserve(n, interval)
+
+    ours.reserve_stretch = others_first  # type: ignore[method-assign]
+    deliverer = Deliverer(
+        store,
+        {"telegram": FakeChannel()},
+        rate=rate,
+        clock=clock,
+        lease_seconds=5,
+        budget=ours,
+    )
+    stop = asyncio.Event()
+    batch = asyncio.create_task(deliverer.run_batch(stop))
+    leases: list[datetime] = []
+    while not leases and not batch.done():
+        rows = await store.deliveries.all(status="sending")
+        leases = [r.lease_until for r in rows if r.lease_until is not None]
+        if leases and min(leases) < clock() + timedelta(seconds=50):
+            leases = []  # claimed, not extended yet
+        await asyncio.sleep(0.05)
+    stop.set()
+    await batch
+    await deliverer.drain()
+    assert len(leases) == 20, "every claimed row is kept past the wait"
+    assert await store.deliveries.counts() == {"pending": 20}  # handed back on stop
+
+
+async def test_claims_grow_from_a_few_and_read_in_chunks(store: Store) -> None:
+    """After idling the first claim takes a few rows (the first send waits for it), each
+    next one up to GROWTH times more; and a large claim is read in transactions of at most
+    CLAIM_CHUNK rows, so reading it never holds the event loop for thousands of rows at once
+    (a stall a paced broadcast pays at the server)."""
+    await announce_to(store, 1300)
+    channels = {"telegram": FakeChannel()}
+    deliverer = Deliverer(store, channels, rate=None, concurrency=300, clock=clock)
+    limits: list[int] = []
+
+    def count(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        text = statement.upper()
+        if "UPDATE DELIVERIES" in text and "LIMIT" in text:  # one claim transaction
+            limits.append(1)
+
+    sizes: list[tuple[int, int]] = []
+    event.listen(store.engine.sync_engine, "before_cursor_execute", count)
     try:
-        await store.migrate()
-        await announce_to(store, 20)
-        rate = 10.0
-        others = SendBudget(store.engine, rate)
-        await others.reserve(600)  # the next minute: other workers' sends
-        deliverer = Deliverer(
-            store,
-            {"telegram": FakeChannel()},
-            rate=rate,
-            clock=clock,
-            lease_seconds=5,
-            budget=SendBudget(store.engine, rate),
-        )
-        stop = asyncio.Event()
-        batch = asyncio.create_task(deliverer.run_batch(stop))
-        leases: list[datetime] = []
-        while not leases and not batch.done():
-            rows = await store.deliveries.all(status="sending")
-            leases = [r.lease_until for r in rows if r.lease_until is not None]
-            if leases and min(leases) < clock() + timedelta(seconds=50):
-                leases = []  # claimed, not extended yet
-            await asyncio.sleep(0.05)
-        stop.set()
-        await batch
-        await deliverer.drain()
-        assert len(leases) == 20, "every claimed row is kept past the wait"
-        assert await store.deliveries.counts() == {"pending": 20}  # handed back on stop
+        for _ in range(3):
+            limits.clear()
+            batch = await deliverer._claim()
+            sizes.append((len(batch.rows), len(limits)))
+            await store.deliveries.hand_back([r.id for r in batch.rows], at=clock())
     finally:
-        await store.aclose()
-        await drop_pg_database(url)
+        event.remove(store.engine.sync_engine, "before_cursor_execute", count)
+    first, second, third = sizes
+    assert first[0] == module.FIRST_CLAIM
+    # then GROWTH times that, up to the batch the in-flight bound allows (300 × 4)
+    assert second[0] == min(300 * 4, module.FIRST_CLAIM * module.GROWTH)
+    assert third[0] == 300 * 4
+    chunks = -(-third[0] // module.CLAIM_CHUNK)
+    assert third[1] == chunks, sizes
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not PG_URL, reason="PostgreSQL test: set BANTIN_TEST_DATABASE_URL")
+async def test_an_idle_worker_leaves_a_running_schedule_to_its_worker(pg_announced: Store) -> None:
+    """While another worker's stretch runs, an idle worker claims nothing (a stretch of its
+    behind would cost a gap; the busy worker takes what is due in stretches that follow its
+    own), and claims once that stretch is over."""
+    store = pg_announced
+    rate = 100.0
+    await SendBudget(store.engine, rate).reserve(60)  # another worker: 0.6 s of sends
+    channel = FakeChannel()
+    deliverer = Deliverer(
+        store,
+        {"telegram": channel},
+        rate=rate,
+        clock=clock,
+        budget=SendBudget(store.engine, rate),
+    )
+    assert await deliverer.run_batch() == 0
+    assert await store.deliveries.counts() == {"pending": 20}
+    assert await deliverer.run_until_idle() == 20  # it looks again when that stretch ends
+    await deliverer.drain()
+    assert len(channel.sent) == 20
