@@ -157,7 +157,11 @@ def guard_job(name: str, job: Job, loops: Loops) -> Job:
         try:
             await job()
         except asyncio.CancelledError:
-            raise
+            # The process is stopping (its tasks are cancelled): not a crash, though
+            # APScheduler would log a cancelled job as one, traceback and all, on every
+            # Ctrl+C that comes while a pass runs.
+            log.info("job cancelled by the stop", extra={"loop": name})
+            return
         except Exception:
             delay = loops.crashed(name)
             log.exception("job crashed; backing off", extra={"loop": name, "delay": delay})

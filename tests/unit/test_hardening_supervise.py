@@ -4,6 +4,11 @@ its crashes fall within the window."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
+import pytest
+
 from jobs.ops.supervise import Loops, guard_job
 from tests.fakes.clock import FakeClock
 
@@ -49,3 +54,24 @@ async def test_a_crashed_job_skips_its_runs_until_the_backoff_passed() -> None:
     await guarded()
     await guarded()
     assert len(runs) == 3 and loops.snapshot()[0].restarts == 1
+
+
+async def test_a_job_cancelled_by_the_stop_ends_quietly(caplog: pytest.LogCaptureFixture) -> None:
+    """A pass running when the process stops is cancelled: not a crash (no backoff, no error
+    line), and the job returns, so the scheduler has no exception to log either."""
+    loops = Loops(base_delay=10.0)
+    started = asyncio.Event()
+
+    async def job() -> None:
+        started.set()
+        await asyncio.sleep(60)
+
+    task = asyncio.create_task(guard_job("job:poll", job, loops)())
+    await started.wait()
+    task.cancel()
+    with caplog.at_level(logging.INFO, logger="jobs.ops.supervise"):
+        assert await task is None
+    (status,) = loops.snapshot()
+    assert status.crashes == 0 and not status.crashing
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [r.getMessage() for r in caplog.records] == ["job cancelled by the stop"]
