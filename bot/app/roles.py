@@ -23,7 +23,14 @@ from typing import Any, TextIO
 
 from bot.adapters import console
 from bot.app.compose import App
-from bot.app.runner import OnStart, Running, reaching_telegram, run_role, start_metrics
+from bot.app.runner import (
+    STOP_GRACE_SECONDS,
+    OnStart,
+    Running,
+    reaching_telegram,
+    run_role,
+    start_metrics,
+)
 from bot.app.schedule import scheduler_jobs
 from bot.app.settings import Settings
 from bot.app.startup import prepare_dialog, telegram_poller
@@ -31,7 +38,7 @@ from bot.app.zalo import serve_zalo_routes, start_zalo
 from bot.web import serve as web_console
 from jobs.i18n import t
 from jobs.ops.leader import LEADER_STATE_KEY, Leadership, describe, identity
-from jobs.ops.scheduler import build_scheduler
+from jobs.ops.scheduler import build_scheduler, stop_scheduler
 from jobs.sleep import sleep_or_stop
 
 log = logging.getLogger(__name__)
@@ -148,7 +155,7 @@ async def _scheduler(app: App, stop: asyncio.Event, running: Running) -> None:
                         log.error("scheduler lock lost; standing by", extra={"who": identity()})
                         break
             finally:
-                scheduler.shutdown(wait=False)
+                await stop_scheduler(scheduler, STOP_GRACE_SECONDS)
 
     running.loops.append(app.start_loop("scheduler-leader", lead, stop))
 

@@ -26,6 +26,7 @@ from bot.app.logs import redact
 from bot.app.settings import Settings
 from bot.app.startup import bootstrap
 from jobs.channel import Fatal
+from jobs.ops.scheduler import stop_scheduler
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +49,8 @@ class Running:
     drains: list[Callable[[float], Awaitable[object]]] = field(default_factory=list)  # replies
 
     async def stop(self) -> None:
-        if self.scheduler is not None and self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
+        if self.scheduler is not None:
+            await stop_scheduler(self.scheduler, STOP_GRACE_SECONDS)
         for task in self.intake:
             task.cancel()
         if self.sender is not None:

@@ -8,8 +8,11 @@ and shows in /healthz when it keeps failing, like every other loop of the proces
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
+from weakref import WeakKeyDictionary
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -17,15 +20,20 @@ from jobs.ops.supervise import Loops, guard_job
 
 Job = Callable[[], Awaitable[object]]
 
+# The passes each scheduler is running now (tasks), for `stop_scheduler` to wait on.
+_PASSES: WeakKeyDictionary[AsyncIOScheduler, set[asyncio.Task[Any]]] = WeakKeyDictionary()
+
 
 def build_scheduler(jobs: dict[str, tuple[Job, float]], *, loops: Loops) -> AsyncIOScheduler:
     """`jobs` maps a name to (coroutine function, seconds between runs); all run at start.
     Crashes are recorded in `loops` under "job:<name>"."""
     scheduler = AsyncIOScheduler(timezone=UTC)
+    passes: set[asyncio.Task[Any]] = set()
+    _PASSES[scheduler] = passes
     now = datetime.now(UTC)
     for name, (func, every) in jobs.items():
         scheduler.add_job(
-            guard_job(f"job:{name}", func, loops),
+            _tracked(guard_job(f"job:{name}", func, loops), passes),
             "interval",
             seconds=every,
             id=name,
@@ -36,3 +44,34 @@ def build_scheduler(jobs: dict[str, tuple[Job, float]], *, loops: Loops) -> Asyn
             misfire_grace_time=max(1, int(every)),
         )
     return scheduler
+
+
+def _tracked(job: Job, passes: set[asyncio.Task[Any]]) -> Job:
+    """`job`, its running pass recorded in `passes` while it runs."""
+
+    async def tracked() -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            passes.add(task)
+        try:
+            await job()
+        finally:
+            if task is not None:
+                passes.discard(task)
+
+    tracked.__name__ = getattr(job, "__name__", "job")
+    return tracked
+
+
+async def stop_scheduler(scheduler: AsyncIOScheduler, grace: float) -> None:
+    """Stop scheduling, cancel the passes running now and wait (at most `grace` seconds) until
+    they have ended. APScheduler's own shutdown only cancels them: a pass then outlived the app
+    it used, and one still holding a database connection when the store was closed waited for
+    it forever at the event loop's close (a stop that hung)."""
+    if scheduler.running:
+        scheduler.shutdown(wait=False)
+    running = [task for task in _PASSES.get(scheduler, ()) if not task.done()]
+    for task in running:
+        task.cancel()
+    if running:
+        await asyncio.wait(running, timeout=grace)

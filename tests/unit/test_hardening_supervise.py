@@ -9,6 +9,7 @@ import logging
 
 import pytest
 
+from jobs.ops.scheduler import build_scheduler, stop_scheduler
 from jobs.ops.supervise import Loops, guard_job
 from tests.fakes.clock import FakeClock
 
@@ -75,3 +76,26 @@ async def test_a_job_cancelled_by_the_stop_ends_quietly(caplog: pytest.LogCaptur
     assert status.crashes == 0 and not status.crashing
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert [r.getMessage() for r in caplog.records] == ["job cancelled by the stop"]
+
+
+async def test_stopping_the_scheduler_waits_for_the_passes_it_cancels() -> None:
+    """A pass running at the stop is cancelled and has ended (its cleanup done) when
+    `stop_scheduler` returns: none outlives the app it uses (one still holding a database
+    connection when the store closed hung the event loop's close)."""
+    began = asyncio.Event()
+    cleaned: list[str] = []
+
+    async def poll() -> None:
+        began.set()
+        try:
+            await asyncio.sleep(60)
+        finally:
+            await asyncio.sleep(0.05)  # e.g. giving a database connection back
+            cleaned.append("poll")
+
+    scheduler = build_scheduler({"poll": (poll, 30.0)}, loops=Loops())
+    scheduler.start()
+    await asyncio.wait_for(began.wait(), 10)
+    await stop_scheduler(scheduler, grace=5.0)
+    assert cleaned == ["poll"]
+    assert not scheduler.running
