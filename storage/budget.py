@@ -174,10 +174,6 @@ class SendBudget:
             return 0.0, False
         return max(0.0, float(row[0])), row[1] == self._owner
 
-    async def busy_for(self) -> float:
-        """Seconds until the shared schedule's last reserved stretch ends (0: idle)."""
-        return (await self.schedule())[0]
-
     async def ends_with_mine(self) -> bool:
         """Whether the schedule's last reserved stretch is this worker's (so its next one
         follows with no gap)."""
