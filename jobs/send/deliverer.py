@@ -373,25 +373,9 @@ class Deliverer:
         if self._budget is not None and self._pacer.rate is not None:
             start = max(start, int(self._pacer.rate * FIRST_STRETCH))
         limit = min(most, start if first else self._claimed * GROWTH)
-        # Rows whose slots passed unsent (still leased by us) go first, in this batch's
-        # stretch, when it follows ours with no gap: handed back, the last stretch's would
-        # take a stretch of their own (and its gap) at the end of a broadcast. Behind other
-        # workers' stretches they go back, for the next claim's batch to take along.
-        carried, self._missed = self._missed, []
-        if carried and self._budget is not None and not await self._budget.ends_with_mine():
-            await self._hand_back([row for row, _, _ in carried])
-            carried = []
-        if first and not carried and self._budget is not None and self._pacer.rate is not None:
-            # While another worker's stretch of the shared schedule runs, an idle worker
-            # leaves the outbox to it: the schedule is the bottleneck (each stretch needs the
-            # whole rate from one worker anyway), a stretch of ours behind it would cost a
-            # gap (storage/budget.py), and that worker claims what is due, stragglers
-            # included, in stretches that follow its own with none. Once its stretches end
-            # (it stopped, died, or fell behind), the others claim again.
-            busy, mine = await self._budget.schedule()
-            if busy > 0 and not mine:
-                self._deferred = time.monotonic() + busy
-                return Batch([], {}, {}, full=False)
+        carried = await self._carry_missed()
+        if first and not carried and await self._others_stretch_runs():
+            return Batch([], {}, {}, full=False)
         rows = [row for row, _, _ in carried]
         subs = {sub.id: sub for _, sub, _ in carried}
         previews = {sub.id: preview for _, sub, preview in carried}
@@ -399,21 +383,7 @@ class Deliverer:
             until = self._clock() + timedelta(seconds=self._lease)
             await self._store.deliveries.extend_lease([r.id for r in rows], until=until)
         limit = max(limit, len(rows))
-        while len(rows) < limit:
-            want = min(CLAIM_CHUNK, limit - len(rows))
-            chunk = await self._store.deliveries.claim_due(
-                now=self._clock(), limit=want, lease_seconds=self._lease
-            )
-            if not chunk:
-                break
-            rows += chunk
-            subs.update(await self._store.subscribers.get_many([r.subscriber_id for r in chunk]))
-            article_rows = [r.subscriber_id for r in chunk if r.kind == OutboxKind.ARTICLE]
-            if article_rows:  # one read per chunk for its link-preview choices
-                prefs = await self._store.preferences.get_many(article_rows)
-                previews.update({i: p.link_preview for i, p in prefs.items()})
-            if len(chunk) < want:
-                break
+        await self._claim_into(rows, subs, previews, limit)
         self._claimed = len(rows)
         self._deferred = 0.0
         if not rows:
@@ -422,6 +392,60 @@ class Deliverer:
         if self._budget is not None and self._pacer.rate is not None:
             stretch = await self._budget.reserve_stretch(len(rows), self._pacer.mean_interval)
         return Batch(rows, subs, previews, full=len(rows) >= limit, stretch=stretch)
+
+    async def _carry_missed(self) -> list[tuple[Delivery, Subscriber, bool]]:
+        """Rows whose slots passed unsent (still leased by us), to go first in the next batch.
+
+        In a stretch that follows ours with no gap they cost nothing; handed back, the last
+        stretch's would take a stretch of their own (and its gap) at the end of a broadcast.
+        Behind other workers' stretches they go back, for the next claim's batch to take
+        along."""
+        carried, self._missed = self._missed, []
+        if carried and self._budget is not None and not await self._budget.ends_with_mine():
+            await self._hand_back([row for row, _, _ in carried])
+            return []
+        return carried
+
+    async def _others_stretch_runs(self) -> bool:
+        """Whether an idle worker should leave the outbox to the worker whose stretch of the
+        shared schedule runs: the schedule is the bottleneck (each stretch needs the whole
+        rate from one worker anyway), a stretch of ours behind it would cost a gap
+        (storage/budget.py), and that worker claims what is due, stragglers included, in
+        stretches that follow its own with none. Once its stretches end (it stopped, died, or
+        fell behind), the others claim again."""
+        if self._budget is None or self._pacer.rate is None:
+            return False
+        busy, mine = await self._budget.schedule()
+        if busy > 0 and not mine:
+            self._deferred = time.monotonic() + busy
+            return True
+        return False
+
+    async def _claim_into(
+        self,
+        rows: list[Delivery],
+        subs: dict[int, Subscriber],
+        previews: dict[int, bool],
+        limit: int,
+    ) -> None:
+        """Claim due rows up to `limit` in transactions of CLAIM_CHUNK, each with one read of
+        its subscribers and one of its link-preview choices (a long claim in one transaction
+        would hold the loop and the rows' locks for its whole read)."""
+        while len(rows) < limit:
+            want = min(CLAIM_CHUNK, limit - len(rows))
+            chunk = await self._store.deliveries.claim_due(
+                now=self._clock(), limit=want, lease_seconds=self._lease
+            )
+            if not chunk:
+                return
+            rows += chunk
+            subs.update(await self._store.subscribers.get_many([r.subscriber_id for r in chunk]))
+            article_rows = [r.subscriber_id for r in chunk if r.kind == OutboxKind.ARTICLE]
+            if article_rows:
+                prefs = await self._store.preferences.get_many(article_rows)
+                previews.update({i: p.link_preview for i, p in prefs.items()})
+            if len(chunk) < want:
+                return
 
     def _own_next(self) -> bool:
         """Whether the batch claimed ahead has the stretch right after the current one."""
