@@ -8,6 +8,7 @@ and httpx's per-request INFO lines (which print URLs) are turned down.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -39,6 +40,23 @@ class RedactingFilter(logging.Filter):
             if key not in _STANDARD and isinstance(value, str):
                 setattr(record, key, redact(value, self.secrets))
         return True
+
+
+class CancelledConnectionFilter(logging.Filter):
+    """The database pool logs, as an error with a traceback, a connection whose rollback or
+    close was broken off because its task was cancelled: what a stop does to a pass that holds
+    one (a Ctrl+C soon after start). Nothing is lost (the connection is dropped, its
+    transaction not committed), so such a record is turned down to DEBUG, without traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if not record.name.startswith("sqlalchemy.pool") or not isinstance(
+            exc, asyncio.CancelledError
+        ):
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        record.exc_info, record.exc_text = None, None
+        return logging.getLogger().isEnabledFor(logging.DEBUG)
 
 
 class KeyValueFormatter(logging.Formatter):
@@ -99,6 +117,7 @@ def setup_logging(
     handler = logging.StreamHandler(stream or sys.stderr)
     formatter = JsonFormatter(secrets) if fmt == "json" else KeyValueFormatter(secrets)
     handler.setFormatter(formatter)
+    handler.addFilter(CancelledConnectionFilter())
     handler.addFilter(RedactingFilter(secrets))
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -232,7 +232,14 @@ class CpuPool:
 
         The wait is bounded: a worker that never comes up (a process that died while booting)
         must not hold the app's start-up, or its stop, forever; the first real job then meets
-        the job deadline and the pool is replaced."""
+        the job deadline and the pool is replaced.
+
+        SIGINT is blocked in this thread first: the forkserver and the workers are started from
+        it and keep its signal mask. Ctrl+C in a terminal reaches the whole process group, and
+        the forkserver ignores it only once it has imported its modules (~1 s): a Ctrl+C soon
+        after start killed it there, with a KeyboardInterrupt traceback of its own."""
+        if hasattr(signal, "pthread_sigmask"):
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         try:
             for future in [executor.submit(_ready) for _ in range(self._workers)]:
                 future.result(timeout=START_TIMEOUT)

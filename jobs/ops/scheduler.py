@@ -47,17 +47,25 @@ def build_scheduler(jobs: dict[str, tuple[Job, float]], *, loops: Loops) -> Asyn
 
 
 def _tracked(job: Job, passes: set[asyncio.Task[Any]]) -> Job:
-    """`job`, its running pass recorded in `passes` while it runs."""
+    """`job`, each pass run in a task of its own, recorded in `passes` while it runs.
+
+    The pass is cancelled once, by `stop_scheduler` or, if APScheduler cancels its own task
+    first, from here. APScheduler's shutdown cancels its tasks a loop turn after it was asked
+    (it is scheduled on the loop), by then inside the pass's cleanup: a second cancel there
+    broke off the rollback that returns its database connection (the pool logged it as an
+    error with a traceback on a Ctrl+C soon after start)."""
 
     async def tracked() -> None:
-        task = asyncio.current_task()
-        if task is not None:
-            passes.add(task)
+        run = asyncio.ensure_future(job())
+        passes.add(run)
+        run.add_done_callback(passes.discard)
         try:
-            await job()
-        finally:
-            if task is not None:
-                passes.discard(task)
+            await asyncio.shield(run)
+        except asyncio.CancelledError:
+            if not run.done() and not run.cancelling():
+                run.cancel()
+            # The stop is not the job's failure (APScheduler would log it as one); whoever
+            # stops the scheduler waits for the pass to end (stop_scheduler).
 
     tracked.__name__ = getattr(job, "__name__", "job")
     return tracked
@@ -72,6 +80,7 @@ async def stop_scheduler(scheduler: AsyncIOScheduler, grace: float) -> None:
         scheduler.shutdown(wait=False)
     running = [task for task in _PASSES.get(scheduler, ()) if not task.done()]
     for task in running:
-        task.cancel()
+        if not task.cancelling():  # APScheduler's shutdown may have asked already
+            task.cancel()
     if running:
         await asyncio.wait(running, timeout=grace)

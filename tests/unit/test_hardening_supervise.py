@@ -99,3 +99,32 @@ async def test_stopping_the_scheduler_waits_for_the_passes_it_cancels() -> None:
     await stop_scheduler(scheduler, grace=5.0)
     assert cleaned == ["poll"]
     assert not scheduler.running
+
+
+async def test_a_pass_is_cancelled_once_at_the_stop(caplog: pytest.LogCaptureFixture) -> None:
+    """APScheduler's shutdown cancels its tasks a loop turn after it is asked; `stop_scheduler`
+    cancels at once. Both reached the same pass, the second inside its cleanup (where a
+    database pool was giving a connection back, which it then logged as an error). The pass
+    is cancelled once, finishes its cleanup, and neither side logs the stop as a failure."""
+    began = asyncio.Event()
+    seen: list[int] = []
+
+    async def poll() -> None:
+        began.set()
+        try:
+            await asyncio.sleep(60)
+        finally:
+            for _ in range(5):  # a cleanup of several awaits, over several loop turns
+                await asyncio.sleep(0.01)
+            task = asyncio.current_task()
+            assert task is not None
+            seen.append(task.cancelling())
+
+    scheduler = build_scheduler({"poll": (poll, 30.0)}, loops=Loops())
+    scheduler.start()
+    await asyncio.wait_for(began.wait(), 10)
+    with caplog.at_level(logging.INFO):
+        await stop_scheduler(scheduler, grace=5.0)
+        await asyncio.sleep(0.1)  # APScheduler's deferred shutdown has run
+    assert seen == [1]
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]

@@ -83,3 +83,34 @@ def test_the_telegram_webhook_secret_is_scrubbed(monkeypatch: pytest.MonkeyPatch
     )
     out = stream.getvalue()
     assert secret not in out and TOKEN not in out and '"update": 9' in out
+
+
+def test_a_connection_broken_off_by_a_cancel_is_not_an_error() -> None:
+    """The database pool logs a rollback or close broken off by a cancelled task (a stop
+    while a pass holds a connection) as an error with a traceback; nothing is lost, so the line
+    is turned down to DEBUG. The pool's real errors still show."""
+    import asyncio
+
+    stream = io.StringIO()
+    setup_logging("INFO", stream=stream)
+    pool = logging.getLogger("sqlalchemy.pool.impl.AsyncAdaptedQueuePool")
+    try:
+        raise asyncio.CancelledError
+    except asyncio.CancelledError:
+        pool.error("Exception during reset or similar", exc_info=True)
+    assert stream.getvalue() == ""
+    try:
+        raise OSError("disk I/O error")
+    except OSError:
+        pool.error("Exception closing connection", exc_info=True)
+    out = stream.getvalue()
+    assert "ERROR" in out and "disk I/O error" in out and "Traceback" in out
+
+    stream = io.StringIO()
+    setup_logging("DEBUG", stream=stream)
+    try:
+        raise asyncio.CancelledError
+    except asyncio.CancelledError:
+        pool.error("Exception during reset or similar", exc_info=True)
+    line = stream.getvalue()
+    assert "DEBUG" in line and "Traceback" not in line
