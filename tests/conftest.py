@@ -5,10 +5,12 @@ Integration and e2e fixtures live in tests/integration/conftest.py and tests/e2e
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
 
+from bot.app.settings import Settings
 from tests.fakes import netguard
 from tests.fakes.telegram_api import FakeTelegram
 
@@ -19,6 +21,30 @@ def _internet_guard() -> Iterator[None]:
     netguard.install()
     yield
     netguard.uninstall()
+
+
+# Variables that steer the tests themselves, not the app.
+TEST_VARIABLES = {"BANTIN_TEST_DATABASE_URL", "BANTIN_CHROMIUM", "BANTIN_BENCH_COLD"}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _only_the_tests_settings() -> Iterator[None]:
+    """Tests see only the settings they give. The README has users put their bot token and
+    admins in `.env` at the repository root, where the tests run, or export them: read by
+    every Settings() a test builds and every process it starts, they changed what the tests
+    saw (a staff chat, a send rate, a real token the internet guard then refused)."""
+    saved = {
+        key: value
+        for key, value in os.environ.items()
+        if key.startswith("BANTIN_") and key not in TEST_VARIABLES
+    }
+    for key in saved:
+        del os.environ[key]
+    env_file = Settings.model_config.get("env_file")
+    Settings.model_config["env_file"] = None
+    yield
+    Settings.model_config["env_file"] = env_file
+    os.environ.update(saved)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -26,7 +26,7 @@ from bot.app.ops_http import bound_port, start_ops_server, stop_ops_server
 from bot.dialog.events import Command, Event, Text
 from storage.store import Store
 from tests.fakes.net import free_port
-from tests.fakes.procenv import REPO_ROOT, subprocess_env
+from tests.fakes.procenv import subprocess_env
 from tests.fakes.telegram_api import FakeTelegram
 
 BANTIN = Path(sys.executable).parent / "bantin"
@@ -229,7 +229,8 @@ def _serve(tmp_path: Path, tg: FakeTelegram) -> subprocess.Popen[bytes]:
         BANTIN_LOG_LEVEL="WARNING",
     )
     log = open(tmp_path / "serve.log", "ab")
-    return subprocess.Popen([str(BANTIN), "serve"], cwd=REPO_ROOT, env=env, stdout=log, stderr=log)
+    # Not the repository: its .env is the developer's.
+    return subprocess.Popen([str(BANTIN), "serve"], cwd=tmp_path, env=env, stdout=log, stderr=log)
 
 
 async def test_a_crash_mid_burst_loses_nothing_and_answers_nothing_twice(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.app.settings import SettingsError, load_settings
+from bot.app.settings import Settings, SettingsError, load_settings
 
 
 @pytest.fixture(autouse=True)
@@ -15,6 +15,8 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
         if key.startswith("BANTIN_"):
             monkeypatch.delenv(key)
     monkeypatch.chdir(str(tmp_path))  # no stray .env
+    # The app reads .env again here (tests/conftest.py turns it off for every other test).
+    monkeypatch.setitem(Settings.model_config, "env_file", ".env")
 
 
 def test_defaults() -> None:
