@@ -309,10 +309,11 @@ class App:
         )
 
     async def forward(self) -> None:
-        if self.staff_target is None:
-            return
+        """Post new case cards: to their units' own chats, the others to the staff chat. With
+        no staff chat configured, units with a chat of their own still get theirs; the rest
+        wait (shown in /inbox and `bantin stats`) until one is."""
         async with self._forward_lock:
-            channel, chat = self.staff_target
+            channel, chat = self.staff_target or (None, None)
             from jobs.staff.forward import forward_feedback
 
             await forward_feedback(

@@ -246,6 +246,33 @@ async def test_the_app_forwards_to_a_zalo_unit_beside_a_telegram_staff_chat(
         await app.aclose()
 
 
+async def test_a_units_chat_gets_its_cards_with_no_staff_chat_configured(
+    tmp_path: Path, telegram_api: FakeTelegram
+) -> None:
+    """An office that set up its units' groups but no central staff chat: each unit's cards
+    still reach its group; a case with no unit waits, unforwarded, for a staff chat."""
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path}/app.db",
+        telegram_token=telegram_api.token,  # type: ignore[arg-type]
+        telegram_api_url=telegram_api.api_url,
+        media_dir=str(tmp_path / "media"),
+    )
+    app = await compose(settings)
+    try:
+        bot = app.bot
+        assert bot is not None
+        await bot.initialize()  # type: ignore[attr-defined]
+        ward = await _unit(app.store, "UBND phường", "telegram", CHAT_A)
+        case = await _case(app.store, ward, "Cống tắc ở tổ 5")
+        stray = await _case(app.store, None, "Đèn đường hỏng", chat="502")
+        await app.forward()
+        [card] = telegram_api.messages_to(int(CHAT_A))
+        assert case.shown_code in card.text
+        assert [f.id for f in await app.store.feedback.unforwarded()] == [stray.id]
+    finally:
+        await app.aclose()
+
+
 async def test_a_long_card_goes_as_text_with_every_photo_after_it(
     store: Store, telegram: TelegramChannel, telegram_api: FakeTelegram
 ) -> None:
