@@ -101,6 +101,10 @@ class App:
         self.clock = clock
         self.loops = Loops()  # every loop's crash record, read by /healthz
         self._forward_lock = asyncio.Lock()
+        # Coalesced forwarding after filings (see `forward_after`): asks counted, passes done.
+        self._forward_asked = 0
+        self._forward_done = 0
+        self._forward_pass: asyncio.Future[None] | None = None
 
     # -- the parts, built on first use ----------------------------------------------------------
 
@@ -266,7 +270,7 @@ class App:
             if outcome.wake_outbox:
                 self.deliverer.wake()
             if outcome.wake_feedback:
-                await self.forward()
+                await self.forward_after()
 
         return respond
 
@@ -325,6 +329,25 @@ class App:
                 media=self.media,  # photos re-uploaded to another platform
                 public_links=self.settings.media_public_links,
             )
+
+    async def forward_after(self) -> None:
+        """Return once a forwarding pass that began after this call has ended: what was just
+        filed has had its chance to be posted. Callers meanwhile share the next pass. A pass
+        reads up to a hundred waiting cards, so one per filing made a burst of feedback
+        quadratic (the card rate of a staff chat is far below a burst's filing rate)."""
+        self._forward_asked += 1
+        asked = self._forward_asked
+        while self._forward_done < asked:
+            if self._forward_pass is None or self._forward_pass.done():
+                self._forward_pass = asyncio.ensure_future(self._one_forward_pass())
+            await asyncio.shield(self._forward_pass)
+
+    async def _one_forward_pass(self) -> None:
+        covers = self._forward_asked  # the asks made before this pass began
+        try:
+            await self.forward()
+        finally:
+            self._forward_done = max(self._forward_done, covers)
 
     async def report_progress(self) -> None:
         """Keep each running broadcast's staff message current (jobs/staff/progress.py)."""

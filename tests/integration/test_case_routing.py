@@ -8,23 +8,25 @@ adapter against FakeZaloBot, on loopback."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from bot.adapters.telegram.adapter import TelegramChannel, make_bot
 from bot.adapters.zalo.bot_platform import ZaloBotChannel, ZaloBotClient
 from bot.adapters.zalo.menus import with_menus
 from bot.app.compose import compose
 from bot.app.settings import Settings
+from bot.dialog.events import Command, Text, Who
 from jobs.media.store import LocalMediaStore
 from jobs.staff.forward import forward_feedback
 from storage.cases import Changed
 from storage.feedback import CaseIntake, RateLimit
-from storage.records import Feedback
+from storage.records import Feedback, NewArticle
 from storage.store import Store
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.zalo_bot_api import FakeZaloBot
@@ -269,6 +271,54 @@ async def test_a_units_chat_gets_its_cards_with_no_staff_chat_configured(
         [card] = telegram_api.messages_to(int(CHAT_A))
         assert case.shown_code in card.text
         assert [f.id for f in await app.store.feedback.unforwarded()] == [stray.id]
+    finally:
+        await app.aclose()
+
+
+async def test_a_burst_of_filings_shares_forwarding_passes(
+    tmp_path: Path, telegram_api: FakeTelegram
+) -> None:
+    """Thirty citizens write at once: each is answered only after a forwarding pass that began
+    after their filing (their card is in the staff chat by then), but the filings share passes
+    rather than running one each (a pass reads up to a hundred waiting cards: one per filing
+    made a burst quadratic)."""
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path}/app.db",
+        telegram_token=telegram_api.token,  # type: ignore[arg-type]
+        telegram_api_url=telegram_api.api_url,
+        staff_chat_id=int(STAFF_CHAT),
+        media_dir=str(tmp_path / "media"),
+    )
+    app = await compose(settings)
+    passes: list[str] = []
+
+    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if "WHERE feedback.forwarded_at IS NULL" in statement:
+            passes.append(statement)
+
+    try:
+        bot = app.bot
+        assert bot is not None
+        await bot.initialize()  # type: ignore[attr-defined]
+        await app.store.migrate()
+        feed, _ = await app.store.feeds.add("https://p.example/rss")
+        [art] = await app.store.articles.add(
+            feed.id,
+            [NewArticle("g", "https://p.example/1", "Sửa đường", "Tóm tắt", None, None, (), NOW)],
+            now=NOW,
+            seen=[False],
+        )
+        citizens = [Who("telegram", str(600 + i), str(600 + i)) for i in range(30)]
+        for who in citizens:
+            await app.handle(Command(who, "start"))
+        event.listen(app.store.engine.sync_engine, "before_cursor_execute", count)
+        telegram_api.latency = 0.05  # a real round trip: a pass posting cards takes a while
+        await asyncio.gather(
+            *(app.handle(Text(who, f"PH {art.id} Ổ gà số {i}")) for i, who in enumerate(citizens))
+        )
+        cards = telegram_api.messages_to(int(STAFF_CHAT))
+        assert len(cards) == 30 and await app.store.feedback.unforwarded() == []
+        assert len(passes) <= 10, len(passes)
     finally:
         await app.aclose()
 
