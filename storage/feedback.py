@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy import ColumnElement, ScalarSelect, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.base import Repo
@@ -199,16 +199,42 @@ class FeedbackRepo(Repo):
     async def _refusal(
         self, s: AsyncSession, subscriber_id: int, limit: RateLimit, now: datetime
     ) -> Refused | None:
-        # Lock the citizen's row (PostgreSQL) so two messages at once cannot both pass the limit.
+        """The ban and the rate limit, read after the citizen's row is locked, so two messages
+        at once cannot both pass the limit; the ban and both counts in one statement (every
+        filing pays for each: bench/README.md, inbound feedback)."""
+        await self._lock_citizen(s, subscriber_id)
+        since = now - timedelta(seconds=limit.seconds)
+        tickets, replies = _recent_counts(subscriber_id, since)
+        banned = (
+            select(CitizenBanRow.subscriber_id)
+            .where(CitizenBanRow.subscriber_id == subscriber_id)
+            .exists()
+        )
+        q = select(banned.label("banned"), tickets.label("tickets"), replies.label("replies"))
+        found = (await s.execute(q)).one()
+        if found.banned:
+            return Refused(FeedbackRefusal.BANNED)
+        if int(found.tickets) + int(found.replies) >= limit.count:
+            return Refused(FeedbackRefusal.RATE_LIMITED)
+        return None
+
+    async def _lock_citizen(self, s: AsyncSession, subscriber_id: int) -> None:
+        """Hold the citizen's messages one at a time until this transaction ends. The reads
+        after it must be statements of their own: on PostgreSQL a statement that waited for the
+        lock still reads with the snapshot it began with."""
+        if self._dialect == "sqlite":
+            # SQLite has no row locks, and its driver begins a transaction only at the first
+            # write, so reads before one ran outside any (messages at once all passed the
+            # limit). A no-op write takes the database's write lock; the others wait for it.
+            await s.execute(
+                update(SubscriberRow)
+                .where(SubscriberRow.id == subscriber_id)
+                .values(language=SubscriberRow.language)
+            )
+            return
         await s.execute(
             select(SubscriberRow.id).where(SubscriberRow.id == subscriber_id).with_for_update()
         )
-        if await s.get(CitizenBanRow, subscriber_id) is not None:
-            return Refused(FeedbackRefusal.BANNED)
-        since = now - timedelta(seconds=limit.seconds)
-        if await self._recent(s, subscriber_id, since) >= limit.count:
-            return Refused(FeedbackRefusal.RATE_LIMITED)
-        return None
 
     async def get(self, feedback_id: int) -> Feedback | None:
         async with self._tx() as s:
@@ -449,22 +475,9 @@ class FeedbackRepo(Repo):
             return await self._recent(s, subscriber_id, since)
 
     async def _recent(self, s: AsyncSession, subscriber_id: int, since: datetime) -> int:
-        tickets = select(func.count()).where(
-            FeedbackRow.subscriber_id == subscriber_id, FeedbackRow.created_at >= since
-        )
-        replies = (
-            select(func.count())
-            .select_from(FeedbackMessageRow)
-            .join(FeedbackRow, FeedbackRow.id == FeedbackMessageRow.feedback_id)
-            .where(
-                FeedbackRow.subscriber_id == subscriber_id,
-                FeedbackMessageRow.author == Author.CITIZEN,
-                FeedbackMessageRow.created_at >= since,
-            )
-        )
-        return int((await s.execute(tickets)).scalar_one()) + int(
-            (await s.execute(replies)).scalar_one()
-        )
+        tickets, replies = _recent_counts(subscriber_id, since)
+        found = (await s.execute(select(tickets.label("tickets"), replies.label("replies")))).one()
+        return int(found.tickets) + int(found.replies)
 
     async def ban(
         self, subscriber_id: int, *, by: str, now: datetime, ticket: int | None = None
@@ -578,6 +591,31 @@ class CaseIntake:
     place_lat: float | None = None
     place_lon: float | None = None
     place_label: str | None = None
+
+
+def _recent_counts(
+    subscriber_id: int, since: datetime
+) -> tuple[ScalarSelect[int], ScalarSelect[int]]:
+    """What the citizen sent since `since` (the rate limit): their new cases and their
+    replies, as scalar subqueries for one statement."""
+    tickets = (
+        select(func.count())
+        .select_from(FeedbackRow)
+        .where(FeedbackRow.subscriber_id == subscriber_id, FeedbackRow.created_at >= since)
+        .scalar_subquery()
+    )
+    replies = (
+        select(func.count())
+        .select_from(FeedbackMessageRow)
+        .join(FeedbackRow, FeedbackRow.id == FeedbackMessageRow.feedback_id)
+        .where(
+            FeedbackRow.subscriber_id == subscriber_id,
+            FeedbackMessageRow.author == Author.CITIZEN,
+            FeedbackMessageRow.created_at >= since,
+        )
+        .scalar_subquery()
+    )
+    return tickets, replies
 
 
 async def default_unit_id(s: AsyncSession) -> int:

@@ -8,8 +8,15 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 from storage.cases import Changed, Unchanged
-from storage.feedback import CaseIntake, RateLimit
-from storage.kinds import Author, CaseEventKind, DeliveryStatus, OutboxKind, TicketState
+from storage.feedback import CaseIntake, RateLimit, Refused
+from storage.kinds import (
+    Author,
+    CaseEventKind,
+    DeliveryStatus,
+    FeedbackRefusal,
+    OutboxKind,
+    TicketState,
+)
 from storage.models import UnitRow
 from storage.records import Feedback, case_code, parse_case_code
 from storage.store import Store
@@ -229,3 +236,32 @@ async def test_citizens_of_merged_cases_follow_the_case_they_were_merged_into(
     assert await _notices(store, owner) == ["accepted"]
     assert await _notices(store, follower) == ["merged", "accepted", "answered"]
     assert await _notices(store, chained) == ["merged", "merged", "accepted", "answered"]
+
+
+async def test_messages_at_once_never_pass_the_rate_limit_together(any_store: Store) -> None:
+    """Ten filings and replies from one citizen at once against a limit of three: exactly three
+    are taken (the ban and limit read lock the citizen's row on PostgreSQL), and a banned
+    citizen's next message is refused as banned."""
+    store = any_store
+    sub, _ = await store.subscribers.subscribe("telegram", "501", display_name="Dân")
+    limit = RateLimit(count=3, seconds=3600)
+    results = await asyncio.gather(
+        *(store.feedback.file(sub.id, None, f"Ý kiến {i}", limit=limit, now=NOW) for i in range(10))
+    )
+    taken = [r for r in results if isinstance(r, Feedback)]
+    assert len(taken) == 3
+    assert {r.reason for r in results if isinstance(r, Refused)} == {FeedbackRefusal.RATE_LIMITED}
+    reply = await store.feedback.file_reply(taken[0].id, sub.id, "Thêm", limit=limit, now=NOW)
+    assert reply == Refused(FeedbackRefusal.RATE_LIMITED)  # replies are under the same limit
+    more = RateLimit(count=5, seconds=3600)
+    assert not isinstance(
+        await store.feedback.file_reply(taken[0].id, sub.id, "Thêm", limit=more, now=NOW), Refused
+    )
+    # Three cases and one reply counted: the fifth message is over a limit of four.
+    four = RateLimit(count=4, seconds=3600)
+    assert await store.feedback.file(sub.id, None, "x", limit=four, now=NOW) == Refused(
+        FeedbackRefusal.RATE_LIMITED
+    )
+    await store.feedback.ban(sub.id, by="t", now=NOW)
+    banned = await store.feedback.file(sub.id, None, "Nữa", limit=RateLimit(count=100), now=NOW)
+    assert banned == Refused(FeedbackRefusal.BANNED)
