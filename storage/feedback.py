@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, ScalarSelect, func, or_, select, update
+from sqlalchemy import ColumnElement, ScalarSelect, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.base import Repo
@@ -26,6 +26,7 @@ from storage.models import (
     FeedbackRow,
     SubscriberRow,
     UnitRow,
+    UserDialogStateRow,
     utcnow,
 )
 from storage.records import AnswerContext, Feedback, FeedbackMessage, case_code
@@ -121,8 +122,13 @@ class FeedbackRepo(Repo):
         now: datetime,
         photo_file_id: str | None = None,
         intake: CaseIntake | None = None,
+        step_of: str | None = None,
     ) -> Feedback | Refused:
         """A citizen's new case, unless they are banned or over the rate limit.
+
+        `step_of`: the writer (user id in the chat) whose waiting step this message answers;
+        the step ends in the case's own transaction, so a crash between the two can never
+        leave them waiting, to have their next message filed as another case.
 
         Every chat path files feedback through here (never `add`), so the ban and the limit
         are checked in the same transaction as the insert and no path can skip them. An
@@ -155,7 +161,15 @@ class FeedbackRepo(Repo):
                 place_lon=intake.place_lon,
                 place_label=intake.place_label,
             )
-            return await _opened(s, row)
+            filed = await _opened(s, row)
+            if step_of is not None:
+                await s.execute(
+                    delete(UserDialogStateRow).where(
+                        UserDialogStateRow.subscriber_id == subscriber_id,
+                        UserDialogStateRow.user_id == step_of,
+                    )
+                )
+            return filed
 
     async def file_reply(
         self,

@@ -55,9 +55,10 @@ async def take(ctx: FlowContext, msg: Text, sub: Subscriber, article_id: int | N
         return problem
     photo = photo_of(msg)
     outcome = await file_case(
-        ctx, msg, sub, text, article_id=article_id, photos=[photo] if photo else []
+        ctx, msg, sub, text, article_id=article_id, photos=[photo] if photo else [], ends_step=True
     )
-    await ctx.set_dialog(sub, msg.who, None, None)
+    if not outcome.wake_feedback:  # refused: the step ends all the same
+        await ctx.set_dialog(sub, msg.who, None, None)
     return outcome
 
 
@@ -71,9 +72,11 @@ async def file_case(
     category_id: int | None = None,
     photos: list[str] | None = None,
     place: tuple[float, float, str | None] | None = None,
+    ends_step: bool = False,
 ) -> Outcome:
     """The one way the dialog files a case: its due time in working days (jobs/cases/intake),
-    its photos as case_photos rows, and the reply that carries its code and due date."""
+    its photos as case_photos rows, and the reply that carries its code and due date. With
+    `ends_step` the writer's waiting step ends in the case's own transaction."""
     limit, now, photos = ctx.feedback_limit, ctx.clock(), photos or []
     intake = await case_intake(
         ctx.store, now=now, category_id=category_id, calendar=ctx.calendar, place=place
@@ -86,6 +89,7 @@ async def file_case(
         now=now,
         photo_file_id=photos[0] if photos else None,
         intake=intake,
+        step_of=msg.who.user_id if ends_step else None,
     )
     if isinstance(filed, Refused):
         log.info("feedback refused", extra={"subscriber": sub.id, "reason": filed.reason})

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import event as sa_event
 
 from bot.adapters.telegram.adapter import TelegramChannel, make_bot, to_event
 from bot.adapters.zalo import bot_platform
@@ -20,6 +21,7 @@ from jobs.render.case_notices import render_case_event
 from jobs.render.messages import render_answer
 from jobs.send.deliverer import Deliverer
 from storage.kinds import CaseEventKind, DeliveryStatus, OutboxKind, RejectReason, TicketState
+from storage.records import NewArticle
 from storage.store import Store
 from tests.fakes.channel import FakeChannel
 from tests.fakes.telegram_api import FakeTelegram
@@ -573,3 +575,43 @@ async def test_zalo_citizen_adds_words_and_a_photo_to_their_open_case(
     await dialog.handle(Text(OTHER, "xen ngang"))
     forged = await dialog.handle(Press(OTHER, f"ci:add:{case.id}"))
     assert forged.toast and len(await store.feedback.messages(case.id)) == 2
+
+
+async def test_a_filing_ends_the_writers_step_in_its_own_transaction(
+    store: Store, dialog: Dialog
+) -> None:
+    """The text a citizen sends while waiting (after «Gửi phản hồi») is filed and their step
+    ends in one transaction: a crash between two would leave them waiting, and their next
+    message would be filed as another case. A refused text ends the step too."""
+    feed, _ = await store.feeds.add("https://p.example/rss")
+    [art] = await store.articles.add(
+        feed.id,
+        [NewArticle("g", "https://p.example/1", "Sửa đường", "Tóm tắt", None, None, (), NOW)],
+        now=NOW,
+        seen=[False],
+    )
+    await dialog.handle(Command(CITIZEN, "start"))
+    await dialog.handle(Press(CITIZEN, f"fb:{art.id}"))
+    sub = await store.subscribers.get("telegram", CITIZEN.chat_id)
+    assert sub is not None
+    assert (await store.subscribers.dialog_of(sub.id, CITIZEN.user_id))[0] == "feedback"
+    commits: list[object] = []
+
+    def committed(conn: object) -> None:
+        commits.append(conn)
+
+    sa_event.listen(store.engine.sync_engine, "commit", committed)
+    try:
+        out = await dialog.handle(Text(CITIZEN, "Đường trước nhà bị sụt"))
+    finally:
+        sa_event.remove(store.engine.sync_engine, "commit", committed)
+    assert out.wake_feedback
+    assert await store.subscribers.dialog_of(sub.id, CITIZEN.user_id) == (None, None)
+    assert len(commits) == 2  # reading the writer; the case with the end of the step
+
+    await store.feedback.ban(sub.id, by="t", now=NOW)
+    await dialog.handle(Press(CITIZEN, f"fb:{art.id}"))  # refused at once: banned
+    await store.subscribers.set_dialog(sub.id, "feedback", str(art.id), user=CITIZEN.user_id)
+    refused = await dialog.handle(Text(CITIZEN, "Thêm nữa"))
+    assert not refused.wake_feedback
+    assert await store.subscribers.dialog_of(sub.id, CITIZEN.user_id) == (None, None)
