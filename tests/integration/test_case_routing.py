@@ -19,7 +19,7 @@ from sqlalchemy import event, text
 from bot.adapters.telegram.adapter import TelegramChannel, make_bot
 from bot.adapters.zalo.bot_platform import ZaloBotChannel, ZaloBotClient
 from bot.adapters.zalo.menus import with_menus
-from bot.app.compose import compose
+from bot.app.compose import App, compose
 from bot.app.settings import Settings
 from bot.dialog.events import Command, Text, Who
 from jobs.media.store import LocalMediaStore
@@ -76,6 +76,22 @@ async def _unit(store: Store, name: str, platform: str | None, chat: str | None)
     unit = await store.units.add(name, platform=platform, chat_id=chat)
     assert unit is not None
     return unit.id
+
+
+async def _app(tmp_path: Path, telegram_api: FakeTelegram, **extra: object) -> App:
+    """A composed app on Telegram (the fake Bot API), its bot initialized, plus `extra` settings."""
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path}/app.db",
+        telegram_token=telegram_api.token,  # type: ignore[arg-type]
+        telegram_api_url=telegram_api.api_url,
+        media_dir=str(tmp_path / "media"),
+        **extra,  # type: ignore[arg-type]
+    )
+    app = await compose(settings)
+    bot = app.bot
+    assert bot is not None
+    await bot.initialize()  # type: ignore[attr-defined]
+    return app
 
 
 async def test_each_card_reaches_its_units_chat_on_its_platform(
@@ -225,20 +241,14 @@ async def test_the_app_forwards_to_a_zalo_unit_beside_a_telegram_staff_chat(
 ) -> None:
     """The composition root hands the forwarder every channel: with the staff chat on
     Telegram, a unit whose group is on Zalo still gets its cards there."""
-    settings = Settings(
-        database_url=f"sqlite:///{tmp_path}/app.db",
-        telegram_token=telegram_api.token,  # type: ignore[arg-type]
-        telegram_api_url=telegram_api.api_url,
-        zalo_bot_token=zalo.token,  # type: ignore[arg-type]
+    app = await _app(
+        tmp_path,
+        telegram_api,
+        zalo_bot_token=zalo.token,
         zalo_api_url=zalo.api_url,
         staff_chat_id=int(STAFF_CHAT),
-        media_dir=str(tmp_path / "media"),
     )
-    app = await compose(settings)
     try:
-        bot = app.bot
-        assert bot is not None
-        await bot.initialize()  # type: ignore[attr-defined]
         ward = await _unit(app.store, "UBND phường", "zalo", ZALO_GROUP)
         case = await _case(app.store, ward, "Cống tắc ở tổ 5")
         await app.forward()
@@ -253,17 +263,8 @@ async def test_a_units_chat_gets_its_cards_with_no_staff_chat_configured(
 ) -> None:
     """An office that set up its units' groups but no central staff chat: each unit's cards
     still reach its group; a case with no unit waits, unforwarded, for a staff chat."""
-    settings = Settings(
-        database_url=f"sqlite:///{tmp_path}/app.db",
-        telegram_token=telegram_api.token,  # type: ignore[arg-type]
-        telegram_api_url=telegram_api.api_url,
-        media_dir=str(tmp_path / "media"),
-    )
-    app = await compose(settings)
+    app = await _app(tmp_path, telegram_api)
     try:
-        bot = app.bot
-        assert bot is not None
-        await bot.initialize()  # type: ignore[attr-defined]
         ward = await _unit(app.store, "UBND phường", "telegram", CHAT_A)
         case = await _case(app.store, ward, "Cống tắc ở tổ 5")
         stray = await _case(app.store, None, "Đèn đường hỏng", chat="502")
@@ -282,14 +283,7 @@ async def test_a_burst_of_filings_shares_forwarding_passes(
     after their filing (their card is in the staff chat by then), but the filings share passes
     rather than running one each (a pass reads up to a hundred waiting cards: one per filing
     made a burst quadratic)."""
-    settings = Settings(
-        database_url=f"sqlite:///{tmp_path}/app.db",
-        telegram_token=telegram_api.token,  # type: ignore[arg-type]
-        telegram_api_url=telegram_api.api_url,
-        staff_chat_id=int(STAFF_CHAT),
-        media_dir=str(tmp_path / "media"),
-    )
-    app = await compose(settings)
+    app = await _app(tmp_path, telegram_api, staff_chat_id=int(STAFF_CHAT))
     passes: list[str] = []
 
     def count(conn: object, cursor: object, statement: str, *args: object) -> None:
@@ -297,9 +291,6 @@ async def test_a_burst_of_filings_shares_forwarding_passes(
             passes.append(statement)
 
     try:
-        bot = app.bot
-        assert bot is not None
-        await bot.initialize()  # type: ignore[attr-defined]
         await app.store.migrate()
         feed, _ = await app.store.feeds.add("https://p.example/rss")
         [art] = await app.store.articles.add(
